@@ -1,0 +1,54 @@
+# The two commands: `make run` serves qscore, `make test` passes the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+FLASK  := $(BIN)/flask --app app
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test translations messages bench bench-full clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(STAMP)
+
+$(TSTAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TSTAMP)
+
+install: $(STAMP) translations
+
+install-test: $(TSTAMP) translations
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d qscore/translations
+
+run: install
+	$(FLASK) qscore init
+	$(FLASK) db upgrade
+	@echo "qscore on http://$(HOST):$(PORT)"
+	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 app:app
+
+# Browser tests use Debian's /usr/bin/chromium when present, else Playwright's own download.
+test: install-test
+	@if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-browser ]; then $(BIN)/python -m playwright install chromium; fi
+	$(BIN)/pytest -q
+
+messages: | $(BIN)/python
+	$(BIN)/pybabel extract --no-location --omit-header -F qscore/translations/babel.cfg -k _l -k N_ -o qscore/translations/messages.pot qscore templates
+	$(BIN)/pybabel update -i qscore/translations/messages.pot -d qscore/translations --no-fuzzy-matching
+
+bench: install-test
+	$(BIN)/python -m bench --scale street --quick
+
+bench-full: install-test
+	$(BIN)/python -m bench --scale district
+
+clean:
+	rm -rf $(VENV) .pytest_cache

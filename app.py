@@ -1,0 +1,2 @@
+from qscore import create_app
+app = create_app()

@@ -1,0 +1,110 @@
+"""Logging in and out, and changing one's password."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from . import audit
+from .db import db
+from .forms import LoginForm, PasswordForm
+from .models import User
+from .security import check_password, client_ip, hash_password, login_blocked, record_login_attempt
+from .sessions import end_all_sessions, end_current_session, start_session
+
+bp = Blueprint("auth", __name__)
+
+_dummy_hashes: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    """Checked for unknown usernames too, so that timing does not reveal which accounts exist."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = hash_password("no such account")
+    return _dummy_hashes[method]
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site: no scheme, no host, no protocol-relative //host."""
+    if not target:
+        return None
+    target = target.replace("\\", "/")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        username = form.username.data.strip().lower()
+        ip = client_ip()
+        if login_blocked(username, ip):
+            form.username.errors.append(_("Too many failed attempts. Please wait 15 minutes and try again."))
+            db.session.commit()
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(select(User).where(User.username == username))
+        ok = check_password(user.password_hash if user else _dummy_hash(), form.password.data)
+        if user is None or not ok or not user.active:
+            record_login_attempt(username, ip, success=False)
+            db.session.commit()
+            form.password.errors.append(_("Wrong username or password, or the account is disabled."))
+            status = 422
+        else:
+            record_login_attempt(username, ip, success=True)
+            start_session(user)
+            audit.record("login", user, user=user)
+            db.session.commit()
+            if user.must_change_password:
+                return redirect(url_for("auth.password"))
+            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    audit.record("logout", current_user._get_current_object())
+    end_current_session()
+    db.session.commit()
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if not check_password(user.password_hash, form.current.data):
+            form.current.errors.append(_("The current password is wrong."))
+            status = 422
+        elif form.password.data == form.current.data:
+            form.password.errors.append(_("Choose a password different from the current one."))
+            status = 422
+        else:
+            user.password_hash = hash_password(form.password.data)
+            user.must_change_password = False
+            # Every other login of this account ends; this one is replaced by a fresh session.
+            end_all_sessions(user.id)
+            start_session(user)
+            audit.record("password_change", user)
+            db.session.commit()
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("home.index"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("auth/password.html", form=form), status

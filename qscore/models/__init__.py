@@ -1,0 +1,21 @@
+"""The data model: organisations, accounts, members, the scheme, the ledger, publications and reviews."""
+from .org import Street, Community, Branch, BRANCH_KINDS
+from .accounts import User, UserSession, LoginAttempt, ROLES
+from .audit import AuditLog
+from .settings import Setting
+from .members import Member, MemberType, BranchSpell, Leave, MEMBER_STATUSES, LEAVE_KINDS
+from .scheme import SchemeVersion
+from .ledger import PointEntry, SelfRecord, Meeting, MEETING_KINDS, ENTRY_SOURCES
+from .publication import Publication, Reconciliation, ResidentQuery
+from .review import YearReview, ReviewGrade, RectificationCase, CaseFollowUp, Proposal
+
+__all__ = [
+    "Street", "Community", "Branch", "BRANCH_KINDS",
+    "User", "UserSession", "LoginAttempt", "ROLES",
+    "AuditLog", "Setting",
+    "Member", "MemberType", "BranchSpell", "Leave", "MEMBER_STATUSES", "LEAVE_KINDS",
+    "SchemeVersion",
+    "PointEntry", "SelfRecord", "Meeting", "MEETING_KINDS", "ENTRY_SOURCES",
+    "Publication", "Reconciliation", "ResidentQuery",
+    "YearReview", "ReviewGrade", "RectificationCase", "CaseFollowUp", "Proposal",
+]

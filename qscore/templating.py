@@ -1,0 +1,79 @@
+"""Template globals and filters (none of them query the database)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g
+from flask_login import current_user
+from sqlalchemy import select
+from flask_babel import get_locale, lazy_gettext as _l
+
+from .clock import today
+from .db import db
+from .models import Street
+from .navigation import items_for
+
+HTMX_FILE = "vendor/htmx-2.0.11.min.js"
+
+TYPE_LABELS = {"A": _l("Type 1"), "B": _l("Type 2"), "C": _l("Type 3"), "D": _l("Type 4")}
+ROLE_LABELS = {
+    "street_admin": _l("Street administrator"),
+    "community_secretary": _l("Community secretary"),
+    "branch_secretary": _l("Branch secretary"),
+    "member": _l("Party member"),
+}
+BRANCH_KIND_LABELS = {
+    "ordinary": _l("Ordinary branch"),
+    "reemployment": _l("Re-employment branch"),
+    "retirees": _l("Retirees' branch"),
+    "mobile": _l("Mobile members' branch"),
+    "other": _l("Other branch"),
+}
+
+
+def points(value) -> str:
+    """Points with one decimal where needed: 3, 2.5, -2."""
+    if value is None:
+        return ""
+    d = Decimal(value).quantize(Decimal("0.1"))
+    return f"{d:f}".removesuffix(".0")
+
+
+def signed(value) -> str:
+    text = points(value)
+    return text if text.startswith("-") or text in ("", "0") else f"+{text}"
+
+
+def local_time(value: datetime | None) -> str:
+    """UTC timestamps shown in the street's time zone."""
+    if value is None:
+        return ""
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _chrome() -> dict:
+    """What the layout needs on every page: the user's street and whether demo data is loaded."""
+    street = g.get("street")
+    if street is not None:
+        demo = street.demo
+    else:
+        demo = bool(db.session.scalar(select(Street.id).where(Street.demo.is_(True)).limit(1)))
+    nav = items_for(current_user) if current_user.is_authenticated else []
+    return {"street": street, "demo_mode": demo, "nav_items": nav}
+
+
+def init_app(app: Flask) -> None:
+    app.context_processor(_chrome)
+    app.jinja_env.filters["points"] = points
+    app.jinja_env.filters["signed"] = signed
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["HTMX_FILE"] = HTMX_FILE
+    app.jinja_env.globals["url_rules"] = app.view_functions
+    app.jinja_env.globals["type_label"] = lambda code: TYPE_LABELS.get(code, code)
+    app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, role)
+    app.jinja_env.globals["branch_kind_label"] = lambda kind: BRANCH_KIND_LABELS.get(kind, kind)
+    app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if get_locale().language == "zh" else "en"
+    app.jinja_env.globals["today_iso"] = lambda: today().isoformat()

@@ -1,0 +1,164 @@
+"""Fixtures in the manner of flaskr: app, client, runner, logged-in roles, and small factories.
+
+The suite runs on a throwaway SQLite file, or on PostgreSQL when DATABASE_URL is set.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from qscore import create_app
+from qscore.db import db
+from qscore.models import Branch, Community, Street, User
+
+FIXED_TODAY = date(2026, 5, 20)
+TEST_PASSWORD = "correct-horse-9"
+
+
+def _database_url(tmp_root: Path) -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_root / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def _tmp_root():
+    with tempfile.TemporaryDirectory(prefix="qscore-test-") as d:
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def test_config(_tmp_root) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": _database_url(_tmp_root),
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # cheap in tests; test_security checks the real default
+        "WTF_CSRF_ENABLED": False,
+        "FIXED_TODAY": FIXED_TODAY,
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(test_config):
+    app = create_app(test_config)
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        db.session.remove()
+    yield
+    with app.app_context():
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+def truncate_all() -> None:
+    """Empty every table between tests (much faster than recreating the schema on PostgreSQL)."""
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+            conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+@pytest.fixture
+def app(test_config, _schema):
+    app = create_app(dict(test_config))
+    with app.app_context():
+        truncate_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for tests that talk to the database directly."""
+    with app.app_context(), app.test_request_context():
+        yield app
+
+
+class Org:
+    """A street with two communities and three branches: the shape most tests need."""
+
+    def __init__(self):
+        self.street = Street(name="幸福街道")
+        db.session.add(self.street)
+        db.session.flush()
+        self.community = Community(street_id=self.street.id, name="前进社区")
+        self.other_community = Community(street_id=self.street.id, name="和平社区")
+        db.session.add_all([self.community, self.other_community])
+        db.session.flush()
+        self.branch = Branch(community_id=self.community.id, name="第一党支部")
+        self.sibling_branch = Branch(community_id=self.community.id, name="再就业党支部", kind="reemployment")
+        self.other_branch = Branch(community_id=self.other_community.id, name="和平第一支部")
+        db.session.add_all([self.branch, self.sibling_branch, self.other_branch])
+        db.session.flush()
+
+    def user(self, username: str, role: str, *, branch: Branch | None = None, community: Community | None = None,
+             member_id: int | None = None, password: str = TEST_PASSWORD) -> User:
+        from qscore.security import hash_password
+
+        if role == "branch_secretary" or role == "member":
+            branch = branch or self.branch
+            community = community or db.session.get(Community, branch.community_id)
+        if role == "community_secretary":
+            community = community or self.community
+        u = User(username=username, display_name=username, password_hash=hash_password(password), role=role,
+                 street_id=self.street.id, community_id=community.id if community else None,
+                 branch_id=branch.id if branch else None, member_id=member_id)
+        db.session.add(u)
+        db.session.flush()
+        return u
+
+
+@pytest.fixture
+def org(app):
+    with app.app_context(), app.test_request_context():
+        o = Org()
+        o.admin = o.user("admin", "street_admin")
+        o.community_secretary = o.user("cs", "community_secretary")
+        o.branch_secretary = o.user("bs", "branch_secretary")
+        o.other_secretary = o.user("bs2", "branch_secretary", branch=o.other_branch)
+        db.session.commit()
+        ids = {k: getattr(o, k).id for k in ("street", "community", "other_community", "branch",
+                                            "sibling_branch", "other_branch", "admin", "community_secretary",
+                                            "branch_secretary", "other_secretary")}
+        for k, v in ids.items():
+            setattr(o, f"{k}_id", v)
+    return o
+
+
+class Auth:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, username: str = "admin", password: str = TEST_PASSWORD):
+        return self.client.post("/login", data={"username": username, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return Auth(client)

@@ -1,0 +1,137 @@
+"""CSRF, headers, password hashing policy and error pages."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import abort
+from sqlalchemy import select
+
+from qscore import create_app
+from qscore.audit import AppendOnlyError, record
+from qscore.db import db
+from qscore.models import AuditLog
+
+from .conftest import TEST_PASSWORD
+
+
+@pytest.fixture
+def csrf_client(test_config, _schema, org):
+    app = create_app(dict(test_config, WTF_CSRF_ENABLED=True))
+    return app.test_client()
+
+
+def _token(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def test_post_without_csrf_token_is_refused(csrf_client):
+    resp = csrf_client.post("/login", data={"username": "admin", "password": TEST_PASSWORD})
+    assert resp.status_code == 400
+    assert "表单已过期" in resp.get_data(as_text=True)
+
+
+def test_post_with_csrf_token_works(csrf_client):
+    token = _token(csrf_client.get("/login").get_data(as_text=True))
+    resp = csrf_client.post("/login", data={"username": "admin", "password": TEST_PASSWORD, "csrf_token": token})
+    assert resp.status_code == 302
+
+
+def test_htmx_requests_carry_the_token_in_a_header(csrf_client):
+    page = csrf_client.get("/login").get_data(as_text=True)
+    header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
+    token = _token(page)
+    csrf_client.post("/login", data={"username": "admin", "password": TEST_PASSWORD, "csrf_token": token})
+    page = csrf_client.get("/").get_data(as_text=True)
+    header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
+    resp = csrf_client.post("/lang", data={"lang": "en"}, headers={"X-CSRFToken": header_token, "HX-Request": "true"})
+    assert resp.status_code == 302
+    assert csrf_client.post("/lang", data={"lang": "en"}).status_code == 400
+
+
+def test_csrf_token_lasts_an_afternoon(app):
+    assert app.config["WTF_CSRF_TIME_LIMIT"] >= 8 * 3600
+
+
+def test_security_headers(client, org):
+    resp = client.get("/login")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+def test_pages_have_no_inline_script(client, org):
+    page = client.get("/login").get_data(as_text=True)
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page)
+    assert " on" + "click=" not in page
+
+
+def test_htmx_history_cache_is_off(client, org):
+    page = client.get("/login").get_data(as_text=True)
+    assert '"historyCacheSize":0' in page
+
+
+def test_production_password_hashing_meets_owasp_floor():
+    """OWASP: scrypt with N >= 2^17, r = 8, p = 1 (the test config uses a cheaper factor)."""
+    app = create_app({"SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    method = app.config["PASSWORD_HASH_METHOD"]
+    name, n, r, p = method.split(":")
+    assert name == "scrypt" and int(n) >= 2**17 and int(r) >= 8 and int(p) >= 1
+    with app.app_context():
+        from qscore.security import check_password, hash_password
+
+        hashed = hash_password("a-long-password")
+        assert hashed.startswith("scrypt:131072:8:1$")
+        assert check_password(hashed, "a-long-password") and not check_password(hashed, "other")
+
+
+def test_app_never_runs_in_debug(app):
+    assert app.debug is False
+
+
+def test_404_page_in_chinese_and_english(client, org):
+    resp = client.get("/no-such-page")
+    assert resp.status_code == 404 and "页面不存在" in resp.get_data(as_text=True)
+    client.set_cookie("qscore_lang", "en")
+    assert "Not found" in client.get("/no-such-page").get_data(as_text=True)
+
+
+def test_500_page_is_friendly_and_rolls_back(test_config, _schema, org):
+    app = create_app(dict(test_config))
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    resp = app.test_client().get("/boom")
+    assert resp.status_code == 500
+    body = resp.get_data(as_text=True)
+    assert "系统出错了" in body and "kaboom" not in body and "Traceback" not in body
+
+
+def test_403_page(test_config, _schema, org):
+    app = create_app(dict(test_config))
+
+    @app.get("/forbidden")
+    def forbidden():
+        abort(403)
+
+    resp = app.test_client().get("/forbidden")
+    assert resp.status_code == 403 and "无权" in resp.get_data(as_text=True)
+
+
+def test_audit_log_rows_cannot_be_changed(ctx, org):
+    row = record("test", summary="original")
+    db.session.commit()
+    row.summary = "rewritten"
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
+    row = db.session.scalar(select(AuditLog))
+    db.session.delete(row)
+    with pytest.raises(AppendOnlyError):
+        db.session.commit()
+    db.session.rollback()
