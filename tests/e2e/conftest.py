@@ -1,0 +1,110 @@
+"""Browser tests: a live qscore server in a thread, Debian's Chromium, and an accessibility check.
+
+Every page a browser test visits is checked with axe-core: a serious or critical violation fails.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from werkzeug.serving import make_server
+
+from qscore import create_app
+from qscore.db import db
+
+from ..conftest import TEST_PASSWORD, Org, truncate_all
+
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-results"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    path = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if shutil.which(p)), None)
+    args = {**browser_type_launch_args, "args": ["--no-sandbox", "--disable-gpu", "--disable-quic"]}
+    if path:
+        args["executable_path"] = path
+    return args
+
+
+@pytest.fixture(scope="session")
+def live_app(test_config, _schema):
+    return create_app(dict(test_config, WTF_CSRF_ENABLED=True, TESTING=False))
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server):
+    return live_server
+
+
+@pytest.fixture
+def fresh_db(live_app):
+    with live_app.app_context():
+        truncate_all()
+    yield live_app
+    with live_app.app_context():
+        db.session.remove()
+
+
+@pytest.fixture
+def street(fresh_db):
+    """The usual test street with an admin and secretaries; returns the ids."""
+    with fresh_db.app_context(), fresh_db.test_request_context():
+        o = Org()
+        o.user("admin", "street_admin")
+        o.user("cs", "community_secretary")
+        o.user("bs", "branch_secretary")
+        db.session.commit()
+    return o
+
+
+class A11y:
+    """Runs axe-core on a page; fails on serious or critical violations."""
+
+    def __init__(self):
+        self.axe = Axe()
+        self.checked: list[str] = []
+
+    def check(self, page) -> None:
+        results = self.axe.run(page)
+        bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+        self.checked.append(page.url)
+        assert not bad, "\n".join(
+            f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in bad)
+
+
+@pytest.fixture
+def a11y():
+    return A11y()
+
+
+@pytest.fixture
+def login(page, a11y):
+    def do(username: str, password: str = TEST_PASSWORD):
+        page.goto("/login")
+        a11y.check(page)
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(password)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_load_state()
+    return do
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
