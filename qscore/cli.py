@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .db import db
@@ -13,9 +14,7 @@ from .models import BRANCH_KINDS, ROLES, Branch, Community, Street, User
 from .security import hash_password
 
 
-@click.group("qscore")
-def qscore_cli() -> None:
-    """qscore administration."""
+qscore_cli = AppGroup("qscore", help="qscore administration.")
 
 
 @qscore_cli.command("init")
@@ -105,6 +104,19 @@ def add_user_command(username: str, role: str, street: str, community: str | Non
     ))
     db.session.commit()
     click.echo(f"ok: {username} ({role})")
+
+
+@qscore_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path: Path) -> None:
+    """Write a consistent copy of the SQLite database to PATH and check its integrity."""
+    from .backup import BackupError, backup_sqlite
+
+    try:
+        size = backup_sqlite(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+    except BackupError as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"backup written to {path} ({size} bytes), integrity ok")
 
 
 def init_app(app: Flask) -> None:

@@ -70,14 +70,34 @@ def truncate_all() -> None:
             conn.execute(text("PRAGMA foreign_keys=ON"))
 
 
-@pytest.fixture
-def app(test_config, _schema):
-    app = create_app(dict(test_config))
-    with app.app_context():
-        truncate_all()
-    yield app
+def dispose(app) -> None:
+    """Close the app's pooled connections (an open psycopg connection left to the GC warns)."""
     with app.app_context():
         db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def make_app(test_config, _schema):
+    """Create extra apps (a second server process, other settings); their connections close after the test."""
+    made = []
+
+    def factory(**overrides):
+        app = create_app({**test_config, **overrides})
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        dispose(app)
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        truncate_all()
+    return app
 
 
 @pytest.fixture

@@ -69,13 +69,11 @@ def test_login_throttled_per_account(client, auth, org, app):
     assert auth.login("cs").status_code == 302  # other accounts are not locked out
 
 
-def test_login_throttle_holds_across_app_instances(client, auth, org, test_config):
+def test_login_throttle_holds_across_app_instances(client, auth, org, make_app):
     """Failures are stored in the database, so a second server process sees them."""
-    from qscore import create_app
-
     for _ in range(5):
         auth.login("admin", "wrong-password")
-    other = create_app(dict(test_config)).test_client()
+    other = make_app().test_client()
     resp = other.post("/login", data={"username": "admin", "password": TEST_PASSWORD})
     assert resp.status_code == 429
 

@@ -10,7 +10,6 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from qscore import create_app
 from qscore.db import db
 
 
@@ -31,8 +30,8 @@ def empty_database_url(tmp_path):
     admin.dispose()
 
 
-def test_migrations_match_the_models(test_config, empty_database_url):
-    app = create_app(dict(test_config, SQLALCHEMY_DATABASE_URI=empty_database_url))
+def test_migrations_match_the_models(make_app, empty_database_url):
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url)
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:

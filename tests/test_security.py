@@ -16,9 +16,8 @@ from .conftest import TEST_PASSWORD
 
 
 @pytest.fixture
-def csrf_client(test_config, _schema, org):
-    app = create_app(dict(test_config, WTF_CSRF_ENABLED=True))
-    return app.test_client()
+def csrf_client(make_app, org):
+    return make_app(WTF_CSRF_ENABLED=True).test_client()
 
 
 def _token(page: str) -> str:
@@ -98,8 +97,8 @@ def test_404_page_in_chinese_and_english(client, org):
     assert "Not found" in client.get("/no-such-page").get_data(as_text=True)
 
 
-def test_500_page_is_friendly_and_rolls_back(test_config, _schema, org):
-    app = create_app(dict(test_config))
+def test_500_page_is_friendly_and_rolls_back(make_app, org):
+    app = make_app()
 
     @app.get("/boom")
     def boom():
@@ -112,8 +111,8 @@ def test_500_page_is_friendly_and_rolls_back(test_config, _schema, org):
     assert "系统出错了" in body and "kaboom" not in body and "Traceback" not in body
 
 
-def test_403_page(test_config, _schema, org):
-    app = create_app(dict(test_config))
+def test_403_page(make_app, org):
+    app = make_app()
 
     @app.get("/forbidden")
     def forbidden():

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from qscore import create_app
 from qscore.db import db
 
-from ..conftest import TEST_PASSWORD, Org, truncate_all
+from ..conftest import TEST_PASSWORD, Org, dispose, truncate_all
 
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-results"
 
@@ -42,6 +42,7 @@ def live_server(live_app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    dispose(live_app)
 
 
 @pytest.fixture(scope="session")
