@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, g
 from flask_login import current_user
 from sqlalchemy import select
-from flask_babel import get_locale, lazy_gettext as _l
+from flask_babel import get_locale, gettext, lazy_gettext as _l
 
 from .clock import today
 from .db import db
@@ -54,6 +54,27 @@ def local_time(value: datetime | None) -> str:
     return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+GRADE_LABELS = {
+    "advanced": _l("Advanced"),
+    "qualified": _l("Qualified"),
+    "rectify": _l("Rectification"),
+    "none": _l("Not graded"),
+}
+
+
+def is_chinese() -> bool:
+    return get_locale().language == "zh"
+
+
+def localized(obj) -> str:
+    """The Chinese or English name of a scheme object (type, category, indicator)."""
+    return (obj.zh if is_chinese() else obj.en) or obj.zh or obj.en
+
+
+def reason_text(reason) -> str:
+    return reason.text(gettext)
+
+
 def _chrome() -> dict:
     """What the layout needs on every page: the user's street and whether demo data is loaded."""
     street = g.get("street")
@@ -75,5 +96,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["type_label"] = lambda code: TYPE_LABELS.get(code, code)
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, role)
     app.jinja_env.globals["branch_kind_label"] = lambda kind: BRANCH_KIND_LABELS.get(kind, kind)
-    app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if get_locale().language == "zh" else "en"
+    app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if is_chinese() else "en"
+    app.jinja_env.globals["grade_label"] = lambda code: GRADE_LABELS.get(code or "none", code)
+    app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["reason"] = reason_text
     app.jinja_env.globals["today_iso"] = lambda: today().isoformat()

@@ -1,0 +1,974 @@
+"""How points add up: the only place that knows the scheme's rules (see scheme.default.json "rules").
+
+Two layers, in this one module so the rules live in one place:
+
+1. Pure functions (no Flask, no database): a member's type history and a ``MemberLedger`` of live
+   points summed per (indicator, category, month) go in; a ``YearScore``, ``PeriodPoints``, a
+   ``Grade`` and early warnings come out. Arithmetic is exact: sums and month/quarter caps in
+   ``Decimal`` (no division, so exact at any realistic size), anything pro-rated over 12 months in
+   ``Fraction``; only a final figure is rounded, half up, to one decimal.
+2. The SQL layer (``fetch_ledgers``, ``fetch_type_histories``, ``score_members``,
+   ``member_warnings``): a constant number of grouped queries for any number of members, on SQLite
+   and PostgreSQL alike.
+
+Rules name indicators by their flags and roles (veto, heavier, absence, dues_arrears), never by code.
+
+Decisions where the scheme's rules are silent (each is repeated where it is implemented):
+- Caps apply to entries stored under J or Z; K is never capped, even if a K indicator had caps.
+  An entry whose indicator is no longer in the scheme counts in its stored category, uncapped.
+- A quarter cap is consumed in month order, so month points add up to the quarter's points.
+- A cap counts as "reached" when the uncapped amount is at least the cap.
+- A year_cap_by_type without a value for some month's type falls back to year_cap; if that is
+  missing too the indicator is uncapped for the year.
+- Months after as_of take the type in force on as_of; an as_of after Dec 31 means Dec 31.
+- Months on the roll count the month of on_roll_since in full, up to December (see months_on_roll).
+  The grade as of a date before Dec 31 is a projection: quarters not reached yet have no
+  contribution, so "advanced" appears only once earned.
+- Not graded for leaving: status not "active" and left_roll_on in or before the year (or missing).
+- Rectify wins over advanced; every rectify reason that applies is listed.
+- An early-warning streak must end in as_of's month or the one before; "no entries" needs the
+  member on the roll since the window's first month.
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, NamedTuple, Protocol, Sequence
+
+from sqlalchemy import and_, exists, extract, func, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import Select
+
+from .models.ledger import PointEntry
+from .models.members import MemberType
+from .scheme import Indicator, Scheme
+
+
+def N_(s: str) -> str:
+    """Marks a string for extraction by Babel; the UI translates it when it is shown."""
+    return s
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+ZERO = Fraction(0)
+DZERO = Decimal(0)
+ONE_DECIMAL = Decimal("0.1")
+SCORED_CATEGORIES = ("J", "Z")  # positive categories: capped; K (deductions) is never capped
+Key = tuple[str, str, int]  # (indicator_code, category, month 1-12)
+TypeHistory = Sequence[tuple[date, str]]
+
+
+def round_half_up(value: Fraction | Decimal | int) -> Decimal:
+    """Round exactly to one decimal, ties away from zero (Decimal's ROUND_HALF_UP), without floats.
+
+    Done on integers so that a long fraction can never be rounded twice (28-digit Decimal context).
+    """
+    if isinstance(value, Decimal):  # already exact: quantize rounds it exactly (and fast)
+        d = value.quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+        return d if d else Decimal("0.0")  # never "-0.0"
+    x = Fraction(value)
+    q = math.floor(abs(x) * 10 + Fraction(1, 2))
+    if q == 0:
+        return Decimal("0.0")
+    return Decimal(-q if x < 0 else q).scaleb(-1)
+
+
+def quarter_of(month: int) -> int:
+    return (month - 1) // 3 + 1
+
+
+def quarter_months(quarter: int) -> range:
+    return range(3 * quarter - 2, 3 * quarter + 1)
+
+
+def _year_end(year: int) -> date:
+    return date(year, 12, 31)
+
+
+def _effective_as_of(year: int, as_of: date) -> date:
+    """The year score is the score as of Dec 31: a later as_of means Dec 31."""
+    return min(as_of, _year_end(year))
+
+
+def _last_month(year: int, as_of: date) -> int:
+    """The last month of ``year`` whose entries count as of ``as_of`` (0: none yet)."""
+    d = _effective_as_of(year, as_of)
+    return d.month if d.year == year else 0
+
+
+def _ym(index: int) -> str:
+    """Month index (year * 12 + month - 1) as 'YYYY-MM'."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _month_index(year: int, month: int) -> int:
+    return year * 12 + month - 1
+
+
+def longest_run(months: Iterable[int]) -> tuple[int, int | None, int | None]:
+    """The longest run of consecutive integers: (length, first, last); (0, None, None) if empty."""
+    best = (0, None, None)
+    values = sorted(set(months))
+    start = prev = None
+    for m in values:
+        if prev is not None and m == prev + 1:
+            prev = m
+        else:
+            start = prev = m
+        if prev - start + 1 > best[0]:
+            best = (prev - start + 1, start, prev)
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# Structured reasons and warnings (texts translated by the UI)
+# ---------------------------------------------------------------------------------------------
+
+REASON_TEXTS: dict[str, str] = {
+    # grades
+    "advanced": N_("Score {score} reaches {min}; contribution in {quarters} quarter(s) ({required} needed); "
+                   "no heavier deduction or veto."),
+    "score_qualified": N_("Score {score}: at least {min}, below {advanced_min} or barred from advanced."),
+    "heavier_bars_advanced": N_("A heavier deduction ({indicator}, {date}) bars 'advanced'."),
+    "too_few_contribution_quarters": N_("Contribution entries in {quarters} quarter(s) on the roll; "
+                                        "{required} needed for 'advanced'."),
+    "score_below_qualified": N_("Score {score} is below the qualified minimum {min}."),
+    "veto": N_("Veto ({indicator}, {date}): the year score is 0."),
+    "absence_streak": N_("Unexcused absence in {months} consecutive months ({start} to {end})."),
+    "dues_arrears_streak": N_("Dues in arrears in {months} consecutive months ({start} to {end})."),
+    "not_graded_left_roll": N_("Not graded: left the roll on {date}."),
+    "not_graded_short_roll": N_("Not graded: on the roll since {since} ({months} month(s) of the year; "
+                                "{min} needed)."),
+    # early warnings
+    "warning_absence_streak": N_("Early warning: unexcused absence in {months} consecutive months "
+                                 "({start} to {end})."),
+    "warning_dues_arrears_streak": N_("Early warning: dues in arrears in {months} consecutive months "
+                                      "({start} to {end})."),
+    "warning_no_entries": N_("Early warning: no entries in the last {months} months ({start} to {end})."),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason for a grade, or an early warning: a key of REASON_TEXTS and its string params."""
+
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    def text(self, gettext=lambda s: s) -> str:
+        return gettext(REASON_TEXTS[self.key]).format(**self.params)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ledger as the rules see it: live points summed per (indicator, category, month)
+# ---------------------------------------------------------------------------------------------
+
+class Entry(NamedTuple):
+    """One ledger row as the pure layer sees it (tests and in-memory callers)."""
+
+    indicator_code: str
+    category: str
+    earned_on: date
+    points: Decimal
+    id: int | None = None
+    corrects_id: int | None = None
+
+
+def live_entries(entries: Iterable[Entry]) -> list[Entry]:
+    """Entries that count: not a correction, and not corrected (the SQL layer's rule, in Python)."""
+    entries = list(entries)
+    corrected = {e.corrects_id for e in entries if e.corrects_id is not None}
+    return [e for e in entries if e.corrects_id is None and (e.id is None or e.id not in corrected)]
+
+
+@dataclass
+class MemberLedger:
+    """A member's LIVE points of one year, summed per (indicator_code, category, month).
+
+    ``counts`` says how many live entries make up each sum (a veto's points are 0, so presence is
+    read from counts, not sums); ``first_dates`` the earliest date earned under each key (for
+    reasons such as "heavier deduction on 2026-03-05"). The sums must hold only entries earned on
+    or before the as_of date they are scored for.
+    """
+
+    sums: dict[Key, Decimal] = field(default_factory=dict)
+    counts: dict[Key, int] = field(default_factory=dict)
+    first_dates: dict[Key, date] = field(default_factory=dict)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Entry], *, year: int | None = None,
+                     as_of: date | None = None) -> "MemberLedger":
+        """Aggregate raw entries exactly as ``fetch_ledgers`` does: live only, within the year, to as_of."""
+        ledger = cls()
+        for e in live_entries(entries):
+            if year is not None and e.earned_on.year != year:
+                continue
+            if as_of is not None and e.earned_on > as_of:
+                continue
+            ledger.add(e.indicator_code, e.category, e.earned_on, Decimal(e.points))
+        return ledger
+
+    def add(self, indicator_code: str, category: str, earned_on: date, points: Decimal, count: int = 1) -> None:
+        key = (indicator_code, category, earned_on.month)
+        self.sums[key] = self.sums.get(key, Decimal(0)) + points
+        self.counts[key] = self.counts.get(key, 0) + count
+        if key not in self.first_dates or earned_on < self.first_dates[key]:
+            self.first_dates[key] = earned_on
+
+    def months_with(self, codes: Iterable[str], last_month: int = 12) -> set[int]:
+        """Months (1-12, up to last_month) with at least one live entry of these indicators."""
+        codes = frozenset(codes)
+        return {m for (code, _cat, m), n in self.counts.items() if n and code in codes and m <= last_month}
+
+    def quarters_with_category(self, category: str, last_month: int = 12) -> set[int]:
+        return {quarter_of(m) for (_code, cat, m), n in self.counts.items()
+                if n and cat == category and m <= last_month}
+
+    def first_date(self, code: str, last_month: int = 12) -> date | None:
+        dates = [d for (c, _cat, m), d in self.first_dates.items() if c == code and m <= last_month
+                 and self.counts.get((c, _cat, m))]
+        return min(dates) if dates else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Types: the type of a month, pro-rating
+# ---------------------------------------------------------------------------------------------
+
+class MissingTypeHistory(ValueError):
+    """A member without any type record cannot be scored (every member is classified on entry)."""
+
+
+def _sorted_history(history: TypeHistory) -> list[tuple[date, str]]:
+    if not history:
+        raise MissingTypeHistory("the member has no type record")
+    # A stable sort: rows given in (effective_from, id) order keep it, so a later row on a date wins.
+    return sorted(((d, t) for d, t in history), key=lambda r: r[0])
+
+
+def type_on(history: TypeHistory, day: date) -> str:
+    """The type in force on ``day``: the last record effective on or before it.
+
+    Before the first record (before the member came onto the roll) the first record's type, the
+    type at joining, applies. Among records with the same effective date, the last one given wins.
+    """
+    hist = _sorted_history(history)
+    i = bisect_right([d for d, _ in hist], day)
+    return hist[i - 1][1] if i else hist[0][1]
+
+
+def month_types(history: TypeHistory, year: int, as_of: date) -> tuple[str, ...]:
+    """The type of each month of ``year`` (12 items) for a score as of ``as_of``.
+
+    The type of a month is the type in force on its first day; months starting after as_of assume
+    the type in force on as_of (a later-dated type record is not anticipated).
+    """
+    d = _effective_as_of(year, as_of)
+    on_d = type_on(history, d)
+    return tuple(
+        type_on(history, date(year, m, 1)) if date(year, m, 1) <= d else on_d for m in range(1, 13)
+    )
+
+
+def prorate(values: Sequence[Decimal | None]) -> Fraction | None:
+    """sum(value of each month's type) / 12, exactly; None (no cap) if any month has none."""
+    if any(v is None for v in values):
+        return None
+    return Fraction(sum(values, DZERO)) / 12  # the Decimal sum is exact; one division
+
+
+def indicator_year_cap(indicator: Indicator, types: Sequence[str]) -> Fraction | None:
+    """A year_cap_by_type is pro-rated by the type of each month; a plain year_cap is flat.
+
+    A type missing from year_cap_by_type falls back to year_cap; if that is missing too the
+    indicator is uncapped for that type, and a year with any such month is uncapped (an infinite
+    term makes the pro-rated sum infinite).
+    """
+    if indicator.year_cap_by_type:
+        return prorate([indicator.year_cap_for(t) for t in types])
+    return None if indicator.year_cap is None else Fraction(indicator.year_cap)
+
+
+# ---------------------------------------------------------------------------------------------
+# Capping, month and quarter points
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CapHit:
+    """A cap reached: scope 'month'/'quarter' (with period = month or quarter number), 'year'
+    (an indicator's year cap) or 'category' (code J or Z). Reached means the uncapped amount is at
+    least the cap, so one more entry would add nothing."""
+
+    scope: str
+    code: str
+    period: int | None = None
+
+
+_SCOPE_ORDER = {"month": 0, "quarter": 1, "year": 2, "category": 3}
+
+
+@dataclass(frozen=True)
+class PeriodPoints:
+    """Earned points of a month or quarter by category, rounded to one decimal; total = J + Z + K."""
+
+    j: Decimal = Decimal("0.0")
+    z: Decimal = Decimal("0.0")
+    k: Decimal = Decimal("0.0")
+
+    @property
+    def total(self) -> Decimal:
+        return self.j + self.z + self.k
+
+    def as_strings(self) -> dict[str, str]:
+        """For snapshots: {'J': '3.0', 'Z': ..., 'K': ..., 'total': ...}."""
+        return {"J": str(self.j), "Z": str(self.z), "K": str(self.k), "total": str(self.total)}
+
+    @classmethod
+    def from_exact(cls, by_cat: Mapping[str, Decimal]) -> "PeriodPoints":
+        return cls(*(round_half_up(by_cat.get(c, DZERO)) for c in ("J", "Z", "K")))
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One (indicator, stored category) of a member's year after month and quarter caps."""
+
+    code: str
+    category: str
+    raw: Decimal                  # live points, no caps
+    months: tuple[Decimal, ...]   # 12 values after month and quarter caps
+    hits: tuple[CapHit, ...]
+
+
+def _cap_group(indicator: Indicator | None, code: str, category: str, by_month: Mapping[int, Decimal]) -> _Group:
+    """Month caps, then quarter caps, for one indicator's monthly sums.
+
+    Caps apply to J and Z only (K is never capped) and only to indicators in the scheme: an entry
+    under an indicator the scheme no longer has counts in its stored category without caps.
+    Within a quarter the quarter cap is consumed in month order, so a quarter's months add up to
+    the quarter's points (month points shown on the booklet agree with the quarter's).
+    """
+    raw = sum(by_month.values(), DZERO)
+    capped = category in SCORED_CATEGORIES and indicator is not None
+    if not capped:
+        return _Group(code, category, raw, tuple(by_month.get(m, DZERO) for m in range(1, 13)), ())
+    month_cap = indicator.month_cap
+    quarter_cap = indicator.quarter_cap
+    hits: list[CapHit] = []
+    months: list[Decimal] = []
+    for q in range(1, 5):
+        used = DZERO
+        before_quarter_cap = DZERO
+        for m in quarter_months(q):
+            value = by_month.get(m, DZERO)
+            if month_cap is not None:
+                if value >= month_cap:
+                    hits.append(CapHit("month", code, m))
+                value = min(value, month_cap)
+            before_quarter_cap += value
+            if quarter_cap is not None and value > 0:
+                value = min(value, max(quarter_cap - used, DZERO))
+            used += value
+            months.append(value)
+        if quarter_cap is not None and before_quarter_cap >= quarter_cap:
+            hits.append(CapHit("quarter", code, q))
+    return _Group(code, category, raw, tuple(months), tuple(hits))
+
+
+def _groups(scheme: Scheme, ledger: MemberLedger, last_month: int) -> list[_Group]:
+    by_group: dict[tuple[str, str], dict[int, Decimal]] = defaultdict(dict)
+    for (code, category, month), points in ledger.sums.items():
+        if 1 <= month <= last_month:
+            by_group[(code, category)][month] = Decimal(points)
+    return [
+        _cap_group(scheme.indicators.get(code), code, category, by_month)
+        for (code, category), by_month in sorted(by_group.items())
+    ]
+
+
+def _month_totals(groups: Sequence[_Group]) -> list[dict[str, Decimal]]:
+    """Per month (index 0 = January), the category sums after month and quarter caps."""
+    totals: list[dict[str, Decimal]] = [defaultdict(Decimal) for _ in range(12)]
+    for g in groups:
+        for i, value in enumerate(g.months):
+            if value:
+                totals[i][g.category] += value
+    return totals
+
+
+def _period_points(groups: Sequence[_Group], months: Iterable[int]) -> PeriodPoints:
+    totals = _month_totals(groups)
+    by_cat: dict[str, Decimal] = defaultdict(Decimal)
+    for m in months:
+        for cat, value in totals[m - 1].items():
+            by_cat[cat] += value
+    return PeriodPoints.from_exact(by_cat)
+
+
+def month_points(scheme: Scheme, ledger: MemberLedger, month: int) -> PeriodPoints:
+    """Earned points of a month: live points after month and quarter caps, before year and
+    category caps (roster, booklet, board)."""
+    return _period_points(_groups(scheme, ledger, 12), [month])
+
+
+def quarter_points(scheme: Scheme, ledger: MemberLedger, quarter: int) -> PeriodPoints:
+    """Earned points of a calendar quarter (1-4), after month and quarter caps only."""
+    return _period_points(_groups(scheme, ledger, 12), quarter_months(quarter))
+
+
+# ---------------------------------------------------------------------------------------------
+# The year score
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class YearScore:
+    """A year score to date, exactly. ``score`` is the only rounded figure (half up, one decimal)."""
+
+    score: Decimal
+    exact: Fraction                 # after floor and veto, before rounding
+    base: Fraction                  # pro-rated
+    basic_cap: Fraction             # pro-rated
+    contribution_cap: Fraction      # pro-rated
+    j_raw: Decimal                  # live J points, no caps
+    z_raw: Decimal
+    j_uncapped: Fraction            # after month/quarter/year caps, before the category cap
+    z_uncapped: Fraction
+    j: Fraction                     # capped
+    z: Fraction
+    k: Fraction                     # never capped
+    veto: bool
+    caps_reached: tuple[CapHit, ...]
+    month_types: tuple[str, ...]    # the type of each month, Jan..Dec
+    months: tuple[PeriodPoints, ...]    # earned points per month, Jan..Dec
+    quarters: tuple[PeriodPoints, ...]  # earned points per quarter, Q1..Q4
+
+    @property
+    def max_score(self) -> Fraction:
+        """The most a member can reach: pro-rated base + basic cap + contribution cap."""
+        return self.base + self.basic_cap + self.contribution_cap
+
+
+def year_score(scheme: Scheme, year: int, as_of: date, history: TypeHistory, ledger: MemberLedger) -> YearScore:
+    """Year score to date as of ``as_of`` (the year score when as_of is Dec 31 or later).
+
+    Per indicator: month caps, quarter caps, then the indicator's year cap (pro-rated if by type);
+    then J and Z sums capped at the pro-rated basic/contribution caps; K added uncapped;
+    base pro-rated; total floored at 0; any live entry of a 'veto' indicator makes it 0.
+    Entries in months after as_of's month are ignored (the ledger should hold none).
+    """
+    last = _last_month(year, as_of)
+    types = month_types(history, year, as_of)
+    tdefs = [scheme.types[t] for t in types]
+    base = prorate([t.base for t in tdefs])
+    basic_cap = prorate([t.basic_cap for t in tdefs])
+    contribution_cap = prorate([t.contribution_cap for t in tdefs])
+
+    groups = _groups(scheme, ledger, last)
+    raw: dict[str, Decimal] = defaultdict(Decimal)
+    after_indicator: dict[str, Fraction] = defaultdict(Fraction)
+    hits: list[CapHit] = []
+    for g in groups:
+        raw[g.category] += g.raw
+        hits.extend(g.hits)
+        total = Fraction(sum(g.months, DZERO))
+        indicator = scheme.indicators.get(g.code)
+        if g.category in SCORED_CATEGORIES and indicator is not None:
+            cap = indicator_year_cap(indicator, types)
+            if cap is not None:
+                if total >= cap:
+                    hits.append(CapHit("year", g.code))
+                total = min(total, cap)
+        after_indicator[g.category] += total
+
+    j = min(after_indicator["J"], basic_cap)
+    z = min(after_indicator["Z"], contribution_cap)
+    for cat, cap in (("J", basic_cap), ("Z", contribution_cap)):
+        if after_indicator[cat] >= cap:
+            hits.append(CapHit("category", cat))
+    k = after_indicator["K"]
+    veto = bool(ledger.months_with(scheme.codes_with(flag="veto"), last))
+    exact = ZERO if veto else max(base + j + z + k, ZERO)
+    totals = _month_totals(groups)
+    hits.sort(key=lambda h: (_SCOPE_ORDER[h.scope], h.code, h.period or 0))
+    return YearScore(
+        score=round_half_up(exact), exact=exact, base=base, basic_cap=basic_cap,
+        contribution_cap=contribution_cap, j_raw=raw["J"], z_raw=raw["Z"],
+        j_uncapped=after_indicator["J"], z_uncapped=after_indicator["Z"], j=j, z=z, k=k, veto=veto,
+        caps_reached=tuple(hits), month_types=types,
+        months=tuple(PeriodPoints.from_exact(t) for t in totals),
+        quarters=tuple(PeriodPoints.from_exact({c: sum((totals[m - 1].get(c, DZERO) for m in quarter_months(q)), DZERO)
+                                                for c in ("J", "Z", "K")}) for q in range(1, 5)),
+    )
+
+
+def max_score(scheme: Scheme, year: int, as_of: date, history: TypeHistory) -> Fraction:
+    """The maximum attainable year score: pro-rated base + basic cap + contribution cap (exact)."""
+    tdefs = [scheme.types[t] for t in month_types(history, year, as_of)]
+    return Fraction(sum((t.base + t.basic_cap + t.contribution_cap for t in tdefs), DZERO)) / 12
+
+
+# ---------------------------------------------------------------------------------------------
+# The suggested grade
+# ---------------------------------------------------------------------------------------------
+
+GRADE_CODES = ("advanced", "qualified", "rectify")
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A suggested grade: code 'advanced', 'qualified', 'rectify', or None (not graded), with reasons."""
+
+    code: str | None
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def graded(self) -> bool:
+        return self.code is not None
+
+
+def months_on_roll(year: int, on_roll_since: date) -> int:
+    """Whole calendar months of ``year`` on the roll, counting the month of on_roll_since in full.
+
+    On the roll since 2026-07-01 or 2026-07-31: 6 (July to December); since 2026-11-01: 2; since
+    before the year: 12; since a later year: 0. The count runs to December: a member who leaves is
+    not graded anyway, and a score to date assumes the member stays.
+    """
+    if on_roll_since.year < year:
+        return 12
+    if on_roll_since.year > year:
+        return 0
+    return 13 - on_roll_since.month
+
+
+def quarters_on_roll(year: int, on_roll_since: date) -> list[int]:
+    """The quarters of ``year`` the member is on the roll for (the quarter of on_roll_since counts)."""
+    if on_roll_since.year < year:
+        return [1, 2, 3, 4]
+    if on_roll_since.year > year:
+        return []
+    return list(range(quarter_of(on_roll_since.month), 5))
+
+
+def left_roll_in(year: int, status: str, left_roll_on: date | None) -> bool:
+    """Whether the member had left the roll by the end of ``year``.
+
+    A member whose status is not 'active' left on left_roll_on; if that date is in or before the
+    year they get no grade for it. A non-active member without a date is treated as having left.
+    An 'active' member has not left, whatever left_roll_on says (e.g. a re-admitted member).
+    """
+    if status == "active":
+        return False
+    return left_roll_on is None or left_roll_on <= _year_end(year)
+
+
+def _streak_reason(key: str, year: int, months: set[int], needed: int) -> Reason | None:
+    length, first, last = longest_run(months)
+    if length < needed:
+        return None
+    return Reason(key, {"months": str(length), "start": _ym(_month_index(year, first)),
+                        "end": _ym(_month_index(year, last))})
+
+
+def suggest_grade(scheme: Scheme, year: int, as_of: date, score: Decimal, ledger: MemberLedger, *,
+                  on_roll_since: date, left_roll_on: date | None = None, status: str = "active") -> Grade:
+    """The suggested grade for the year (as of as_of: a projection from the entries so far).
+
+    Order: not graded (left the roll in or before the year; or fewer than
+    min_months_on_roll_for_grade months on the roll, see months_on_roll); then rectify if any of
+    score < qualified_min, a veto, absence-role entries in rectify_streak_months consecutive months
+    of the year, or dues_arrears-role entries likewise (each role on its own; every indicator with
+    the role counts) - all that apply are given as reasons; then advanced if score >= advanced_min,
+    no live heavier or veto entry and Z entries in at least min(advanced_min_quarters_with_contribution,
+    quarters on the roll) of the quarters on the roll; otherwise qualified (with what barred
+    advanced when the score was high enough). ``score`` is the rounded score.
+    """
+    th = scheme.thresholds
+    if left_roll_in(year, status, left_roll_on):
+        return Grade(None, (Reason("not_graded_left_roll", {"date": left_roll_on.isoformat() if left_roll_on else ""}),))
+    n_months = months_on_roll(year, on_roll_since)
+    if n_months < th.min_months_on_roll_for_grade:
+        return Grade(None, (Reason("not_graded_short_roll", {
+            "since": on_roll_since.isoformat(), "months": str(n_months),
+            "min": str(th.min_months_on_roll_for_grade)}),))
+
+    last = _last_month(year, as_of)
+    rectify: list[Reason] = []
+    for code in sorted(scheme.codes_with(flag="veto")):
+        first = ledger.first_date(code, last)
+        if first is not None:
+            rectify.append(Reason("veto", {"indicator": code, "date": first.isoformat()}))
+    if score < th.qualified_min:
+        rectify.append(Reason("score_below_qualified", {"score": str(score), "min": str(th.qualified_min)}))
+    for role, key in (("absence", "absence_streak"), ("dues_arrears", "dues_arrears_streak")):
+        streak = _streak_reason(key, year, ledger.months_with(scheme.codes_with(role=role), last),
+                                th.rectify_streak_months)
+        if streak:
+            rectify.append(streak)
+    if rectify:
+        return Grade("rectify", tuple(rectify))
+
+    if score < th.advanced_min:
+        return Grade("qualified", (Reason("score_qualified", {
+            "score": str(score), "min": str(th.qualified_min), "advanced_min": str(th.advanced_min)}),))
+    bars: list[Reason] = []
+    for code in sorted(scheme.codes_with(flag="heavier")):
+        first = ledger.first_date(code, last)
+        if first is not None:
+            bars.append(Reason("heavier_bars_advanced", {"indicator": code, "date": first.isoformat()}))
+    on_roll = quarters_on_roll(year, on_roll_since)
+    required = min(th.advanced_min_quarters_with_contribution, len(on_roll))
+    with_z = ledger.quarters_with_category("Z", last) & set(on_roll)
+    if len(with_z) < required:
+        bars.append(Reason("too_few_contribution_quarters", {"quarters": str(len(with_z)), "required": str(required)}))
+    if bars:
+        return Grade("qualified", (Reason("score_qualified", {
+            "score": str(score), "min": str(th.qualified_min), "advanced_min": str(th.advanced_min)}), *bars))
+    return Grade("advanced", (Reason("advanced", {
+        "score": str(score), "min": str(th.advanced_min), "quarters": str(len(with_z)),
+        "required": str(required)}),))
+
+
+# ---------------------------------------------------------------------------------------------
+# Early warnings
+# ---------------------------------------------------------------------------------------------
+
+def early_warnings(*, as_of: date, streak_months: int, absence_months: Iterable[tuple[int, int]],
+                   arrears_months: Iterable[tuple[int, int]], active_months: Iterable[tuple[int, int]],
+                   on_roll_since: date | None = None) -> list[Reason]:
+    """Early warnings as of ``as_of`` from sets of (year, month) with live entries.
+
+    - absence-role entries, or dues_arrears-role entries (each on its own), in ``streak_months``
+      consecutive months, the run ending in as_of's month or the month before (the current month's
+      meeting may not have happened yet); a run broken by a month without such an entry no longer
+      warns. Runs may span a year end; the reported length is the whole run.
+    - no live entry at all in the last ``streak_months`` months up to and including as_of's month,
+      unless the member came onto the roll after the first of those months began (month of
+      on_roll_since later than the window's first month).
+    Months after as_of's month are ignored.
+    """
+    current = _month_index(as_of.year, as_of.month)
+    out: list[Reason] = []
+    for key, months in (("warning_absence_streak", absence_months), ("warning_dues_arrears_streak", arrears_months)):
+        idx = {_month_index(y, m) for y, m in months}
+        end = current if current in idx else current - 1 if current - 1 in idx else None
+        if end is None:
+            continue
+        start = end
+        while start - 1 in idx:
+            start -= 1
+        if end - start + 1 >= streak_months:
+            out.append(Reason(key, {"months": str(end - start + 1), "start": _ym(start), "end": _ym(end)}))
+    first = current - streak_months + 1
+    active = {_month_index(y, m) for y, m in active_months}
+    eligible = on_roll_since is None or _month_index(on_roll_since.year, on_roll_since.month) <= first
+    if eligible and not any(first <= i <= current for i in active):
+        out.append(Reason("warning_no_entries", {"months": str(streak_months), "start": _ym(first), "end": _ym(current)}))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# A member's assessment (pure): what the roster, booklet, board and review show
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MemberScore:
+    """A member's year score to date and everything around it; Decimals rounded to one decimal."""
+
+    member_id: int | None
+    year: int
+    as_of: date                 # as given (the year score uses min(as_of, Dec 31))
+    type_code: str              # in force on as_of (or Dec 31 when as_of is later)
+    score: Decimal              # year score to date
+    base: Decimal
+    j: Decimal                  # capped
+    z: Decimal                  # capped
+    k: Decimal
+    j_uncapped: Decimal         # after indicator caps, before the category cap
+    z_uncapped: Decimal
+    basic_cap: Decimal          # pro-rated
+    contribution_cap: Decimal   # pro-rated
+    max_score: Decimal          # pro-rated base + basic cap + contribution cap
+    veto: bool
+    caps_reached: tuple[CapHit, ...]
+    month: PeriodPoints         # earned points of as_of's month
+    quarter: PeriodPoints       # earned points of as_of's quarter
+    grade: Grade
+    detail: YearScore           # exact figures, per-month and per-quarter points
+
+    @property
+    def current_caps(self) -> tuple[CapHit, ...]:
+        """Caps that matter now: this month's, this quarter's, and year/category caps."""
+        d = _effective_as_of(self.year, self.as_of)
+        m = d.month if d.year == self.year else 0
+        return tuple(h for h in self.caps_reached
+                     if (h.scope == "month" and h.period == m) or (h.scope == "quarter" and h.period == quarter_of(m))
+                     or h.scope in ("year", "category"))
+
+    def cap_reached(self, code: str) -> bool:
+        """For the roster's "cap reached" mark next to an indicator or a category (J/Z)."""
+        return any(h.code == code for h in self.current_caps)
+
+
+def score_member(scheme: Scheme, year: int, as_of: date, history: TypeHistory, ledger: MemberLedger, *,
+                 on_roll_since: date, left_roll_on: date | None = None, status: str = "active",
+                 member_id: int | None = None) -> MemberScore:
+    """Score and grade one member from their type history and ledger (no database)."""
+    ys = year_score(scheme, year, as_of, history, ledger)
+    grade = suggest_grade(scheme, year, as_of, ys.score, ledger, on_roll_since=on_roll_since,
+                          left_roll_on=left_roll_on, status=status)
+    d = _effective_as_of(year, as_of)
+    month = d.month if d.year == year else 1
+    return MemberScore(
+        member_id=member_id, year=year, as_of=as_of, type_code=type_on(history, d), score=ys.score,
+        base=round_half_up(ys.base), j=round_half_up(ys.j), z=round_half_up(ys.z), k=round_half_up(ys.k),
+        j_uncapped=round_half_up(ys.j_uncapped), z_uncapped=round_half_up(ys.z_uncapped),
+        basic_cap=round_half_up(ys.basic_cap), contribution_cap=round_half_up(ys.contribution_cap),
+        max_score=round_half_up(ys.max_score), veto=ys.veto, caps_reached=ys.caps_reached,
+        month=ys.months[month - 1] if d.year == year else PeriodPoints(),
+        quarter=ys.quarters[quarter_of(month) - 1] if d.year == year else PeriodPoints(),
+        grade=grade, detail=ys,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry values and validation (called by the entry screens)
+# ---------------------------------------------------------------------------------------------
+
+ENTRY_ERROR_TEXTS: dict[str, str] = {
+    "unknown_indicator": N_("Unknown indicator {indicator}."),
+    "indicator_retired": N_("Indicator {indicator} is retired."),
+    "indicator_not_applicable": N_("Indicator {indicator} does not apply to type {type}."),
+    "hours_required": N_("Enter the hours served."),
+    "hours_invalid": N_("Hours must be more than 0 and less than 1000, with at most one decimal."),
+    "points_not_allowed": N_("{points} is not a value of {indicator}; allowed: {allowed}."),
+    "date_in_future": N_("The date earned cannot be after today."),
+    "date_too_early": N_("Entries dated before {year} are no longer accepted."),
+    "note_required": N_("A deduction or veto needs a reason in the note."),
+}
+
+
+class EntryError(ValueError):
+    """A refused entry; ``key`` names a text of ENTRY_ERROR_TEXTS, ``params`` fills it."""
+
+    def __init__(self, key: str, **params: Any):
+        self.key = key
+        self.params = {k: str(v) for k, v in params.items()}
+        super().__init__(self.text())
+
+    def text(self, gettext=lambda s: s) -> str:
+        return gettext(ENTRY_ERROR_TEXTS[self.key]).format(**self.params)
+
+
+class EntryValue(NamedTuple):
+    points: Decimal             # rounded to one decimal, as stored
+    quantity: Decimal | None    # hours, for hour indicators
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        d = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def entry_points(scheme: Scheme, indicator: Indicator | str, type_code: str, value: Any = None) -> EntryValue:
+    """The points an entry is recorded with, for a member of ``type_code`` on the day earned.
+
+    - unit 'hour': ``value`` is the hours (required, > 0, < 1000, one decimal at most); points =
+      hours x points of the type, rounded half up to one decimal (2.5 h x 0.5 = 1.25 -> 1.3).
+    - points_options: ``value`` must be one of them; None gives the type's points if they are an
+      option, else the indicator's default points.
+    - otherwise the type's points (points_by_type overrides points); a given value must equal them.
+    Refuses unknown, retired and not-applicable indicators (EntryError).
+    """
+    ind = indicator if isinstance(indicator, Indicator) else scheme.indicators.get(str(indicator))
+    if ind is None:
+        raise EntryError("unknown_indicator", indicator=indicator)
+    if ind.retired:
+        raise EntryError("indicator_retired", indicator=ind.code)
+    if type_code not in ind.applies_to:
+        raise EntryError("indicator_not_applicable", indicator=ind.code, type=type_code)
+    if ind.is_hours:
+        if value is None or str(value).strip() == "":
+            raise EntryError("hours_required")
+        hours = _decimal(value)
+        if hours is None or not (0 < hours < 1000) or hours != hours.quantize(ONE_DECIMAL):
+            raise EntryError("hours_invalid")
+        hours = hours.quantize(ONE_DECIMAL)
+        return EntryValue(round_half_up(Fraction(hours) * Fraction(ind.points_for(type_code))), hours)
+    allowed = ind.allowed_points(type_code)
+    if value is None or str(value).strip() == "":
+        default = ind.points_for(type_code)
+        points = default if default in allowed else ind.points
+    else:
+        points = _decimal(value)
+        if points is None or points not in allowed:
+            raise EntryError("points_not_allowed", points=value, indicator=ind.code,
+                             allowed=", ".join(str(a) for a in allowed))
+    return EntryValue(round_half_up(Fraction(points)), None)
+
+
+def check_earned_on(earned_on: date, today: date, *, previous_year_open: bool) -> None:
+    """Dates earned: not after today; the previous year only until its review is confirmed."""
+    if earned_on > today:
+        raise EntryError("date_in_future")
+    oldest = today.year - 1 if previous_year_open else today.year
+    if earned_on.year < oldest:
+        raise EntryError("date_too_early", year=oldest)
+
+
+def check_note(indicator: Indicator, note: str) -> None:
+    """Deductions and vetoes must say why."""
+    if indicator.needs_note and not (note or "").strip():
+        raise EntryError("note_required")
+
+
+# ---------------------------------------------------------------------------------------------
+# The SQL layer: a constant number of grouped queries for any number of members
+# ---------------------------------------------------------------------------------------------
+
+ID_CHUNK = 900  # bound parameters per IN list; below every SQLite's limit. A Select is never chunked.
+MemberIds = Sequence[int] | Select
+
+
+class MemberLike(Protocol):
+    id: int
+    on_roll_since: date
+    left_roll_on: date | None
+    status: str
+
+
+def live_entry_clause():
+    """Live entries: not a correction, and not corrected by any entry."""
+    correction = aliased(PointEntry)
+    return and_(
+        PointEntry.corrects_id.is_(None),
+        ~exists().where(correction.corrects_id == PointEntry.id),
+    )
+
+
+def _id_filters(column, member_ids: MemberIds) -> list:
+    """IN filters for the ids: one for a Select (a subquery of ids), one per chunk of a list."""
+    if isinstance(member_ids, Select):
+        return [column.in_(member_ids)]
+    ids = sorted({int(i) for i in member_ids})
+    return [column.in_(ids[i:i + ID_CHUNK]) for i in range(0, len(ids), ID_CHUNK)]
+
+
+def fetch_ledgers(session: Session, member_ids: MemberIds, year: int, as_of: date) -> dict[int, MemberLedger]:
+    """Live points per member of ``year`` earned on or before ``as_of``, in one grouped query.
+
+    Range: [Jan 1 of year, min(as_of + 1 day, Jan 1 of next year)), half-open. Given a list, every
+    id gets a ledger (empty if no entries); given a Select of ids, only members with entries appear.
+    """
+    end = min(as_of + timedelta(days=1), date(year + 1, 1, 1))
+    month = extract("month", PointEntry.earned_on)
+    ledgers: dict[int, MemberLedger] = {} if isinstance(member_ids, Select) else {
+        int(i): MemberLedger() for i in member_ids}
+    for id_filter in _id_filters(PointEntry.member_id, member_ids):
+        stmt = (
+            select(PointEntry.member_id, PointEntry.indicator_code, PointEntry.category, month,
+                   func.sum(PointEntry.points), func.count(PointEntry.id), func.min(PointEntry.earned_on))
+            .where(id_filter, PointEntry.earned_on >= date(year, 1, 1), PointEntry.earned_on < end,
+                   live_entry_clause())
+            .group_by(PointEntry.member_id, PointEntry.indicator_code, PointEntry.category, month)
+        )
+        for member_id, code, category, m, total, count, first in session.execute(stmt):
+            ledger = ledgers.setdefault(member_id, MemberLedger())
+            key = (code, category, int(m))
+            ledger.sums[key] = Decimal(total or 0)
+            ledger.counts[key] = int(count)
+            ledger.first_dates[key] = first if isinstance(first, date) else date.fromisoformat(str(first))
+    return ledgers
+
+
+def fetch_type_histories(session: Session, member_ids: MemberIds) -> dict[int, list[tuple[date, str]]]:
+    """Type records per member, ordered by effective_from then id (a later row on a date wins)."""
+    out: dict[int, list[tuple[date, str]]] = defaultdict(list)
+    for id_filter in _id_filters(MemberType.member_id, member_ids):
+        stmt = (select(MemberType.member_id, MemberType.effective_from, MemberType.type_code)
+                .where(id_filter)
+                .order_by(MemberType.member_id, MemberType.effective_from, MemberType.id))
+        for member_id, effective_from, type_code in session.execute(stmt):
+            out[member_id].append((effective_from, type_code))
+    return dict(out)
+
+
+def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
+                  members: Sequence[MemberLike]) -> dict[int, MemberScore]:
+    """Score and grade many members: two grouped queries (per ID_CHUNK members), never one per member.
+
+    Raises MissingTypeHistory if a member has no type record.
+    """
+    members = list(members)
+    if not members:
+        return {}
+    ids = [m.id for m in members]
+    ledgers = fetch_ledgers(session, ids, year, as_of)
+    histories = fetch_type_histories(session, ids)
+    out: dict[int, MemberScore] = {}
+    for m in members:
+        history = histories.get(m.id)
+        if not history:
+            raise MissingTypeHistory(f"member {m.id} has no type record")
+        out[m.id] = score_member(scheme, year, as_of, history, ledgers[m.id], on_roll_since=m.on_roll_since,
+                                 left_roll_on=m.left_roll_on, status=m.status, member_id=m.id)
+    return out
+
+
+@dataclass
+class WarningMonths:
+    """(year, month) sets behind a member's early warnings."""
+
+    absence: set[tuple[int, int]] = field(default_factory=set)
+    arrears: set[tuple[int, int]] = field(default_factory=set)
+    active: set[tuple[int, int]] = field(default_factory=set)
+
+
+def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds, as_of: date,
+                         lookback_months: int = 12) -> dict[int, WarningMonths]:
+    """Months with live entries in the ``lookback_months`` months up to as_of (across a year end),
+    in one grouped query: absence-role, dues_arrears-role, and any entry."""
+    first = _month_index(as_of.year, as_of.month) - lookback_months + 1
+    start = date(first // 12, first % 12 + 1, 1)
+    absence = scheme.codes_with(role="absence")
+    arrears = scheme.codes_with(role="dues_arrears")
+    y = extract("year", PointEntry.earned_on)
+    m = extract("month", PointEntry.earned_on)
+    out: dict[int, WarningMonths] = {} if isinstance(member_ids, Select) else {
+        int(i): WarningMonths() for i in member_ids}
+    for id_filter in _id_filters(PointEntry.member_id, member_ids):
+        stmt = (select(PointEntry.member_id, PointEntry.indicator_code, y, m)
+                .where(id_filter, PointEntry.earned_on >= start, PointEntry.earned_on < as_of + timedelta(days=1),
+                       live_entry_clause())
+                .group_by(PointEntry.member_id, PointEntry.indicator_code, y, m))
+        for member_id, code, yy, mm in session.execute(stmt):
+            wm = out.setdefault(member_id, WarningMonths())
+            ym = (int(yy), int(mm))
+            wm.active.add(ym)
+            if code in absence:
+                wm.absence.add(ym)
+            if code in arrears:
+                wm.arrears.add(ym)
+    return out
+
+
+def member_warnings(session: Session, scheme: Scheme, as_of: date,
+                    members: Sequence[MemberLike]) -> dict[int, list[Reason]]:
+    """Early warnings for many members in one grouped query (see early_warnings)."""
+    members = list(members)
+    months = fetch_warning_months(session, scheme, [m.id for m in members], as_of)
+    n = scheme.thresholds.warning_streak_months
+    return {
+        m.id: early_warnings(as_of=as_of, streak_months=n, absence_months=months[m.id].absence,
+                             arrears_months=months[m.id].arrears, active_months=months[m.id].active,
+                             on_roll_since=m.on_roll_since)
+        for m in members
+    }

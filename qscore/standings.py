@@ -1,0 +1,71 @@
+"""Scores of many members at once, summarised per branch, for start pages and overviews.
+
+It only combines scoring.py's results; scoring.py alone knows the rules.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from .db import db
+from .models import Member, SelfRecord
+from .scheme_versions import scheme_for_year
+from .scoring import MemberScore, Reason, member_warnings, score_members
+
+
+@dataclass
+class BranchSummary:
+    members: int = 0
+    score_sum: Decimal = Decimal(0)
+    grades: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    warnings: int = 0
+    pending: int = 0
+
+    @property
+    def average(self) -> Decimal | None:
+        return (self.score_sum / self.members).quantize(Decimal("0.1")) if self.members else None
+
+
+@dataclass
+class Standings:
+    members: list[Member]
+    scores: dict[int, MemberScore]
+    warnings: dict[int, list[Reason]]
+    pending: dict[int, int]  # pending self-records per member
+    by_branch: dict[int, BranchSummary]
+    total: BranchSummary
+
+
+def active_members(branch_ids: list[int]) -> list[Member]:
+    if not branch_ids:
+        return []
+    return list(db.session.scalars(
+        select(Member).where(Member.branch_id.in_(branch_ids), Member.status == "active")
+        .order_by(Member.branch_id, Member.name, Member.id)))
+
+
+def standings(branch_ids: list[int], today: date) -> Standings:
+    members = active_members(branch_ids)
+    scheme = scheme_for_year(today.year)
+    scores = score_members(db.session, scheme, today.year, today, members)
+    warnings = member_warnings(db.session, scheme, today, members)
+    pending = dict(db.session.execute(
+        select(SelfRecord.member_id, func.count())
+        .join(Member, Member.id == SelfRecord.member_id)
+        .where(SelfRecord.status == "pending", Member.branch_id.in_(branch_ids), Member.status == "active")
+        .group_by(SelfRecord.member_id)).all()) if branch_ids else {}
+    by_branch: dict[int, BranchSummary] = defaultdict(BranchSummary)
+    total = BranchSummary()
+    for m in members:
+        s = scores[m.id]
+        for summary in (by_branch[m.branch_id], total):
+            summary.members += 1
+            summary.score_sum += s.score
+            summary.grades[s.grade.code or "none"] += 1
+            summary.warnings += bool(warnings[m.id])
+            summary.pending += pending.get(m.id, 0)
+    return Standings(members, scores, warnings, pending, by_branch, total)
