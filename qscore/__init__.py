@@ -41,11 +41,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     cli.init_app(app)
 
-    from . import auth, setup, home, health
+    from . import auth, entry, setup, home, health
 
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(entry.bp)
     app.register_blueprint(i18n.bp)
     return app

@@ -54,6 +54,19 @@ def local_time(value: datetime | None) -> str:
     return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+MEETING_KIND_LABELS = {
+    "org_life": _l("Organisational life (theme party day, branch meeting)"),
+    "study": _l("Party lecture or group study"),
+    "volunteer": _l("Volunteer activity"),
+    "charity": _l("Charity-day donation"),
+    "other": _l("Other activity"),
+}
+LEAVE_KIND_LABELS = {
+    "leave": _l("Leave"),
+    "health_exemption": _l("Health exemption"),
+    "working_away": _l("Working away"),
+    "other": _l("Other"),
+}
 GRADE_LABELS = {
     "advanced": _l("Advanced"),
     "qualified": _l("Qualified"),
@@ -97,6 +110,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, role)
     app.jinja_env.globals["branch_kind_label"] = lambda kind: BRANCH_KIND_LABELS.get(kind, kind)
     app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if is_chinese() else "en"
+    app.jinja_env.globals["meeting_kind_label"] = lambda k: MEETING_KIND_LABELS.get(k, k)
+    app.jinja_env.globals["leave_kind_label"] = lambda k: LEAVE_KIND_LABELS.get(k, k)
     app.jinja_env.globals["grade_label"] = lambda code: GRADE_LABELS.get(code or "none", code)
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["reason"] = reason_text

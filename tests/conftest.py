@@ -182,3 +182,20 @@ class Auth:
 @pytest.fixture
 def auth(client):
     return Auth(client)
+
+
+def make_member(branch_id: int, name: str, type_code: str = "A", *, on_roll_since: date = date(2020, 1, 1),
+                street_id: int | None = None, **fields):
+    """A member with a type record and a branch spell (call inside an app context; flushes)."""
+    from qscore.models import BranchSpell, Member, MemberType
+
+    if street_id is None:
+        community = db.session.get(Community, db.session.get(Branch, branch_id).community_id)
+        street_id = community.street_id
+    m = Member(street_id=street_id, branch_id=branch_id, name=name, on_roll_since=on_roll_since, **fields)
+    db.session.add(m)
+    db.session.flush()
+    db.session.add(MemberType(member_id=m.id, type_code=type_code, effective_from=on_roll_since, reason="test"))
+    db.session.add(BranchSpell(member_id=m.id, branch_id=branch_id, starts_on=on_roll_since))
+    db.session.flush()
+    return m

@@ -1,0 +1,111 @@
+"""What the roster shows, gathered in a constant number of grouped queries per branch."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+
+from ..db import db
+from ..models import Branch, Member, PointEntry, SelfRecord
+from ..scheme import Scheme
+from ..scheme_versions import scheme_for_year
+from ..scoring import MemberScore, Reason, live_entry_clause, member_warnings, score_members
+from ..standings import BranchSummary
+
+
+@dataclass
+class RosterData:
+    branch: Branch
+    day: date
+    scheme: Scheme
+    members: list[Member]
+    scores: dict[int, MemberScore]
+    warnings: dict[int, list[Reason]]
+    pending: dict[int, int]
+    # member -> [(date, host branch name)] for organisational life attended at another branch this month
+    elsewhere: dict[int, list[tuple[date, str]]] = field(default_factory=dict)
+    # member -> K1-like entries this month although they attended organisational life elsewhere
+    conflicts: dict[int, list[PointEntry]] = field(default_factory=dict)
+    totals: BranchSummary = field(default_factory=BranchSummary)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> RosterData:
+    """The whole branch, or only some of its members (one row after an inline add)."""
+    scheme = scheme_for_year(day.year)
+    stmt = select(Member).where(Member.branch_id == branch.id, Member.status == "active")
+    if only is not None:
+        stmt = stmt.where(Member.id.in_(only))
+    members = list(db.session.scalars(stmt.order_by(Member.name, Member.id)))
+    ids = [m.id for m in members]
+    scores = score_members(db.session, scheme, day.year, day, members)
+    warnings = member_warnings(db.session, scheme, day, members) if members else {}
+    pending = dict(db.session.execute(
+        select(SelfRecord.member_id, func.count()).where(SelfRecord.member_id.in_(ids), SelfRecord.status == "pending")
+        .group_by(SelfRecord.member_id)).all()) if ids else {}
+    data = RosterData(branch, day, scheme, members, scores, warnings, pending)
+    _attendance_flags(data, ids)
+    if only is None:
+        data.totals = summarise(data)
+    return data
+
+
+def summarise(data: RosterData) -> BranchSummary:
+    total = BranchSummary()
+    for m in data.members:
+        s = data.scores[m.id]
+        total.members += 1
+        total.score_sum += s.score
+        total.grades[s.grade.code or "none"] += 1
+        total.warnings += bool(data.warnings.get(m.id))
+        total.pending += data.pending.get(m.id, 0)
+    return total
+
+
+def _attendance_flags(data: RosterData, ids: list[int]) -> None:
+    """Flexible attendance (DOMAIN.md): attended elsewhere this month, and a K1 at home beside it."""
+    if not ids:
+        return
+    attendance = data.scheme.codes_with(role="attendance")
+    absence = data.scheme.codes_with(role="absence")
+    start = month_start(data.day)
+    rows = db.session.execute(
+        select(PointEntry, Branch.name)
+        .outerjoin(Branch, Branch.id == PointEntry.host_branch_id)
+        .where(PointEntry.member_id.in_(ids), PointEntry.earned_on >= start, PointEntry.earned_on <= data.day,
+               PointEntry.indicator_code.in_(attendance | absence), live_entry_clause())
+        .order_by(PointEntry.earned_on)).all()
+    elsewhere: dict[int, list[tuple[date, str]]] = defaultdict(list)
+    k1: dict[int, list[PointEntry]] = defaultdict(list)
+    for entry, host_name in rows:
+        if entry.indicator_code in attendance and entry.host_branch_id and entry.host_branch_id != entry.branch_id:
+            elsewhere[entry.member_id].append((entry.earned_on, host_name))
+        elif entry.indicator_code in absence:
+            k1[entry.member_id].append(entry)
+    data.elsewhere = dict(elsewhere)
+    data.conflicts = {mid: entries for mid, entries in k1.items() if mid in elsewhere}
+
+
+def cap_notes(score: MemberScore, scheme: Scheme) -> dict[str, list[str]]:
+    """For each roster figure, which caps limit it (shown on hover beside a ▲)."""
+    from flask_babel import gettext as _
+
+    notes: dict[str, list[str]] = {"month": [], "quarter": [], "J": [], "Z": []}
+    for hit in score.current_caps:
+        if hit.scope == "month":
+            notes["month"].append(_("month cap of %(code)s reached", code=hit.code))
+        elif hit.scope == "quarter":
+            notes["quarter"].append(_("quarter cap of %(code)s reached", code=hit.code))
+        elif hit.scope == "year":
+            ind = scheme.indicators.get(hit.code)
+            if ind is not None and ind.category in notes:
+                notes[ind.category].append(_("year cap of %(code)s reached", code=hit.code))
+        elif hit.scope == "category" and hit.code in notes:
+            notes[hit.code].append(_("category cap %(cap)s reached", cap=str(
+                score.basic_cap if hit.code == "J" else score.contribution_cap)))
+    return notes

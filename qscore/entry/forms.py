@@ -1,0 +1,45 @@
+"""Forms of the entry area. Choices depend on the member's type and the scheme, set per request."""
+from __future__ import annotations
+
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectChoice, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from ..models import LEAVE_KINDS, MEETING_KINDS
+
+
+def new_key() -> str:
+    return uuid.uuid4().hex
+
+
+class EntryForm(FlaskForm):
+    indicator = SelectField(_l("Indicator"), validators=[InputRequired()], choices=[])
+    value = StringField(_l("Points"), validators=[Optional(), Length(max=12)])
+    earned_on = DateField(_l("Date earned"), validators=[InputRequired(message=_l("Enter a date."))])
+    note = StringField(_l("Note"), validators=[Length(max=500)])
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+
+class CorrectionForm(FlaskForm):
+    reason = StringField(_l("Reason for the correction"), validators=[DataRequired(), Length(max=500)])
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+
+class MeetingForm(FlaskForm):
+    held_on = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter a date."))])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k) for k in MEETING_KINDS])
+    indicator = SelectField(_l("Indicator"), validators=[InputRequired()], choices=[])
+    topic = StringField(_l("Topic or title"), validators=[DataRequired(), Length(max=200)])
+    hours = StringField(_l("Hours (volunteer service)"), validators=[Optional(), Length(max=8)])
+    idempotency_key = HiddenField(validators=[Length(max=64)])
+
+
+class LeaveForm(FlaskForm):
+    member_id = SelectField(_l("Member"), coerce=int, choices=[])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k) for k in LEAVE_KINDS])
+    starts_on = DateField(_l("From"), validators=[InputRequired(message=_l("Enter a date."))])
+    ends_on = DateField(_l("To"), validators=[InputRequired(message=_l("Enter a date."))])
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=500)])

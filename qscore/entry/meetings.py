@@ -1,0 +1,242 @@
+"""A meeting or activity entered once for the whole branch, flexible attendance, and leaves."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from .. import audit
+from ..access import get_branch_or_404
+from ..clock import today
+from ..db import db
+from ..ledger import LedgerError, error_field_and_text, on_leave, record_entry, type_history
+from ..models import Branch, Community, Leave, Meeting, Member
+from ..scheme_versions import scheme_for_year
+from ..scoring import EntryError, type_on
+from ..street_settings import get_setting
+from . import bp
+from .forms import LeaveForm, MeetingForm, new_key
+
+# What each kind of meeting records by default: an indicator role or flag, resolved in the scheme.
+DEFAULT_INDICATOR = {"org_life": "attendance", "study": "J2", "volunteer": "hours", "charity": "Z7", "other": "J2"}
+STATUSES = ("attended", "excused", "home", "absent")
+
+
+def _indicator_choices(scheme):
+    return [SelectChoice(i.code) for i in scheme.indicators.values() if i.category in ("J", "Z") and not i.retired]
+
+
+def _default_indicator(scheme, kind: str) -> str | None:
+    want = DEFAULT_INDICATOR.get(kind, "")
+    for ind in scheme.indicators.values():
+        if ind.retired or ind.category == "K":
+            continue
+        if (want == "attendance" and ind.role == "attendance") or (want == "hours" and ind.is_hours) or ind.code == want:
+            return ind.code
+    return None
+
+
+def _members(branch: Branch) -> list[Member]:
+    return list(db.session.scalars(select(Member).where(Member.branch_id == branch.id, Member.status == "active")
+                                   .order_by(Member.name, Member.id)))
+
+
+@bp.route("/branches/<int:branch_id>/meetings/new", methods=["GET", "POST"])
+def meeting_form(branch_id: int):
+    branch, community = get_branch_or_404(branch_id)
+    day = today()
+    members = _members(branch)
+    kind = request.values.get("kind") if request.values.get("kind") in DEFAULT_INDICATOR else "org_life"
+    form = MeetingForm(formdata=request.form if request.method == "POST" else None,
+                       held_on=day, kind=kind, idempotency_key=new_key())
+    scheme = scheme_for_year((form.held_on.data or day).year)
+    form.indicator.choices = _indicator_choices(scheme)
+    if request.method == "GET":
+        form.indicator.data = _default_indicator(scheme, kind)
+    member_errors: dict[int, str] = {}
+    statuses = {m.id: request.form.get(f"status-{m.id}", "") for m in members}
+    guests = _guests(branch, request.form.getlist("guest_ids"))
+    if request.method == "POST" and form.validate():
+        meeting = _record_meeting(branch, form, members, statuses, guests, scheme, member_errors, day)
+        if meeting is not None:
+            db.session.commit()
+            flash(_("Meeting recorded: %(n)d entries written.", n=meeting), "success")
+            return redirect(url_for("entry.roster", branch_id=branch.id))
+        db.session.rollback()
+    status_code = 422 if request.method == "POST" else 200
+    types = {m.id: type_on(type_history(m.id), form.held_on.data or day) for m in members} if members else {}
+    leaves = {m.id: on_leave(m.id, form.held_on.data or day) for m in members}
+    return render_template("entry/meeting.html", branch=branch, community=community, form=form, members=members,
+                           statuses=statuses, member_errors=member_errors, types=types, leaves=leaves,
+                           guests=guests, scheme=scheme), status_code
+
+
+def _record_meeting(branch, form, members, statuses, guests, scheme, member_errors, day) -> int | None:
+    """All entries in one transaction; returns the number written, or None with member_errors filled."""
+    held_on: date = form.held_on.data
+    indicator = scheme.indicators.get(form.indicator.data)
+    org_life = form.kind.data == "org_life"
+    if indicator is None:
+        form.indicator.errors = [_("Choose an indicator.")]
+        return None
+    if indicator.is_hours and not (form.hours.data or "").strip():
+        form.hours.errors = [_("Enter the hours served.")]
+        return None
+    hours = None
+    if (form.hours.data or "").strip():
+        try:
+            hours = Decimal(form.hours.data.strip())
+        except InvalidOperation:
+            hours = None
+        if hours is None or not hours.is_finite() or not (0 < hours < 1000):
+            form.hours.errors = [_("Hours must be more than 0 and less than 1000, with at most one decimal.")]
+            return None
+    absence = next(iter(scheme.indicators_with(role="absence")), None)
+    meeting = Meeting(branch_id=branch.id, held_on=held_on, kind=form.kind.data, indicator_code=indicator.code,
+                      topic=form.topic.data.strip(), hours=hours, recorded_by_id=current_user.id)
+    db.session.add(meeting)
+    db.session.flush()
+    key = form.idempotency_key.data or new_key()
+    written = expected = 0
+    value = form.hours.data if indicator.is_hours else None
+    for m in members:
+        status = statuses.get(m.id, "")
+        if org_life and status not in STATUSES:
+            member_errors[m.id] = _("Choose attended, excused, attended where they live, or absent.")
+            continue
+        if not org_life and status not in ("attended", ""):
+            status = ""
+        if current_user.member_id == m.id and status in ("attended", "home", "absent"):
+            member_errors[m.id] = _("Your own record: another secretary enters it.")
+            continue
+        try:
+            if status == "excused":
+                if not on_leave(m.id, held_on):
+                    reason = (request.form.get(f"leave-{m.id}") or "").strip()
+                    if not reason:
+                        member_errors[m.id] = _("No leave is registered for this date: give the reason to register one.")
+                        continue
+                    db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on,
+                                         reason=reason[:500], recorded_by_id=current_user.id))
+                    audit.record("leave_added", m, member_id=m.id, summary=f"{held_on}: {reason[:200]}")
+                continue
+            if status in ("attended", "absent", "home"):
+                expected += 1
+            if status == "attended":
+                record_entry(member=m, indicator_code=indicator.code, value=value, earned_on=held_on,
+                             note=meeting.topic, user=current_user, today=day, source="meeting",
+                             meeting_id=meeting.id, host_branch_id=branch.id, idempotency_key=f"{key}:{m.id}")
+            elif status == "home":
+                proof = (request.form.get(f"proof-{m.id}") or "").strip()
+                if type_on(type_history(m.id), held_on) != "C" or not proof:
+                    member_errors[m.id] = _("Attended where they live: type 3 members only, with the proof noted.")
+                    continue
+                record_entry(member=m, indicator_code=indicator.code, value=value, earned_on=held_on,
+                             note=_("Attended where they live now: %(proof)s", proof=proof), user=current_user,
+                             today=day, source="meeting", meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
+            elif status == "absent" and absence is not None:
+                record_entry(member=m, indicator_code=absence.code, value=None, earned_on=held_on,
+                             note=_("Unexcused absence: %(topic)s", topic=meeting.topic), user=current_user,
+                             today=day, source="meeting", meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
+            else:
+                continue
+            written += 1
+        except (EntryError, LedgerError) as err:
+            field, text = error_field_and_text(err, _)
+            if isinstance(err, LedgerError) and err.key == "duplicate_submit":
+                form.form_errors.append(text)
+                return None
+            if field in ("earned_on",):
+                form.held_on.errors = [text]
+                return None
+            member_errors[m.id] = text
+    for g in guests:
+        try:
+            record_entry(member=g, indicator_code=indicator.code, value=value, earned_on=held_on, note=meeting.topic,
+                         user=current_user, today=day, source="meeting", meeting_id=meeting.id,
+                         host_branch_id=branch.id, idempotency_key=f"{key}:{g.id}")
+            written += 1
+        except (EntryError, LedgerError) as err:
+            member_errors[g.id] = error_field_and_text(err, _)[1]
+    if member_errors or form.errors:
+        return None
+    meeting.expected_count = expected
+    audit.record("meeting_recorded", meeting, summary=f"{branch.name} {held_on} {meeting.kind} {meeting.topic}: "
+                 f"{written} entries")
+    return written
+
+
+def _flexible_kinds(branch: Branch) -> tuple[list[str], int]:
+    street_id = db.session.scalar(select(Community.street_id).where(Community.id == branch.community_id))
+    return list(get_setting(street_id, "flexible_branch_kinds")), street_id
+
+
+def _guest_query(branch: Branch):
+    kinds, street_id = _flexible_kinds(branch)
+    return (select(Member, Branch.name).join(Branch, Branch.id == Member.branch_id)
+            .where(Member.street_id == street_id, Member.status == "active", Member.branch_id != branch.id,
+                   Branch.kind.in_(kinds)))
+
+
+def _guests(branch: Branch, ids: list[str]) -> list[Member]:
+    wanted = [int(i) for i in ids if str(i).isdigit()][:200]
+    if not wanted:
+        return []
+    return [m for m, _n in db.session.execute(_guest_query(branch).where(Member.id.in_(wanted)))]
+
+
+@bp.get("/branches/<int:branch_id>/meetings/guests")
+def guest_search(branch_id: int):
+    """Members of flexible-attendance branches, found by name: only name and home branch are shown."""
+    branch, _c = get_branch_or_404(branch_id)
+    q = (request.args.get("q") or "").strip()[:50]
+    rows = []
+    if q:
+        rows = db.session.execute(_guest_query(branch).where(Member.name.contains(q, autoescape=True))
+                                  .order_by(Member.name).limit(10)).all()
+    return render_template("entry/_guest_results.html", branch=branch, rows=rows, q=q)
+
+
+@bp.get("/branches/<int:branch_id>/meetings/guests/<int:member_id>")
+def guest_chip(branch_id: int, member_id: int):
+    branch, _c = get_branch_or_404(branch_id)
+    row = db.session.execute(_guest_query(branch).where(Member.id == member_id)).first()
+    if row is None:
+        abort(404)
+    return render_template("entry/_guest_chip.html", g=row[0], home=row[1])
+
+
+@bp.route("/branches/<int:branch_id>/leaves", methods=["GET", "POST"])
+def leaves(branch_id: int):
+    branch, community = get_branch_or_404(branch_id)
+    members = _members(branch)
+    form = LeaveForm()
+    form.member_id.choices = [SelectChoice(m.id, m.name) for m in members]
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            if form.ends_on.data < form.starts_on.data:
+                form.ends_on.errors = [_("The end cannot be before the start.")]
+            else:
+                member = next(m for m in members if m.id == form.member_id.data)
+                leave = Leave(member_id=member.id, kind=form.kind.data, starts_on=form.starts_on.data,
+                              ends_on=form.ends_on.data, reason=form.reason.data.strip(),
+                              recorded_by_id=current_user.id)
+                db.session.add(leave)
+                db.session.flush()
+                audit.record("leave_added", leave, member_id=member.id,
+                             summary=f"{member.name} {leave.kind} {leave.starts_on}..{leave.ends_on}")
+                db.session.commit()
+                flash(_("Leave registered for %(name)s.", name=member.name), "success")
+                return redirect(url_for("entry.leaves", branch_id=branch.id))
+        status = 422
+    rows = db.session.execute(
+        select(Leave, Member.name).join(Member, Member.id == Leave.member_id)
+        .where(Member.branch_id == branch.id, Leave.ends_on >= date(today().year - 1, 1, 1))
+        .order_by(Leave.starts_on.desc())).all()
+    return render_template("entry/leaves.html", branch=branch, community=community, form=form, rows=rows), status

@@ -1,0 +1,269 @@
+"""The branch roster and inline entry (htmx edit-row): add, quick add, undo by correction."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import SelectChoice
+
+from .. import audit
+from ..access import get_branch_or_404
+from ..clock import today
+from ..db import db
+from ..htmx import is_htmx, page_or_fragment
+from ..ledger import LedgerError, correct_entry, error_field_and_text, is_live, record_entry, type_history
+from ..models import Branch, Member, PointEntry
+from ..scoring import EntryError, MemberScore, score_members, type_on
+from . import bp
+from .data import RosterData, roster_data
+from .forms import CorrectionForm, EntryForm, new_key
+
+ROW_TEMPLATES = {
+    "row": "entry/_row.html",
+    "form": "entry/_row_form.html",
+    "entries": "entry/_row_entries.html",
+    "correct": "entry/_row_correct.html",
+}
+
+
+def _member_of(branch: Branch, member_id: int) -> Member:
+    member = db.session.get(Member, member_id)
+    if member is None or member.branch_id != branch.id or member.status != "active":
+        abort(404)
+    return member
+
+
+def _not_own_record(member: Member) -> None:
+    """No one enters, corrects or confirms points for their own member record."""
+    if current_user.member_id == member.id:
+        abort(403)
+
+
+def quick_codes(branch: Branch, data: RosterData) -> list[str]:
+    return [c for c in (branch.quick_indicators or "").split(",") if c in data.scheme.indicators
+            and not data.scheme.indicators[c].retired]
+
+
+def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int = 200, totals: bool = False,
+             **extra):
+    """One row (in one of its modes), plus the branch totals out of band after a write."""
+    data = roster_data(branch, today(), only=[member.id])
+    context = dict(branch=branch, data=data, m=member, s=data.scores[member.id], quick=quick_codes(branch, data),
+                   **extra)
+    body = render_template(ROW_TEMPLATES[mode], **context)
+    if totals:
+        full = roster_data(branch, data.day)
+        body += render_template("entry/_totals.html", branch=branch, data=full, oob=True)
+    resp = make_response(body, status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.get("/roster")
+def my_branch():
+    if current_user.role != "branch_secretary" or current_user.branch_id is None:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("entry.roster", branch_id=current_user.branch_id))
+
+
+@bp.get("/branches/<int:branch_id>/roster")
+def roster(branch_id: int):
+    branch, community = get_branch_or_404(branch_id)
+    data = roster_data(branch, today())
+    return page_or_fragment("entry/roster.html", "entry/_roster_table.html", branch=branch, community=community,
+                            data=data, quick=quick_codes(branch, data))
+
+
+@bp.get("/branches/<int:branch_id>/members/<int:member_id>/row")
+def row(branch_id: int, member_id: int):
+    branch, _c = get_branch_or_404(branch_id)
+    return _respond(branch, _member_of(branch, member_id), refocus=True)
+
+
+def _entry_form(member: Member, day: date, form: EntryForm | None = None, indicator_code: str | None = None):
+    """The form with indicators that apply to the member's type today, grouped by category."""
+    from ..scheme_versions import scheme_for_year
+
+    scheme = scheme_for_year(day.year)
+    type_code = type_on(type_history(member.id), day)
+    form = form or EntryForm(formdata=None, earned_on=day, idempotency_key=new_key())
+    applicable = [i for i in scheme.applicable(type_code)]
+    form.indicator.choices = [SelectChoice(i.code) for i in applicable]
+    code = indicator_code or form.indicator.data or (applicable[0].code if applicable else None)
+    form.indicator.data = code  # an unknown code stays, so validation refuses it
+    indicator = next((i for i in applicable if i.code == code), None)
+    return form, scheme, type_code, applicable, indicator
+
+
+@bp.get("/branches/<int:branch_id>/members/<int:member_id>/add")
+def add_form(branch_id: int, member_id: int):
+    branch, _c = get_branch_or_404(branch_id)
+    member = _member_of(branch, member_id)
+    _not_own_record(member)
+    day = today()
+    form = None
+    if request.args.get("indicator") and request.args.get("keep"):
+        # The indicator changed: keep what was typed, re-render the value field for the new indicator.
+        form = EntryForm(formdata=request.args, meta={"csrf": False})
+    form, scheme, type_code, applicable, indicator = _entry_form(member, day, form, request.args.get("indicator"))
+    return _respond(branch, member, "form", form=form, scheme=scheme, type_code=type_code, applicable=applicable,
+                    indicator=indicator)
+
+
+@bp.post("/branches/<int:branch_id>/members/<int:member_id>/entries")
+def add_points(branch_id: int, member_id: int):
+    branch, _c = get_branch_or_404(branch_id)
+    member = _member_of(branch, member_id)
+    _not_own_record(member)
+    day = today()
+    form = EntryForm()
+    form, scheme, type_code, applicable, indicator = _entry_form(member, day, form)
+    if form.validate_on_submit():
+        try:
+            before = _score_for(member, form.earned_on.data, day)
+            recorded = record_entry(
+                member=member, indicator_code=form.indicator.data, value=form.value.data,
+                earned_on=form.earned_on.data, note=form.note.data, user=current_user, today=day,
+                idempotency_key=form.idempotency_key.data or None)
+            after = _score_for(member, form.earned_on.data, day)
+            db.session.commit()
+            return _respond(branch, member, totals=True, refocus=True,
+                            added=recorded.entry, added_indicator=recorded.indicator,
+                            counted=after.score - before.score, cap_message=_cap_message(recorded, after),
+                            adjusts=recorded.adjusts)
+        except (EntryError, LedgerError) as err:
+            db.session.rollback()
+            _attach_error(form, err)
+    status = 422
+    return _respond(branch, member, "form", status=status, form=form, scheme=scheme, type_code=type_code,
+                    applicable=applicable, indicator=indicator)
+
+
+@bp.post("/branches/<int:branch_id>/members/<int:member_id>/quick/<code>")
+def quick_add(branch_id: int, member_id: int, code: str):
+    """One click: the indicator's default points, today, no note."""
+    branch, _c = get_branch_or_404(branch_id)
+    member = _member_of(branch, member_id)
+    _not_own_record(member)
+    day = today()
+    key = request.form.get("idempotency_key") or None
+    try:
+        before = _score_for(member, day, day)
+        recorded = record_entry(member=member, indicator_code=code, value=None, earned_on=day, note="",
+                                user=current_user, today=day, idempotency_key=key)
+        after = _score_for(member, day, day)
+        db.session.commit()
+    except (EntryError, LedgerError) as err:
+        db.session.rollback()
+        return _respond(branch, member, status=422, error=error_field_and_text(err, _)[1])
+    return _respond(branch, member, totals=True, refocus=True, added=recorded.entry,
+                    added_indicator=recorded.indicator, counted=after.score - before.score,
+                    cap_message=_cap_message(recorded, after), adjusts=recorded.adjusts)
+
+
+@bp.get("/branches/<int:branch_id>/members/<int:member_id>/entries")
+def member_entries(branch_id: int, member_id: int):
+    """The member's live entries this year, each with its undo button."""
+    branch, _c = get_branch_or_404(branch_id)
+    member = _member_of(branch, member_id)
+    from ..scoring import live_entry_clause
+
+    day = today()
+    entries = db.session.scalars(
+        select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.earned_on >= date(day.year, 1, 1),
+                                 live_entry_clause())
+        .order_by(PointEntry.earned_on.desc(), PointEntry.id.desc()).limit(12)).all()
+    return _respond(branch, member, "entries", entries=entries, own=current_user.member_id == member.id)
+
+
+def _entry_in_scope(entry_id: int) -> tuple[PointEntry, Branch, Member]:
+    entry = db.session.get(PointEntry, entry_id)
+    if entry is None:
+        abort(404)
+    member = db.session.get(Member, entry.member_id)
+    branch, _c = get_branch_or_404(member.branch_id)
+    return entry, branch, member
+
+
+@bp.get("/entries/<int:entry_id>/correct")
+def correct_form(entry_id: int):
+    entry, branch, member = _entry_in_scope(entry_id)
+    _not_own_record(member)
+    if not is_live(entry):
+        abort(409)
+    form = CorrectionForm(formdata=None, idempotency_key=new_key())
+    return _respond(branch, member, "correct", entry=entry, form=form)
+
+
+@bp.post("/entries/<int:entry_id>/correct")
+def correct(entry_id: int):
+    entry, branch, member = _entry_in_scope(entry_id)
+    _not_own_record(member)
+    form = CorrectionForm()
+    if form.validate_on_submit():
+        try:
+            recorded = correct_entry(entry=entry, reason=form.reason.data, user=current_user, today=today(),
+                                     idempotency_key=form.idempotency_key.data or None)
+            db.session.commit()
+            return _respond(branch, member, totals=True, refocus=True, corrected=entry, adjusts=recorded.adjusts)
+        except LedgerError as err:
+            db.session.rollback()
+            if err.key in ("already_corrected", "is_correction"):
+                return _respond(branch, member, status=409, error=err.text(_))
+            form.reason.errors = [*form.reason.errors, err.text(_)]
+    return _respond(branch, member, "correct", status=422, entry=entry, form=form)
+
+
+@bp.post("/branches/<int:branch_id>/quick")
+def set_quick(branch_id: int):
+    """The branch secretary chooses the roster's one-click indicators."""
+    branch, _c = get_branch_or_404(branch_id)
+    data = roster_data(branch, today(), only=[])
+    chosen = [c for c in request.form.getlist("codes") if c in data.scheme.indicators][:4]
+    before = branch.quick_indicators
+    branch.quick_indicators = ",".join(chosen)
+    audit.record("quick_indicators_set", branch, before=before, after=branch.quick_indicators)
+    db.session.commit()
+    if is_htmx():
+        from ..htmx import hx_redirect
+        return hx_redirect(url_for("entry.roster", branch_id=branch.id))
+    return redirect(url_for("entry.roster", branch_id=branch.id))
+
+
+def _score_for(member: Member, earned_on: date, day: date) -> MemberScore:
+    """The member's score of the year the entry falls in (as of today, or Dec 31 for a past year)."""
+    from ..scheme_versions import scheme_for_year
+
+    year = earned_on.year if earned_on.year <= day.year else day.year
+    as_of = day if year == day.year else date(year, 12, 31)
+    return score_members(db.session, scheme_for_year(year), year, as_of, [member])[member.id]
+
+
+def _cap_message(recorded, after: MemberScore) -> str | None:
+    """'This month's cap for J1 is reached' when the new entry ran into one of its caps."""
+    entry, ind = recorded.entry, recorded.indicator
+    if entry.points <= 0:
+        return None
+    month, quarter = entry.earned_on.month, (entry.earned_on.month - 1) // 3 + 1
+    for hit in after.caps_reached:
+        if hit.code == ind.code and hit.scope == "month" and hit.period == month:
+            return _("This month's cap for %(code)s is reached.", code=ind.code)
+        if hit.code == ind.code and hit.scope == "quarter" and hit.period == quarter:
+            return _("This quarter's cap for %(code)s is reached.", code=ind.code)
+        if hit.code == ind.code and hit.scope == "year":
+            return _("This year's cap for %(code)s is reached.", code=ind.code)
+        if hit.scope == "category" and hit.code == ind.category:
+            return _("The year's cap for the category is reached.")
+    return None
+
+
+def _attach_error(form: EntryForm, err: Exception) -> None:
+    field, text = error_field_and_text(err, _)
+    target = getattr(form, field, None) if field else None
+    if target is None:
+        form.form_errors.append(text)
+    else:
+        target.errors = [*target.errors, text]

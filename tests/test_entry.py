@@ -1,0 +1,420 @@
+"""The roster and inline entry: what a secretary sees and what the ledger gets (or does not)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from qscore.db import db
+from qscore.models import AuditLog, Leave, Meeting, PointEntry, Publication, User, YearReview
+from qscore.scheme_versions import scheme_for_year
+from qscore.scoring import score_members
+
+from .conftest import make_member
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def roster(app, org):
+    """Three members in the branch, one in a re-employment branch, one in another community."""
+    with app.app_context():
+        ids = {
+            "a": make_member(org.branch_id, "张伟", "A").id,
+            "c": make_member(org.branch_id, "李娜", "C").id,
+            "d": make_member(org.branch_id, "王秀英", "D").id,
+            "guest": make_member(org.sibling_branch_id, "赵强", "C").id,
+            "far": make_member(org.other_branch_id, "陈静", "B").id,
+        }
+        db.session.commit()
+    return ids
+
+
+def entries(app, **filters) -> list[PointEntry]:
+    with app.app_context():
+        stmt = select(PointEntry).order_by(PointEntry.id)
+        for k, v in filters.items():
+            stmt = stmt.where(getattr(PointEntry, k) == v)
+        rows = db.session.scalars(stmt).all()
+        db.session.expunge_all()
+        return rows
+
+
+def add(client, org, member_id, **data):
+    form = {"indicator": "J1", "earned_on": "2026-05-18", "note": "", "value": "", **data}
+    return client.post(f"/branches/{org.branch_id}/members/{member_id}/entries", data=form, headers=HX)
+
+
+def year_score(app, member_id) -> str:
+    with app.app_context():
+        from qscore.models import Member
+        m = db.session.get(Member, member_id)
+        s = score_members(db.session, scheme_for_year(2026), 2026, date(2026, 5, 20), [m])[m.id]
+        return f"{s.score}".removesuffix(".0")
+
+
+# --- the roster --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("username", "branch", "status"), [
+    ("bs", "branch_id", 200), ("bs", "sibling_branch_id", 404), ("bs", "other_branch_id", 404),
+    ("cs", "branch_id", 200), ("cs", "sibling_branch_id", 200), ("cs", "other_branch_id", 404),
+    ("admin", "other_branch_id", 200), ("bs2", "branch_id", 404),
+])
+def test_roster_scope(client, auth, org, roster, username, branch, status):
+    auth.login(username)
+    assert client.get(f"/branches/{getattr(org, branch)}/roster").status_code == status
+
+
+def test_member_account_cannot_open_a_roster(app, client, auth, org, roster):
+    with app.app_context():
+        admin = db.session.get(User, org.admin_id)
+        db.session.add(User(username="m", password_hash=admin.password_hash, role="member", street_id=org.street_id,
+                            community_id=org.community_id, branch_id=org.branch_id, member_id=roster["a"]))
+        db.session.commit()
+    auth.login("m")
+    assert client.get(f"/branches/{org.branch_id}/roster").status_code == 403
+
+
+def test_roster_lists_active_members_with_scores(client, auth, org, roster, app):
+    auth.login("bs")
+    add(client, org, roster["a"])
+    page = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    assert "张伟" in page and "李娜" in page and "赵强" not in page
+    assert "第一类" in page and "第三类" in page and "第四类" in page
+    assert f'id="member-{roster["a"]}-row"' in page
+    assert year_score(app, roster["a"]) == "51"  # base 50 + J1 1
+
+
+def test_roster_fragment_for_htmx(client, auth, org, roster):
+    auth.login("bs")
+    resp = client.get(f"/branches/{org.branch_id}/roster", headers=HX)
+    assert "<html" not in resp.get_data(as_text=True) and "HX-Request" in resp.headers["Vary"]
+
+
+# --- inline add -------------------------------------------------------------------------------
+
+def test_add_form_offers_applicable_indicators_with_type_points(client, auth, org, roster):
+    auth.login("bs")
+    body = client.get(f"/branches/{org.branch_id}/members/{roster['a']}/add?indicator=K1", headers=HX).get_data(as_text=True)
+    assert '<optgroup label="基本要求类">' in body and "J1 参加主题党日" in body
+    assert "-3" in body  # K1 for type A is -3 (points_by_type)
+    body = client.get(f"/branches/{org.branch_id}/members/{roster['a']}/add?indicator=K4", headers=HX).get_data(as_text=True)
+    assert 'value="-10"' in body and 'value="-20"' in body
+
+
+def test_inline_add_returns_row_and_out_of_band_totals(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = add(client, org, roster["a"], indicator="Z4", value="5", note="防汛值守")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert body.startswith("\n<tr id=\"member-") or f'id="member-{roster["a"]}-row"' in body.split("</tr>")[0]
+    assert 'id="branch-totals"' in body and 'hx-swap-oob="true"' in body
+    assert "55" in body  # 50 + Z4 5
+    [e] = entries(app)
+    assert (e.indicator_code, str(e.points), e.earned_on, e.note) == ("Z4", "5.0", date(2026, 5, 18), "防汛值守")
+    with app.app_context():
+        assert e.recorded_by_id == org.branch_secretary_id and e.branch_id == org.branch_id
+        log = db.session.scalar(select(AuditLog).where(AuditLog.action == "entry_added"))
+        assert log.user_id == org.branch_secretary_id and log.member_id == roster["a"]
+
+
+def test_hours_indicator_records_hours_and_points(app, client, auth, org, roster):
+    auth.login("bs")
+    assert add(client, org, roster["a"], indicator="Z3", value="2.5").status_code == 200
+    [e] = entries(app)
+    assert (str(e.quantity), str(e.points)) == ("2.5", "1.3")  # 2.5 h x 0.5 = 1.25 -> 1.3 half up
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"indicator": "X9"}, "Not a valid choice"),
+    ({"indicator": "K4", "value": "-7", "note": "赌博"}, "-7 is not a value of K4"),
+    ({"indicator": "K1", "note": ""}, "A deduction or veto needs a reason"),
+    ({"earned_on": "2026-05-21"}, "cannot be after today"),
+    ({"earned_on": "2024-12-31"}, "Entries dated before 2025"),
+    ({"earned_on": "not-a-date"}, "Not a valid date"),
+    ({"note": "很" * 501}, "longer than 500"),
+    ({"indicator": "Z3", "value": ""}, "Enter the hours"),
+    ({"indicator": "Z3", "value": "-2"}, "Hours must be more than 0"),
+])
+def test_bad_input_gets_422_and_writes_nothing(app, client, auth, org, roster, data, message):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    resp = add(client, org, roster["a"], **data)
+    assert resp.status_code == 422
+    assert message in resp.get_data(as_text=True)
+    assert entries(app) == []
+
+
+def test_indicator_not_applying_to_the_type_is_refused(app, client, auth, org, roster):
+    from qscore.scheme_versions import save_scheme
+
+    with app.app_context():
+        data = scheme_for_year(2026).data
+        for ind in data["indicators"]:
+            if ind["code"] == "Z1":
+                ind["applies_to"] = ["A", "B"]
+        save_scheme(2026, data, "Z1 not for C and D", db.session.get(User, org.admin_id))
+        db.session.commit()
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    form = client.get(f"/branches/{org.branch_id}/members/{roster['c']}/add", headers=HX).get_data(as_text=True)
+    assert 'value="Z1"' not in form
+    resp = add(client, org, roster["c"], indicator="Z1")
+    assert resp.status_code == 422 and entries(app) == []
+
+
+def test_date_before_the_member_joined_is_refused(app, client, auth, org):
+    with app.app_context():
+        mid = make_member(org.branch_id, "新党员", "A", on_roll_since=date(2026, 4, 1)).id
+        db.session.commit()
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    resp = add(client, org, mid, earned_on="2026-03-15")
+    assert resp.status_code == 422 and "came onto the roll on 2026-04-01" in resp.get_data(as_text=True)
+
+
+def test_previous_year_closed_once_its_review_is_confirmed(app, client, auth, org, roster):
+    auth.login("bs")
+    assert add(client, org, roster["a"], earned_on="2025-12-20").status_code == 200
+    with app.app_context():
+        db.session.add(YearReview(branch_id=org.branch_id, year=2025, status="confirmed"))
+        db.session.commit()
+    resp = add(client, org, roster["a"], earned_on="2025-12-21")
+    assert resp.status_code == 422 and len(entries(app)) == 1
+
+
+def test_double_submit_writes_once(app, client, auth, org, roster):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    assert add(client, org, roster["a"], idempotency_key="k-123").status_code == 200
+    resp = add(client, org, roster["a"], idempotency_key="k-123")
+    assert resp.status_code == 422 and "already submitted" in resp.get_data(as_text=True)
+    assert len(entries(app)) == 1
+
+
+def test_no_entries_for_ones_own_member_record(app, client, auth, org, roster):
+    with app.app_context():
+        db.session.get(User, org.branch_secretary_id).member_id = roster["a"]
+        db.session.commit()
+    auth.login("bs")
+    assert add(client, org, roster["a"]).status_code == 403
+    assert client.get(f"/branches/{org.branch_id}/members/{roster['a']}/add", headers=HX).status_code == 403
+    assert entries(app) == []
+
+
+@pytest.mark.parametrize(("username", "member", "status"), [
+    ("bs", "far", 404), ("bs", "guest", 404), ("cs", "far", 404), ("bs2", "a", 404),
+])
+def test_members_outside_scope_are_not_found(app, client, auth, org, roster, username, member, status):
+    auth.login(username)
+    assert add(client, org, roster[member]).status_code == status
+    assert entries(app) == []
+
+
+def test_quick_button_adds_todays_default_entry(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = client.post(f"/branches/{org.branch_id}/members/{roster['a']}/quick/J1", headers=HX,
+                       data={"idempotency_key": "q1"})
+    assert resp.status_code == 200 and 'hx-swap-oob="true"' in resp.get_data(as_text=True)
+    [e] = entries(app)
+    assert (e.indicator_code, e.earned_on, str(e.points)) == ("J1", date(2026, 5, 20), "1.0")
+
+
+def test_cap_reached_is_shown_and_the_act_still_recorded(app, client, auth, org, roster):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    add(client, org, roster["a"], earned_on="2026-05-02")
+    add(client, org, roster["a"], earned_on="2026-05-09")
+    resp = add(client, org, roster["a"], earned_on="2026-05-16")  # J1 month cap is 2
+    body = resp.get_data(as_text=True)
+    assert "This month&#39;s cap for J1 is reached" in body and "Counts 0" in body
+    assert len(entries(app)) == 3 and year_score(app, roster["a"]) == "52"
+
+
+def test_prior_period_adjustment_needs_a_reason_and_is_flagged(app, client, auth, org, roster):
+    with app.app_context():
+        pub = Publication(branch_id=org.branch_id, year=2026, quarter=1, supervision_ends_on=date(2026, 4, 20),
+                          snapshot="[]", sha256="0" * 64, published_at=datetime(2026, 4, 10))
+        db.session.add(pub)
+        db.session.commit()
+        pub_id = pub.id
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    resp = add(client, org, roster["a"], earned_on="2026-02-10")
+    assert resp.status_code == 422 and "2026-Q1 is already published" in resp.get_data(as_text=True)
+    resp = add(client, org, roster["a"], earned_on="2026-02-10", note="会议当天缺勤登记遗漏，经核对补录")
+    assert resp.status_code == 200 and "after publication of 2026-Q1" in resp.get_data(as_text=True)
+    [e] = entries(app)
+    assert e.adjusts_publication_id == pub_id
+    assert add(client, org, roster["a"], earned_on="2026-04-10").status_code == 200  # Q2: no adjustment
+    assert entries(app)[-1].adjusts_publication_id is None
+
+
+# --- corrections ------------------------------------------------------------------------------
+
+def test_undo_writes_a_correction_that_restores_the_score(app, client, auth, org, roster):
+    auth.login("bs")
+    add(client, org, roster["a"], indicator="Z4", value="5", note="防汛")
+    [original] = entries(app)
+    assert year_score(app, roster["a"]) == "55"
+    resp = client.post(f"/entries/{original.id}/correct", data={"reason": "录错了人"}, headers=HX)
+    assert resp.status_code == 200 and 'hx-swap-oob="true"' in resp.get_data(as_text=True)
+    original_again, correction = entries(app)
+    assert correction.corrects_id == original.id and str(correction.points) == "-5.0"
+    assert correction.note == "录错了人" and correction.source == "correction"
+    assert (original_again.points, original_again.note) == (original.points, original.note)  # never edited
+    assert year_score(app, roster["a"]) == "50"
+
+
+def test_an_entry_is_corrected_at_most_once(app, client, auth, org, roster):
+    auth.login("bs")
+    add(client, org, roster["a"])
+    [original] = entries(app)
+    assert client.post(f"/entries/{original.id}/correct", data={"reason": "错"}, headers=HX).status_code == 200
+    assert client.post(f"/entries/{original.id}/correct", data={"reason": "再错"}, headers=HX).status_code == 409
+    correction = entries(app)[1]
+    assert client.post(f"/entries/{correction.id}/correct", data={"reason": "x"}, headers=HX).status_code == 409
+    assert len(entries(app)) == 2
+
+
+def test_correction_needs_a_reason(app, client, auth, org, roster):
+    auth.login("bs")
+    add(client, org, roster["a"])
+    [original] = entries(app)
+    assert client.post(f"/entries/{original.id}/correct", data={"reason": " "}, headers=HX).status_code == 422
+    assert len(entries(app)) == 1
+
+
+def test_correcting_outside_scope_or_own_record(app, client, auth, org, roster):
+    auth.login("bs")
+    add(client, org, roster["a"])
+    [original] = entries(app)
+    auth.logout()
+    auth.login("bs2")
+    assert client.post(f"/entries/{original.id}/correct", data={"reason": "x"}, headers=HX).status_code == 404
+    with app.app_context():
+        db.session.get(User, org.branch_secretary_id).member_id = roster["a"]
+        db.session.commit()
+    auth.logout()
+    auth.login("bs")
+    assert client.post(f"/entries/{original.id}/correct", data={"reason": "x"}, headers=HX).status_code == 403
+    assert len(entries(app)) == 1
+
+
+def test_expired_session_on_inline_add_gets_401(client, org, roster):
+    resp = add(client, org, roster["a"])
+    assert resp.status_code == 401 and "HX-Redirect" in resp.headers
+
+
+# --- meetings ---------------------------------------------------------------------------------
+
+def meeting(client, org, statuses: dict, **extra):
+    data = {"held_on": "2026-05-15", "kind": "org_life", "indicator": "J1", "topic": "五月主题党日",
+            "idempotency_key": "m-1", **extra}
+    for mid, status in statuses.items():
+        data[f"status-{mid}"] = status
+    return client.post(f"/branches/{org.branch_id}/meetings/new", data=data)
+
+
+def test_meeting_entered_once_for_the_branch(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = meeting(client, org, {roster["a"]: "absent", roster["c"]: "attended", roster["d"]: "excused"},
+                   **{f"leave-{roster['d']}": "住院"}, guest_ids=[str(roster["guest"])])
+    assert resp.status_code == 302
+    rows = entries(app)
+    by_member = {e.member_id: e for e in rows}
+    assert by_member[roster["c"]].indicator_code == "J1" and by_member[roster["c"]].meeting_id is not None
+    assert (by_member[roster["a"]].indicator_code, str(by_member[roster["a"]].points)) == ("K1", "-3.0")
+    assert roster["d"] not in by_member
+    guest = by_member[roster["guest"]]
+    assert guest.host_branch_id == org.branch_id and guest.branch_id == org.sibling_branch_id
+    with app.app_context():
+        assert db.session.scalar(select(Leave.reason).where(Leave.member_id == roster["d"])) == "住院"
+        m = db.session.scalar(select(Meeting))
+        assert (m.topic, m.expected_count) == ("五月主题党日", 2)
+
+
+def test_meeting_with_a_member_undecided_writes_nothing(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = meeting(client, org, {roster["a"]: "attended", roster["c"]: "attended"})
+    assert resp.status_code == 422
+    assert entries(app) == []
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Meeting)) == 0
+
+
+def test_excused_without_leave_or_reason_is_refused(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = meeting(client, org, {roster["a"]: "excused", roster["c"]: "attended", roster["d"]: "attended"})
+    assert resp.status_code == 422 and entries(app) == []
+
+
+def test_attended_where_they_live_is_j1_with_proof_for_type_c_only(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = meeting(client, org, {roster["a"]: "attended", roster["c"]: "home", roster["d"]: "attended"},
+                   **{f"proof-{roster['c']}": "居住地社区开具证明"})
+    assert resp.status_code == 302
+    e = entries(app, member_id=roster["c"])[0]
+    assert e.indicator_code == "J1" and "居住地社区开具证明" in e.note
+
+
+def test_absence_on_a_registered_leave_is_not_deducted(app, client, auth, org, roster):
+    with app.app_context():
+        db.session.add(Leave(member_id=roster["d"], kind="health_exemption", starts_on=date(2026, 1, 1),
+                             ends_on=date(2026, 12, 31), reason="卧床"))
+        db.session.commit()
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    resp = add(client, org, roster["d"], indicator="K1", note="缺席")
+    assert resp.status_code == 422 and "registered leave" in resp.get_data(as_text=True)
+
+
+def test_guest_search_shows_only_name_and_home_branch_of_flexible_branches(app, client, auth, org, roster):
+    with app.app_context():
+        from qscore.models import Member
+        db.session.get(Member, roster["guest"]).phone = "13912345678"
+        db.session.commit()
+    auth.login("bs")
+    body = client.get(f"/branches/{org.branch_id}/meetings/guests?q=赵", headers=HX).get_data(as_text=True)
+    assert "赵强" in body and "再就业党支部" in body and "13912345678" not in body
+    body = client.get(f"/branches/{org.branch_id}/meetings/guests?q=陈", headers=HX).get_data(as_text=True)
+    assert "陈静" not in body  # an ordinary branch in another community
+
+
+def test_attended_elsewhere_flags_the_home_k1_with_a_one_click_correction(app, client, auth, org, roster):
+    auth.login("bs")
+    meeting(client, org, {roster["a"]: "attended", roster["c"]: "attended", roster["d"]: "attended"},
+            guest_ids=[str(roster["guest"])])
+    auth.logout()
+    with app.app_context():
+        db.session.add(User(username="bs3", password_hash=db.session.get(User, org.admin_id).password_hash,
+                            role="branch_secretary", street_id=org.street_id, community_id=org.community_id,
+                            branch_id=org.sibling_branch_id))
+        db.session.commit()
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs3")
+    client.post(f"/branches/{org.sibling_branch_id}/members/{roster['guest']}/entries", headers=HX,
+                data={"indicator": "K1", "earned_on": "2026-05-16", "note": "缺席"})
+    page = client.get(f"/branches/{org.sibling_branch_id}/roster").get_data(as_text=True)
+    assert "attended elsewhere" in page and "Correct the K1" in page
+    k1 = entries(app, indicator_code="K1")[0]
+    resp = client.post(f"/entries/{k1.id}/correct", headers=HX,
+                       data={"reason": "Attended organisational life at another branch this month"})
+    assert resp.status_code == 200 and "Correct the K1" not in resp.get_data(as_text=True)
+
+
+def test_leave_registration(app, client, auth, org, roster):
+    auth.login("bs")
+    resp = client.post(f"/branches/{org.branch_id}/leaves", data={
+        "member_id": roster["d"], "kind": "health_exemption", "starts_on": "2026-05-01", "ends_on": "2026-04-01",
+        "reason": "术后休养"})
+    assert resp.status_code == 422
+    resp = client.post(f"/branches/{org.branch_id}/leaves", data={
+        "member_id": roster["d"], "kind": "health_exemption", "starts_on": "2026-05-01", "ends_on": "2026-08-01",
+        "reason": "术后休养"})
+    assert resp.status_code == 302
+    assert "术后休养" in client.get(f"/branches/{org.branch_id}/leaves").get_data(as_text=True)
+    resp = client.post(f"/branches/{org.branch_id}/leaves", data={
+        "member_id": roster["far"], "kind": "leave", "starts_on": "2026-05-01", "ends_on": "2026-05-02", "reason": "x"})
+    assert resp.status_code == 422  # not a member of this branch
