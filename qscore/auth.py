@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from . import audit
 from .db import db
+from .demo import DEMO_PASSWORD, is_real_data_present
 from .forms import LoginForm, PasswordForm
 from .models import User
 from .security import check_password, client_ip, hash_password, login_blocked, record_login_attempt
@@ -54,6 +55,13 @@ def login():
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.username == username))
         ok = check_password(user.password_hash if user else _dummy_hash(), form.password.data)
+        if ok and form.password.data == DEMO_PASSWORD and is_real_data_present():
+            # Once a real street exists, the demo's shared password would be a way in: refuse it.
+            record_login_attempt(username, ip, success=False)
+            db.session.commit()
+            form.password.errors.append(_("The demo password is no longer accepted: this server holds real data. "
+                                          "Ask your street office for a password."))
+            return render_template("auth/login.html", form=form), 422
         if user is None or not ok or not user.active:
             record_login_attempt(username, ip, success=False)
             db.session.commit()

@@ -119,5 +119,40 @@ def backup_command(path: Path) -> None:
     click.echo(f"backup written to {path} ({size} bytes), integrity ok")
 
 
+@qscore_cli.command("demo")
+@click.option("--seed", type=int, default=2026, show_default=True, help="The same seed gives the same street.")
+def demo_command(seed: int) -> None:
+    """Load the demo street (示范街道) with its accounts; refused once real data exists."""
+    import time
+    import unicodedata
+
+    from .clock import today
+    from .demo import DEMO_PASSWORD, DEMO_STREET, demo_accounts, demo_loaded, is_real_data_present, load_demo
+
+    if is_real_data_present():
+        raise click.ClickException(
+            "this database holds real data (a street that is not the demo): the demo is not loaded beside it. "
+            "Use an empty database for the demo.")
+    if demo_loaded():
+        raise click.ClickException(f"the demo street {DEMO_STREET} is already loaded.")
+    started = time.perf_counter()
+    load_demo(today(), seed=seed)
+    db.session.commit()
+    click.echo(f"ok: demo street {DEMO_STREET} loaded in {time.perf_counter() - started:.1f} s "
+               f"(seed {seed}, today {today().isoformat()})")
+
+    def width(text: str) -> int:  # Chinese characters take two columns in a terminal
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+    names = dict(db.session.execute(select(User.username, User.display_name)).all())
+    rows = [("username", "role", "scope", "name"),
+            *((u, role, scope, names.get(u, "")) for u, role, scope in demo_accounts())]
+    widths = [max(width(r[i]) for r in rows) for i in range(4)]
+    click.echo("")
+    for r in rows:
+        click.echo("  ".join(v + " " * (w - width(v)) for v, w in zip(r, widths)).rstrip())
+    click.echo(f"\nevery account's password: {DEMO_PASSWORD}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(qscore_cli)

@@ -15,7 +15,7 @@ from .sessions import start_session
 bp = Blueprint("setup", __name__)
 
 # Endpoints reachable before setup: the setup page itself, assets, health and language.
-OPEN_BEFORE_SETUP = {"setup.setup", "static", "health.healthz", "i18n.switch_language"}
+OPEN_BEFORE_SETUP = {"setup.setup", "setup.demo", "static", "health.healthz", "i18n.switch_language"}
 
 
 def accounts_exist() -> bool:
@@ -62,3 +62,19 @@ def setup():
     if form.is_submitted():
         status = 422
     return render_template("setup/setup.html", form=form), status
+
+
+@bp.post("/setup/demo")
+def demo():
+    """Explore with a demo street instead of creating a real one (only on an empty database)."""
+    from .clock import today
+    from .demo import DEMO_PASSWORD, is_real_data_present, load_demo
+
+    if accounts_exist() or is_real_data_present():
+        abort(404)
+    load_demo(today())
+    audit.record("demo_loaded", summary="demo street loaded from the setup page")
+    db.session.commit()
+    flash(_("The demo street is loaded. Log in as “street” (street administrator) or “branch01” (a branch "
+            "secretary); every demo account's password is %(pw)s.", pw=DEMO_PASSWORD), "success")
+    return redirect(url_for("auth.login"))

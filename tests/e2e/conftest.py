@@ -68,6 +68,8 @@ def street(fresh_db):
         o.user("cs", "community_secretary")
         o.user("bs", "branch_secretary")
         db.session.commit()
+        for k in ("street", "community", "other_community", "branch", "sibling_branch", "other_branch"):
+            setattr(o, f"{k}_id", getattr(o, k).id)
     return o
 
 
