@@ -41,12 +41,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     cli.init_app(app)
 
-    from . import auth, entry, setup, home, health
+    from . import auth, booklet, entry, health, home, publish, setup
 
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
+    app.register_blueprint(booklet.bp)
     app.register_blueprint(entry.bp)
+    app.register_blueprint(publish.bp)
     app.register_blueprint(i18n.bp)
     return app

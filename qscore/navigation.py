@@ -39,6 +39,8 @@ def items_for(user) -> list[dict]:
             continue
         if item.endpoint == "booklet.mine" and user.member_id is None:
             continue
-        out.append({"endpoint": item.endpoint, "label": item.label,
-                    "active": request.endpoint == item.endpoint})
+        # A page of the same area marks its entry (the booklet of /members/<id> marks "My points booklet").
+        area = item.endpoint.split(".")[0]
+        active = request.endpoint == item.endpoint or (area != "home" and request.blueprint == area)
+        out.append({"endpoint": item.endpoint, "label": item.label, "active": active})
     return out

@@ -50,3 +50,36 @@
     if (btn) btn.focus({ preventScroll: true });
   });
 })();
+
+// htmx does not swap 4xx/5xx other than 422: show the server's message (our error fragment) instead.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:responseError", function (ev) {
+    var xhr = ev.detail.xhr;
+    if (!xhr || xhr.status === 401) return; // 401 carries HX-Redirect to the login page
+    var region = document.getElementById("toast");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "toast";
+      region.className = "toast";
+      region.setAttribute("role", "alert");
+      document.body.appendChild(region);
+    }
+    region.innerHTML = xhr.responseText || "";
+    region.hidden = false;
+    clearTimeout(region._timer);
+    region._timer = setTimeout(function () { region.hidden = true; }, 8000);
+  });
+  document.addEventListener("htmx:sendError", function () {
+    var region = document.getElementById("toast");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "toast";
+      region.className = "toast";
+      region.setAttribute("role", "alert");
+      document.body.appendChild(region);
+    }
+    region.textContent = document.documentElement.lang === "en" ? "The server cannot be reached. Try again in a moment." : "无法连接服务器，请稍后重试。";
+    region.hidden = false;
+  });
+})();

@@ -1,0 +1,432 @@
+"""The member's points booklet (积分手册): the year month by month, self-records and their confirmation.
+
+A member reads their own booklet and self-records completed items there; a secretary whose scope
+holds the member reads it too, and confirms a self-record (a ledger entry, through ledger.py) or
+rejects it with a reason. Out of scope is 404, in scope without the right is 403 (access.py).
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from babel.dates import format_skeleton
+from flask_babel import force_locale, format_date, get_locale, gettext as _, lazy_gettext as _l
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from . import audit, ledger
+from .access import SECRETARY_ROLES, get_member_or_404, user
+from .clock import today
+from .db import db
+from .htmx import is_htmx, page_or_fragment
+from .models import Branch, Community, Member, MemberType, PointEntry, Publication, SelfRecord, User
+from .models._common import utcnow
+from .scheme import Scheme
+from .scheme_versions import scheme_for_year
+from .scoring import (
+    EntryError, PeriodPoints, check_earned_on, entry_points, fetch_ledgers, score_member, type_on, year_score,
+)
+from .templating import localized
+
+bp = Blueprint("booklet", __name__)
+
+SOURCE_LABELS = {
+    "inline": _l("Entered by the branch"),
+    "meeting": _l("Meeting register"),
+    "self_record": _l("Self-recorded, confirmed"),
+    "opening_balance": _l("Opening balance"),
+    "correction": _l("Correction"),
+    "query": _l("Resident's query"),
+    "post": _l("Volunteer post"),
+    "demo": _l("Demo data"),
+}
+
+
+@bp.before_request
+@login_required
+def _logged_in():
+    """Every booklet page needs a login; the member's scope is checked per request (get_member_or_404)."""
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class SelfRecordForm(FlaskForm):
+    indicator = SelectField(_l("Item completed"), validate_choice=False)
+    earned_on = DateField(_l("Date completed"), validators=[InputRequired(_l("Enter the date you completed it."))])
+    hours = StringField(_l("Hours"), filters=[_strip], render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    note = TextAreaField(_l("What you did"), filters=[_strip], validators=[
+        DataRequired(_l("Say what you did: the branch checks the item against this note.")),
+        Length(max=ledger.NOTE_MAX, message=_l("At most 500 characters."))])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the booklet
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Line:
+    """An entry of the booklet, with the correction that struck it out, if any."""
+
+    entry: PointEntry
+    correction: PointEntry | None = None
+
+
+@dataclass
+class MonthPage:
+    month: int
+    label: str                    # "5月" / "May"
+    title: str                    # "2026年5月" / "May 2026"
+    points: PeriodPoints          # earned points of the month (after month and quarter caps)
+    year_score: Decimal | None    # the capped year score at the month's end (or today)
+    lines: list[Line]
+
+
+def _years(member: Member, day: date) -> list[int]:
+    """Years the booklet can show: this year, last year if on the roll then, and any year with entries."""
+    years = set(db.session.scalars(select(PointEntry.year).where(PointEntry.member_id == member.id).distinct()))
+    years.add(day.year)
+    if member.on_roll_since.year < day.year:
+        years.add(day.year - 1)
+    return sorted((y for y in years if y <= day.year), reverse=True)
+
+
+def _year_arg(member: Member, day: date, raw: str | None) -> int:
+    if not raw:
+        return day.year
+    if not raw.isdigit() or int(raw) not in _years(member, day):
+        abort(404)
+    return int(raw)
+
+
+def _names(model, ids) -> dict[int, str]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    if model is User:
+        return {i: d or u for i, d, u in db.session.execute(
+            select(User.id, User.display_name, User.username).where(User.id.in_(ids)))}
+    return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
+
+
+def _viewer_flags(member: Member) -> dict:
+    is_own = current_user.member_id == member.id
+    return {"is_own": is_own, "can_decide": current_user.role in SECRETARY_ROLES and not is_own}
+
+
+def _pending_periods(member: Member, records) -> dict[int, str]:
+    """Pending self-records dated in an already published quarter: confirming them needs a reason."""
+    out = {}
+    for sr in records:
+        pub = ledger.publication_covering(member, sr.earned_on)
+        if pub is not None:
+            out[sr.id] = ledger.period_label(pub.year, pub.quarter)
+    return out
+
+
+def _booklet(member: Member, year: int, day: date) -> dict:
+    """Everything the booklet pages show for one member and year (templates never query)."""
+    as_of = day if year == day.year else date(year, 12, 31)
+    scheme = scheme_for_year(year)
+    branch, community = db.session.execute(
+        select(Branch, Community).join(Community, Community.id == Branch.community_id)
+        .where(Branch.id == member.branch_id)).one()
+    types = db.session.scalars(select(MemberType).where(MemberType.member_id == member.id)
+                               .order_by(MemberType.effective_from, MemberType.id)).all()
+    history = [(t.effective_from, t.type_code) for t in types]
+    entries = db.session.scalars(select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.year == year)
+                                 .order_by(PointEntry.earned_on, PointEntry.id)).all()
+
+    score, running = None, {}
+    last = as_of.month
+    if history:
+        member_ledger = fetch_ledgers(db.session, [member.id], year, as_of)[member.id]
+        score = score_member(scheme, year, as_of, history, member_ledger, on_roll_since=member.on_roll_since,
+                             left_roll_on=member.left_roll_on, status=member.status, member_id=member.id)
+        for m in range(1, last + 1):
+            month_end = min(date(year, m, calendar.monthrange(year, m)[1]), as_of)
+            running[m] = year_score(scheme, year, month_end, history, member_ledger).score
+
+    corrections = {e.corrects_id: e for e in entries if e.corrects_id is not None}
+    lines: dict[int, list[Line]] = {m: [] for m in range(1, 13)}
+    for e in entries:
+        if e.corrects_id is None:  # a correction is shown beside what it corrects
+            lines[e.earned_on.month].append(Line(e, corrections.get(e.id)))
+    first = 1 if member.on_roll_since.year < year else member.on_roll_since.month
+    months = []
+    for m in range(1, last + 1):
+        if m >= first or lines[m]:
+            first_day = date(year, m, 1)
+            months.append(MonthPage(
+                m, format_date(first_day, "LLL"), format_skeleton("yMMM", first_day, locale=get_locale()),
+                score.detail.months[m - 1] if score else PeriodPoints(), running.get(m), lines[m]))
+
+    records = db.session.scalars(
+        select(SelfRecord).where(
+            SelfRecord.member_id == member.id,
+            (SelfRecord.status == "pending")
+            | ((SelfRecord.status == "rejected") & (SelfRecord.earned_on >= date(year, 1, 1))
+               & (SelfRecord.earned_on < date(year + 1, 1, 1))))
+        .order_by(SelfRecord.earned_on, SelfRecord.id)).all()
+    pending = [r for r in records if r.status == "pending"]
+    rejected = sorted((r for r in records if r.status == "rejected"), key=lambda r: r.decided_at, reverse=True)
+
+    publications = {p.id: ledger.period_label(p.year, p.quarter) for p in db.session.scalars(
+        select(Publication).where(Publication.id.in_({e.adjusts_publication_id for e in entries} - {None})))}
+    return {
+        "member": member, "branch": branch, "community": community, "year": year, "years": _years(member, day),
+        "day": day, "as_of": as_of, "scheme": scheme, "score": score, "types": types, "months": months,
+        "entry_count": sum(1 for e in entries if e.corrects_id is None),
+        "pending": pending, "rejected": rejected, "published": _pending_periods(member, pending),
+        "publications": publications,
+        "users": _names(User, [e.recorded_by_id for e in entries] + [t.decided_by_id for t in types]
+                        + [r.decided_by_id for r in records]),
+        "host_branches": _names(Branch, [e.host_branch_id for e in entries if e.host_branch_id != member.branch_id]),
+        "source_labels": SOURCE_LABELS, **_viewer_flags(member),
+    }
+
+
+@bp.get("/booklet")
+def mine():
+    if current_user.member_id is None:
+        abort(404)
+    return redirect(url_for(".show", member_id=current_user.member_id))
+
+
+@bp.get("/members/<int:member_id>")
+def show(member_id: int):
+    member = get_member_or_404(member_id)
+    day = today()
+    ctx = _booklet(member, _year_arg(member, day, request.args.get("year")), day)
+    if ctx["is_own"]:
+        ctx["form"] = _new_form(member, day)
+    return page_or_fragment("booklet/show.html", "booklet/_booklet.html", **ctx)
+
+
+@bp.get("/members/<int:member_id>/print")
+def print_view(member_id: int):
+    """An A4 page of the paper booklet, in Chinese whatever the UI language."""
+    member = get_member_or_404(member_id)
+    day = today()
+    with force_locale("zh_CN"):
+        ctx = _booklet(member, _year_arg(member, day, request.args.get("year")), day)
+        return render_template("booklet/print.html", **ctx)
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-records: the member writes an item into the booklet
+# ---------------------------------------------------------------------------------------------
+
+def _choices(scheme: Scheme, type_code: str | None) -> dict[str, list[tuple[str, str]]]:
+    """Completed items a member may record: J and Z indicators of their type (no deductions, no veto)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for ind in scheme.indicators.values():
+        if ind.category == "K" or ind.veto or not ind.applies(type_code or ""):
+            continue
+        out.setdefault(localized(scheme.categories[ind.category]), []).append(
+            (ind.code, f"{ind.code} {localized(ind)}"))
+    return out
+
+
+def _new_form(member: Member, day: date, formdata=None) -> SelfRecordForm:
+    history = ledger.type_history(member.id)
+    form = SelfRecordForm(formdata=formdata) if formdata is not None else SelfRecordForm(formdata=None, earned_on=day)
+    form.indicator.choices = _choices(scheme_for_year(day.year), type_on(history, day) if history else None)
+    earliest = max(member.on_roll_since, date(day.year - 1, 1, 1))
+    form.earned_on.render_kw = {"min": earliest.isoformat(), "max": day.isoformat()}
+    form.note.render_kw = {"maxlength": ledger.NOTE_MAX, "rows": 3}
+    return form
+
+
+def _validated(form: SelfRecordForm, member: Member, day: date) -> SelfRecord | None:
+    """Checks the ledger will make on confirmation, made now so the member can fix them at once."""
+    form.validate()
+    history = ledger.type_history(member.id)
+    earned_on = form.earned_on.data if not form.earned_on.errors else None
+    if earned_on is not None:
+        try:
+            check_earned_on(earned_on, day, previous_year_open=not ledger.year_review_confirmed(member, day.year - 1))
+            if earned_on < member.on_roll_since:
+                raise ledger.LedgerError("before_roll", "earned_on", date=member.on_roll_since.isoformat())
+        except (EntryError, ledger.LedgerError) as err:
+            form.earned_on.errors.append(ledger.error_field_and_text(err, _)[1])
+            earned_on = None
+    on = earned_on or day
+    scheme = scheme_for_year(on.year)
+    ind = scheme.indicators.get(form.indicator.data or "")
+    value = None
+    if ind is None or ind.retired:
+        form.indicator.errors.append(_("Choose an item from the list."))
+    elif ind.category == "K" or ind.veto:
+        form.indicator.errors.append(_("Deductions are recorded by the branch: your booklet records completed items."))
+    else:
+        try:
+            value = entry_points(scheme, ind, type_on(history, on), form.hours.data if ind.is_hours else None)
+        except EntryError as err:
+            field, text = ledger.error_field_and_text(err, _)
+            (form.hours if field == "value" else form.indicator).errors.append(text)
+        if not ind.is_hours and form.hours.data:
+            form.hours.errors.append(_("This item is not counted in hours: leave the hours empty."))
+    if form.errors:
+        return None
+    return SelfRecord(member_id=member.id, indicator_code=ind.code, earned_on=earned_on,
+                      quantity=value.quantity, note=form.note.data, origin="member", status="pending",
+                      created_by_id=current_user.id)
+
+
+def _own_column(member: Member, day: date) -> dict:
+    """What the member's self-record column needs besides its form."""
+    pending = db.session.scalars(select(SelfRecord).where(SelfRecord.member_id == member.id,
+                                                          SelfRecord.status == "pending")
+                                 .order_by(SelfRecord.earned_on, SelfRecord.id)).all()
+    return {"member": member, "pending": pending, "scheme": scheme_for_year(day.year),
+            "published": _pending_periods(member, pending)}
+
+
+@bp.post("/members/<int:member_id>/self-records")
+def self_record(member_id: int):
+    member = get_member_or_404(member_id)
+    if current_user.member_id != member.id:  # a secretary records for others in the ledger, not here
+        abort(403)
+    if member.status != "active" or not ledger.type_history(member.id):
+        abort(409)
+    day = today()
+    form = _new_form(member, day, formdata=request.form)
+    sr = _validated(form, member, day)
+    if sr is None:
+        if is_htmx():
+            return render_template("booklet/_self_records.html", **_own_column(member, day), form=form), 422
+        ctx = _booklet(member, day.year, day)
+        return render_template("booklet/show.html", **ctx, form=form), 422
+    db.session.add(sr)
+    db.session.flush()
+    audit.record("self_record_added", sr, member_id=member.id, user=user(),
+                 summary=f"{member.name} {sr.indicator_code} on {sr.earned_on}",
+                 after={"indicator": sr.indicator_code, "earned_on": sr.earned_on.isoformat(),
+                        "quantity": str(sr.quantity) if sr.quantity is not None else None, "note": sr.note})
+    db.session.commit()
+    if is_htmx():
+        return render_template("booklet/_self_records.html", **_own_column(member, day), form=_new_form(member, day),
+                               added=sr)
+    flash(_("Recorded in your booklet. Your branch will check it and confirm it."), "success")
+    return redirect(url_for(".show", member_id=member.id), 303)
+
+
+# ---------------------------------------------------------------------------------------------
+# Confirming and rejecting self-records (secretaries in scope, never on their own record)
+# ---------------------------------------------------------------------------------------------
+
+def _decidable(record_id: int) -> tuple[SelfRecord, Member]:
+    sr = db.session.get(SelfRecord, record_id)
+    if sr is None:
+        abort(404)
+    member = get_member_or_404(sr.member_id)
+    if current_user.role not in SECRETARY_ROLES or current_user.member_id == member.id:
+        abort(403)
+    if sr.status != "pending":
+        abort(409)
+    return sr, member
+
+
+def _claim(sr: SelfRecord, status: str, **values) -> None:
+    """Decide only a still-pending record: of two secretaries deciding at once, the second gets 409."""
+    result = db.session.execute(
+        update(SelfRecord).where(SelfRecord.id == sr.id, SelfRecord.status == "pending")
+        .values(status=status, decided_by_id=current_user.id, decided_at=utcnow(), **values))
+    if result.rowcount != 1:
+        db.session.rollback()
+        abort(409)
+
+
+def _booklet_page_year(member: Member) -> int | None:
+    """The year shown, when an htmx decision comes from this member's booklet (its figures are swapped too)."""
+    parts = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if not is_htmx() or parts.path != url_for(".show", member_id=member.id):
+        return None
+    raw = parse_qs(parts.query).get("year", [""])[0]
+    day = today()
+    return int(raw) if raw.isdigit() and int(raw) in _years(member, day) else day.year
+
+
+def _decision_response(sr: SelfRecord, member: Member, status: int = 200, errors: dict | None = None,
+                       values: dict | None = None, entry: PointEntry | None = None):
+    if not is_htmx():
+        if errors:
+            day = today()
+            ctx = _booklet(member, sr.earned_on.year if sr.earned_on.year in _years(member, day) else day.year, day)
+            return render_template("booklet/show.html", **ctx, item_errors={sr.id: errors},
+                                   item_values={sr.id: values or {}}), status
+        return redirect(url_for(".show", member_id=member.id, year=sr.earned_on.year), 303)
+    scheme = scheme_for_year(sr.earned_on.year)
+    ctx = {"sr": sr, "scheme": scheme, "entry": entry, "item_errors": {sr.id: errors or {}},
+           "item_values": {sr.id: values or {}},
+           "published": _pending_periods(member, [sr]) if sr.status == "pending" else {}}
+    html = render_template("booklet/_self_record.html", **ctx)
+    year = _booklet_page_year(member) if not errors else None
+    if year is not None:
+        html += render_template("booklet/_oob.html", **_booklet(member, year, today()))
+    resp = make_response(html, status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.post("/self-records/<int:record_id>/confirm")
+def confirm(record_id: int):
+    sr, member = _decidable(record_id)
+    reason = (request.form.get("reason") or "").strip()
+    points = (request.form.get("points") or "").strip()
+    indicator = scheme_for_year(sr.earned_on.year).indicators.get(sr.indicator_code)
+    # The branch may value an item with options (e.g. a district-level commendation) when confirming it.
+    valued_by_branch = indicator is not None and bool(indicator.points_options) and not indicator.is_hours
+    value = (points or None) if valued_by_branch else sr.quantity
+    values = {"reason": reason, "points": points}
+    errors: dict[str, str] = {}
+    adjusts = ledger.publication_covering(member, sr.earned_on)
+    note = f"{sr.note} · {reason}" if reason else sr.note
+    if adjusts is not None and not reason:  # the member's note says what, not why it comes after publication
+        errors["reason"] = ledger.LedgerError("adjustment_needs_reason", "note",
+                                              period=ledger.period_label(adjusts.year, adjusts.quarter)).text(_)
+    elif len(note) > ledger.NOTE_MAX:
+        errors["reason"] = _("The member's note and your reason together are longer than 500 characters.")
+    if errors:
+        return _decision_response(sr, member, 422, errors, values)
+    _claim(sr, "confirmed")
+    try:
+        recorded = ledger.record_entry(member=member, indicator_code=sr.indicator_code, value=value,
+                                       earned_on=sr.earned_on, note=note, user=user(), today=today(),
+                                       source="self_record", self_record_id=sr.id)
+    except (EntryError, ledger.LedgerError) as err:
+        db.session.rollback()
+        field, text = ledger.error_field_and_text(err, _)
+        key = {"note": "reason", "value": "points"}.get(field, "general")
+        return _decision_response(sr, member, 422, {key: text}, values)
+    except IntegrityError:  # another confirmation of the same record won the race
+        db.session.rollback()
+        abort(409)
+    audit.record("self_record_confirmed", sr, member_id=member.id, user=user(),
+                 summary=f"{member.name} {sr.indicator_code} on {sr.earned_on}: entry {recorded.entry.id}")
+    db.session.commit()
+    return _decision_response(sr, member, entry=recorded.entry)
+
+
+@bp.post("/self-records/<int:record_id>/reject")
+def reject(record_id: int):
+    sr, member = _decidable(record_id)
+    reason = (request.form.get("reason") or "").strip()
+    if not reason or len(reason) > ledger.NOTE_MAX:
+        text = _("Give the member a reason.") if not reason else _("At most 500 characters.")
+        return _decision_response(sr, member, 422, {"reject_reason": text}, {"reject_reason": reason})
+    _claim(sr, "rejected", reject_reason=reason)
+    audit.record("self_record_rejected", sr, member_id=member.id, user=user(),
+                 summary=f"{member.name} {sr.indicator_code} on {sr.earned_on}: {reason}")
+    db.session.commit()
+    return _decision_response(sr, member)

@@ -1,0 +1,222 @@
+"""Quarterly publication (公示): the immutable snapshot, its hash, prior-period adjustments, retraction.
+
+The snapshot's canonical JSON is DOMAIN.md's: one object per member on the branch's roll at the
+quarter's end, sorted by member id, with member_id, name, type (A-D), J, Z, K, quarter_total and
+year_to_date as one-decimal strings; json.dumps(rows, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False) encoded as UTF-8, hashed with SHA-256.
+"""
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from . import audit
+from .db import db
+from .models import (Branch, BranchSpell, Member, PointEntry, Publication, Reconciliation, SelfRecord, User)
+from .models._common import utcnow
+from .scheme_versions import scheme_for_year
+from .scoring import N_, score_members
+from .street_settings import get_setting
+
+PUBLISH_ERROR_TEXTS = {
+    "not_ended": N_("{period} has not ended yet: a quarter can be published only after its last day."),
+    "already_published": N_("{period} is already published for this branch."),
+    "pending": N_("{n} self-recorded items are still pending: confirm or reject them first."),
+    "unreconciled": N_("{n} members are not yet reconciled or deferred."),
+    "meeting_required": N_("Record the branch meeting: its date, members present and total."),
+    "meeting_counts": N_("Members present must be between 0 and the total."),
+    "meeting_date": N_("The meeting date must be after the quarter and not after today."),
+    "reason_required": N_("Give the reason for retracting the publication."),
+    "already_retracted": N_("This publication is already retracted."),
+}
+
+
+class PublishError(ValueError):
+    def __init__(self, key: str, **params: Any):
+        self.key = key
+        self.params = {k: str(v) for k, v in params.items()}
+        super().__init__(self.text())
+
+    def text(self, gettext=lambda s: s) -> str:
+        return gettext(PUBLISH_ERROR_TEXTS[self.key]).format(**self.params)
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    """First and last day of a calendar quarter."""
+    last_month = quarter * 3
+    return date(year, last_month - 2, 1), date(year, last_month, calendar.monthrange(year, last_month)[1])
+
+
+def period(year: int, quarter: int) -> str:
+    return f"{year}-Q{quarter}"
+
+
+def members_on_roll(branch_id: int, day: date) -> list[Member]:
+    """Members of the branch on ``day`` (by branch spell and time on the roll), by member id."""
+    spell = select(BranchSpell.member_id).where(
+        BranchSpell.branch_id == branch_id, BranchSpell.starts_on <= day,
+        (BranchSpell.ends_on.is_(None)) | (BranchSpell.ends_on > day))
+    return list(db.session.scalars(
+        select(Member).where(Member.id.in_(spell), Member.on_roll_since <= day,
+                             (Member.left_roll_on.is_(None)) | (Member.left_roll_on > day))
+        .order_by(Member.id)))
+
+
+def _one(value) -> str:
+    return f"{value:.1f}"
+
+
+def snapshot_rows(branch_id: int, year: int, quarter: int) -> list[dict[str, str | int]]:
+    """Per member: quarter points by category, quarter total, year score to date at the quarter's end."""
+    _start, end = quarter_bounds(year, quarter)
+    members = members_on_roll(branch_id, end)
+    scores = score_members(db.session, scheme_for_year(year), year, end, members)
+    rows = []
+    for m in members:
+        s = scores[m.id]
+        q = s.quarter
+        rows.append({"member_id": m.id, "name": m.name, "type": s.type_code, "J": _one(q.j), "Z": _one(q.z),
+                     "K": _one(q.k), "quarter_total": _one(q.total), "year_to_date": _one(s.score)})
+    return rows
+
+
+def canonical_json(rows: list[dict]) -> str:
+    return json.dumps(sorted(rows, key=lambda r: r["member_id"]), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
+def sha256_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def live_publication(branch_id: int, year: int, quarter: int) -> Publication | None:
+    return db.session.scalar(select(Publication).where(
+        Publication.branch_id == branch_id, Publication.year == year, Publication.quarter == quarter,
+        Publication.retracted_at.is_(None)))
+
+
+def adjustments_since_last(branch: Branch) -> list[dict[str, str | int]]:
+    """Entries recorded since this branch's previous publication that adjust an earlier published quarter."""
+    previous = db.session.scalar(select(func.max(Publication.published_at)).where(
+        Publication.branch_id == branch.id, Publication.retracted_at.is_(None)))
+    adjusted = select(Publication.id, Publication.year, Publication.quarter).subquery()
+    stmt = (select(PointEntry, Member.name, adjusted.c.year, adjusted.c.quarter)
+            .join(Member, Member.id == PointEntry.member_id)
+            .join(adjusted, adjusted.c.id == PointEntry.adjusts_publication_id)
+            .where(PointEntry.branch_id == branch.id)
+            .order_by(PointEntry.recorded_at, PointEntry.id))
+    if previous is not None:
+        stmt = stmt.where(PointEntry.recorded_at > previous)
+    return [{"entry_id": e.id, "member_id": e.member_id, "name": name, "period": period(y, q),
+             "indicator": e.indicator_code, "points": _one(e.points), "earned_on": e.earned_on.isoformat(),
+             "correction": e.corrects_id is not None}
+            for e, name, y, q in db.session.execute(stmt)]
+
+
+@dataclass
+class Readiness:
+    ended: bool
+    published: Publication | None
+    pending: int
+    unreconciled: list[Member]
+
+    @property
+    def ready(self) -> bool:
+        return self.ended and self.published is None and self.pending == 0 and not self.unreconciled
+
+
+def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness:
+    _start, end = quarter_bounds(year, quarter)
+    members = members_on_roll(branch.id, end)
+    ids = [m.id for m in members]
+    pending = db.session.scalar(select(func.count()).select_from(SelfRecord).where(
+        SelfRecord.member_id.in_(ids), SelfRecord.status == "pending", SelfRecord.earned_on <= end)) if ids else 0
+    done = set(db.session.scalars(select(Reconciliation.member_id).where(
+        Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter)))
+    return Readiness(today > end, live_publication(branch.id, year, quarter), pending,
+                     [m for m in members if m.id not in done])
+
+
+def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date, meeting_on: date | None,
+            present: int | None, total: int | None, chair: str, street_id: int) -> Publication:
+    """Store the snapshot once every condition holds; raises PublishError otherwise (nothing written)."""
+    p = period(year, quarter)
+    state = readiness(branch, year, quarter, today)
+    if not state.ended:
+        raise PublishError("not_ended", period=p)
+    if state.published is not None:
+        raise PublishError("already_published", period=p)
+    if state.pending:
+        raise PublishError("pending", n=state.pending)
+    if state.unreconciled:
+        raise PublishError("unreconciled", n=len(state.unreconciled))
+    if meeting_on is None or present is None or total is None:
+        raise PublishError("meeting_required")
+    _start, end = quarter_bounds(year, quarter)
+    if not (end < meeting_on <= today):
+        raise PublishError("meeting_date")
+    if not (0 <= present <= total) or total <= 0:
+        raise PublishError("meeting_counts")
+    rows = snapshot_rows(branch.id, year, quarter)
+    text = canonical_json(rows)
+    adjustments = canonical_json_list(adjustments_since_last(branch))
+    days = int(get_setting(street_id, "supervision_days"))
+    pub = Publication(
+        branch_id=branch.id, year=year, quarter=quarter, published_by_id=user.id, meeting_on=meeting_on,
+        members_present=present, members_total=total, chair=chair.strip()[:100],
+        supervision_ends_on=today + timedelta(days=days), snapshot=text, adjustments=adjustments,
+        sha256=sha256_of(text))
+    db.session.add(pub)
+    db.session.flush()
+    bump_board_version(street_id)
+    audit.record("quarter_published", pub, summary=f"{branch.name} {p}: {len(rows)} members, sha256 {pub.sha256}")
+    return pub
+
+
+def canonical_json_list(items: list[dict]) -> str:
+    return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def retract(*, publication: Publication, reason: str, user: User, street_id: int) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise PublishError("reason_required")
+    if publication.retracted_at is not None:
+        raise PublishError("already_retracted")
+    publication.retracted_at = utcnow()
+    publication.retracted_by_id = user.id
+    publication.retract_reason = reason[:1000]
+    bump_board_version(street_id)
+    audit.record("publication_retracted", publication, summary=reason[:500])
+
+
+BOARD_VERSION_KEY = "board_version"
+
+
+def bump_board_version(street_id: int) -> None:
+    """The board's polls compare this one value: any publication, retraction or query changes it."""
+    from .models import Setting
+
+    row = db.session.scalar(select(Setting).where(Setting.street_id == street_id, Setting.key == BOARD_VERSION_KEY))
+    stamp = utcnow().isoformat(timespec="microseconds")
+    if row is None:
+        db.session.add(Setting(street_id=street_id, key=BOARD_VERSION_KEY, value=stamp))
+    else:
+        row.value = stamp
+
+
+def snapshot(publication: Publication) -> list[dict[str, Any]]:
+    return json.loads(publication.snapshot)
+
+
+def verify(publication: Publication) -> bool:
+    """The stored snapshot still hashes to the stored SHA-256."""
+    return sha256_of(publication.snapshot) == publication.sha256
+
+

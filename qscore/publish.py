@@ -1,0 +1,291 @@
+"""Quarterly reconciliation with the members' booklets, and publishing the quarter (公示)."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from . import audit
+from .access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404
+from .clock import today
+from .db import db
+from .htmx import is_htmx
+from .ledger import type_history
+from .models import (Branch, Community, Member, Publication, Reconciliation, ResidentQuery, SelfRecord, Street,
+                     User)
+from .publication import (PublishError, live_publication, members_on_roll, period, publish, quarter_bounds,
+                          readiness, retract, snapshot, verify)
+from .scheme_versions import scheme_for_year
+from .scoring import EntryError, check_earned_on, entry_points, score_members, type_on
+
+bp = Blueprint("publish", __name__)
+
+
+@bp.before_request
+@login_required
+def _secretaries_only():
+    if current_user.role not in SECRETARY_ROLES:
+        abort(403)
+
+
+def _quarter_or_404(year: int, quarter: int) -> None:
+    if quarter not in (1, 2, 3, 4) or not (2000 <= year <= today().year):
+        abort(404)
+
+
+def _street_id(branch: Branch) -> int:
+    return db.session.scalar(select(Community.street_id).where(Community.id == branch.community_id))
+
+
+@bp.get("/publish")
+def index():
+    """Every branch in scope with the state of each quarter of the year."""
+    day = today()
+    year = request.args.get("year", type=int) or day.year
+    if not (2000 <= year <= day.year):
+        abort(404)
+    branches = db.session.execute(
+        branches_in_scope().add_columns(Community.name).where(Branch.retired.is_(False))
+        .order_by(Community.name, Branch.name)).all()
+    ids = [b.id for b, _c in branches]
+    pubs = {(p.branch_id, p.quarter): p for p in db.session.scalars(select(Publication).where(
+        Publication.branch_id.in_(ids), Publication.year == year, Publication.retracted_at.is_(None)))} if ids else {}
+    quarters = [q for q in (1, 2, 3, 4)]
+    ended = {q: day > quarter_bounds(year, q)[1] for q in quarters}
+    return render_template("publish/index.html", branches=branches, pubs=pubs, quarters=quarters, ended=ended,
+                           year=year, day=day)
+
+
+def _quarter_data(branch: Branch, year: int, quarter: int):
+    _start, end = quarter_bounds(year, quarter)
+    members = members_on_roll(branch.id, end)
+    ids = [m.id for m in members]
+    scores = score_members(db.session, scheme_for_year(year), year, end, members)
+    pending = dict(db.session.execute(
+        select(SelfRecord.member_id, func.count()).where(
+            SelfRecord.member_id.in_(ids), SelfRecord.status == "pending", SelfRecord.earned_on <= end)
+        .group_by(SelfRecord.member_id)).all()) if ids else {}
+    recon = {r.member_id: r for r in db.session.scalars(select(Reconciliation).where(
+        Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter))}
+    return members, scores, pending, recon
+
+
+@bp.get("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>")
+def quarter(branch_id: int, year: int, quarter: int):
+    branch, community = get_branch_or_404(branch_id)
+    _quarter_or_404(year, quarter)
+    day = today()
+    published = live_publication(branch.id, year, quarter)
+    retracted = db.session.scalars(select(Publication).where(
+        Publication.branch_id == branch.id, Publication.year == year, Publication.quarter == quarter,
+        Publication.retracted_at.isnot(None)).order_by(Publication.published_at)).all()
+    context = dict(branch=branch, community=community, year=year, quarter=quarter, period=period(year, quarter),
+                   day=day, published=published, retracted=retracted, scheme=scheme_for_year(year))
+    if published is not None:
+        counts = dict(db.session.execute(select(
+            func.count(), func.count(ResidentQuery.answered_at)).where(
+            ResidentQuery.publication_id == published.id)).one()._mapping)
+        return render_template("publish/published.html", rows=snapshot(published), intact=verify(published),
+                               adjustments=_adjustments(published), publisher=db.session.get(User, published.published_by_id),
+                               query_counts=list(counts.values()), **context)
+    members, scores, pending, recon = _quarter_data(branch, year, quarter)
+    state = readiness(branch, year, quarter, day)
+    return render_template("publish/quarter.html", members=members, scores=scores, pending=pending, recon=recon,
+                           state=state, **context)
+
+
+def _adjustments(pub: Publication) -> list[dict]:
+    import json
+
+    return json.loads(pub.adjustments or "[]")
+
+
+def _member_in_quarter(branch: Branch, year: int, quarter: int, member_id: int) -> Member:
+    _start, end = quarter_bounds(year, quarter)
+    member = next((m for m in members_on_roll(branch.id, end) if m.id == member_id), None)
+    if member is None:
+        abort(404)
+    return member
+
+
+def _row_response(branch: Branch, year: int, quarter: int, member: Member, status: int = 200, **extra):
+    members, scores, pending, recon = _quarter_data(branch, year, quarter)
+    body = render_template("publish/_member_row.html", branch=branch, year=year, quarter=quarter, m=member,
+                           s=scores[member.id], pending=pending, recon=recon, scheme=scheme_for_year(year),
+                           editable=live_publication(branch.id, year, quarter) is None, **extra)
+    state = readiness(branch, year, quarter, today())
+    body += render_template("publish/_readiness.html", state=state, oob=True, period=period(year, quarter))
+    resp = make_response(body, status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/members/<int:member_id>/reconcile")
+def reconcile(branch_id: int, year: int, quarter: int, member_id: int):
+    """'Booklet agrees' or 'member absent — reconcile later' (deferred)."""
+    branch, _c = get_branch_or_404(branch_id)
+    _quarter_or_404(year, quarter)
+    member = _member_in_quarter(branch, year, quarter, member_id)
+    if live_publication(branch.id, year, quarter) is not None:
+        abort(409)
+    status = request.form.get("status")
+    if status not in ("agrees", "deferred", "clear"):
+        abort(400)
+    row = db.session.scalar(select(Reconciliation).where(
+        Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter,
+        Reconciliation.member_id == member.id))
+    before = row.status if row else None
+    if status == "clear":
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(Reconciliation(branch_id=branch.id, year=year, quarter=quarter, member_id=member.id,
+                                      status=status, recorded_by_id=current_user.id))
+    else:
+        row.status, row.recorded_by_id = status, current_user.id
+    audit.record("reconciled", member, member_id=member.id, before=before, after=status,
+                 summary=f"{branch.name} {period(year, quarter)}: {member.name} {status}")
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
+    return _row_response(branch, year, quarter, member)
+
+
+@bp.route("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/members/<int:member_id>/booklet-item",
+          methods=["GET", "POST"])
+def booklet_item(branch_id: int, year: int, quarter: int, member_id: int):
+    """What the member's booklet shows that the ledger lacks: a pending item to confirm or reject."""
+    branch, _c = get_branch_or_404(branch_id)
+    _quarter_or_404(year, quarter)
+    member = _member_in_quarter(branch, year, quarter, member_id)
+    if live_publication(branch.id, year, quarter) is not None:
+        abort(409)
+    scheme = scheme_for_year(year)
+    start, end = quarter_bounds(year, quarter)
+    type_code = type_on(type_history(member.id), end)
+    choices = [i for i in scheme.applicable(type_code) if i.category != "K" and not i.veto]
+    errors: dict[str, str] = {}
+    values = {"indicator": request.form.get("indicator", ""), "earned_on": request.form.get("earned_on", ""),
+              "hours": request.form.get("hours", ""), "note": (request.form.get("note") or "").strip()}
+    if request.method == "POST":
+        ind = next((i for i in choices if i.code == values["indicator"]), None)
+        earned = None
+        try:
+            earned = date.fromisoformat(values["earned_on"])
+        except ValueError:
+            errors["earned_on"] = _("Enter a date.")
+        if ind is None:
+            errors["indicator"] = _("Choose an indicator.")
+        if earned is not None and not (start <= earned <= end):
+            errors["earned_on"] = _("The date must fall in %(period)s.", period=period(year, quarter))
+        elif earned is not None and earned < member.on_roll_since:
+            errors["earned_on"] = _("The member came onto the roll on %(d)s.", d=member.on_roll_since.isoformat())
+        if not values["note"] or len(values["note"]) > 500:
+            errors["note"] = _("Say what the booklet shows (at most 500 characters).")
+        quantity = None
+        if ind is not None and earned is not None and not errors:
+            try:
+                check_earned_on(earned, today(), previous_year_open=True)
+                value = entry_points(scheme, ind, type_on(type_history(member.id), earned),
+                                     values["hours"] if ind.is_hours else None)
+                quantity = value.quantity
+            except EntryError as err:
+                errors["hours" if ind.is_hours else "earned_on"] = err.text(_)
+        if not errors:
+            sr = SelfRecord(member_id=member.id, indicator_code=ind.code, earned_on=earned, quantity=quantity,
+                            note=values["note"], origin="reconciliation", created_by_id=current_user.id)
+            db.session.add(sr)
+            db.session.flush()
+            audit.record("booklet_item_added", sr, member_id=member.id,
+                         summary=f"{member.name} {ind.code} {earned}: {values['note'][:200]}")
+            db.session.commit()
+            return _row_response(branch, year, quarter, member)
+    return _row_response(branch, year, quarter, member, status=422 if request.method == "POST" else 200,
+                         item_form=True, choices=choices, values=values, errors=errors)
+
+
+@bp.get("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/sheet")
+def sheet(branch_id: int, year: int, quarter: int):
+    """The printable reconciliation sheet for the branch meeting (A4)."""
+    branch, community = get_branch_or_404(branch_id)
+    _quarter_or_404(year, quarter)
+    members, scores, _pending, _recon = _quarter_data(branch, year, quarter)
+    return render_template("publish/sheet.html", branch=branch, community=community, year=year, quarter=quarter,
+                           period=period(year, quarter), members=members, scores=scores, day=today(),
+                           scheme=scheme_for_year(year))
+
+
+@bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/publish")
+def publish_quarter(branch_id: int, year: int, quarter: int):
+    branch, _c = get_branch_or_404(branch_id)
+    _quarter_or_404(year, quarter)
+    form = request.form
+    meeting_on = present = total = None
+    try:
+        meeting_on = date.fromisoformat(form.get("meeting_on", ""))
+    except ValueError:
+        pass
+    try:
+        present, total = int(form.get("present", "")), int(form.get("total", ""))
+    except ValueError:
+        pass
+    try:
+        pub = publish(branch=branch, year=year, quarter=quarter, user=current_user._get_current_object(),
+                      today=today(), meeting_on=meeting_on, present=present, total=total,
+                      chair=form.get("chair", ""), street_id=_street_id(branch))
+    except PublishError as err:
+        db.session.rollback()
+        flash(err.text(_), "error")
+        status = 409 if err.key in ("already_published",) else 422
+        return quarter_page_with_status(branch_id, year, quarter, status)
+    db.session.commit()
+    flash(_("%(period)s is published. The noticeboard shows it now; the supervision period ends on %(end)s.",
+            period=period(year, quarter), end=pub.supervision_ends_on.isoformat()), "success")
+    return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
+
+
+def quarter_page_with_status(branch_id: int, year: int, quarter_: int, status: int):
+    resp = make_response(quarter(branch_id, year, quarter_))
+    resp.status_code = status
+    return resp
+
+
+def _publication_in_scope(publication_id: int) -> tuple[Publication, Branch, Community]:
+    pub = db.session.get(Publication, publication_id)
+    if pub is None:
+        abort(404)
+    branch, community = get_branch_or_404(pub.branch_id)
+    return pub, branch, community
+
+
+@bp.get("/publications/<int:publication_id>/notice")
+def notice(publication_id: int):
+    """The printable notice sheet (A4/A3) of a publication."""
+    from .street_settings import all_settings
+
+    pub, branch, community = _publication_in_scope(publication_id)
+    return render_template("publish/notice.html", pub=pub, branch=branch, community=community,
+                           rows=snapshot(pub), adjustments=_adjustments(pub), period=period(pub.year, pub.quarter),
+                           settings=all_settings(community.street_id), street=db.session.get(Street, community.street_id))
+
+
+@bp.post("/publications/<int:publication_id>/retract")
+def retract_publication(publication_id: int):
+    pub, branch, community = _publication_in_scope(publication_id)
+    if current_user.role != "street_admin":
+        abort(403)
+    try:
+        retract(publication=pub, reason=request.form.get("reason", ""), user=current_user._get_current_object(),
+                street_id=community.street_id)
+    except PublishError as err:
+        db.session.rollback()
+        flash(err.text(_), "error")
+        return quarter_page_with_status(branch.id, pub.year, pub.quarter, 409 if err.key == "already_retracted" else 422)
+    db.session.commit()
+    flash(_("The publication is retracted; the branch may publish the quarter again."), "success")
+    return redirect(url_for("publish.quarter", branch_id=branch.id, year=pub.year, quarter=pub.quarter))
+
+

@@ -1,0 +1,214 @@
+"""Reconciliation and publication: conditions, the immutable snapshot, adjustments, retraction."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from qscore.audit import AppendOnlyError
+from qscore.db import db
+from qscore.models import AuditLog, Publication, Reconciliation, SelfRecord, User
+from qscore.publication import canonical_json, sha256_of
+
+from .conftest import make_member
+
+HX = {"HX-Request": "true"}
+Q1 = "/branches/{b}/quarters/2026/1"
+
+
+@pytest.fixture
+def members(app, org):
+    with app.app_context():
+        ids = [make_member(org.branch_id, n, t, phone="13900001111").id
+               for n, t in (("张伟", "A"), ("李娜", "B"), ("王秀英", "D"))]
+        make_member(org.branch_id, "新来的", "A", on_roll_since=date(2026, 4, 1))  # not on the roll at Q1's end
+        db.session.commit()
+    return ids
+
+
+def add(client, org, mid, earned_on, **data):
+    return client.post(f"/branches/{org.branch_id}/members/{mid}/entries", headers=HX,
+                       data={"indicator": "J1", "earned_on": earned_on, "note": "", "value": "", **data})
+
+
+def reconcile_all(client, org, members, quarter=1):
+    for mid in members:
+        resp = client.post(f"/branches/{org.branch_id}/quarters/2026/{quarter}/members/{mid}/reconcile",
+                           data={"status": "agrees"}, headers=HX)
+        assert resp.status_code == 200
+
+
+def publish(client, org, quarter=1, **data):
+    form = {"meeting_on": "2026-04-10" if quarter == 1 else "2026-07-05", "present": "3", "total": "3",
+            "chair": "张书记", **data}
+    return client.post(f"/branches/{org.branch_id}/quarters/2026/{quarter}/publish", data=form)
+
+
+def publications(app) -> list[Publication]:
+    with app.app_context():
+        rows = db.session.scalars(select(Publication).order_by(Publication.id)).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_reconciliation_page_lists_members_on_the_roll_at_quarter_end(client, auth, org, members):
+    auth.login("bs")
+    add(client, org, members[0], "2026-02-12")
+    page = client.get(Q1.format(b=org.branch_id)).get_data(as_text=True)
+    assert "张伟" in page and "王秀英" in page and "新来的" not in page
+    assert f'id="recon-{members[0]}-row"' in page
+
+
+def test_publishing_needs_every_condition(app, client, auth, org, members):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    resp = publish(client, org)
+    assert resp.status_code == 422 and "3 members are not yet reconciled" in resp.get_data(as_text=True)
+    reconcile_all(client, org, members[:2])
+    client.post(f"/branches/{org.branch_id}/quarters/2026/1/members/{members[2]}/reconcile",
+                data={"status": "deferred"}, headers=HX)
+    with app.app_context():
+        db.session.add(SelfRecord(member_id=members[0], indicator_code="J5", earned_on=date(2026, 3, 1), note="笔记"))
+        db.session.commit()
+    resp = publish(client, org)
+    assert resp.status_code == 422 and "1 self-recorded items are still pending" in resp.get_data(as_text=True)
+    with app.app_context():
+        db.session.scalar(select(SelfRecord)).status = "rejected"
+        db.session.commit()
+    assert publish(client, org, meeting_on="").status_code == 422
+    assert publish(client, org, present="5", total="3").status_code == 422
+    assert publish(client, org, meeting_on="2026-03-30").status_code == 422  # before the quarter ended
+    assert publications(app) == []
+    assert publish(client, org).status_code == 302
+    [pub] = publications(app)
+    assert (pub.year, pub.quarter, pub.members_present, pub.chair) == (2026, 1, 3, "张书记")
+    assert pub.supervision_ends_on == date(2026, 5, 25)  # published 2026-05-20 + 5 days
+
+
+def test_quarter_not_ended_cannot_be_published(app, client, auth, org, members):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    reconcile_all(client, org, members, quarter=2)
+    resp = publish(client, org, quarter=2, meeting_on="2026-05-19")
+    assert resp.status_code == 422 and "has not ended yet" in resp.get_data(as_text=True)
+
+
+def test_snapshot_is_the_canonical_json_and_its_hash_reproducible(app, client, auth, org, members):
+    auth.login("bs")
+    add(client, org, members[0], "2026-02-12")
+    add(client, org, members[0], "2026-03-12", indicator="Z4", value="5", note="防汛")
+    add(client, org, members[1], "2026-03-02", indicator="K1", note="缺席")
+    reconcile_all(client, org, members)
+    assert publish(client, org).status_code == 302
+    [pub] = publications(app)
+    rows = json.loads(pub.snapshot)
+    assert [r["member_id"] for r in rows] == sorted(members)
+    zhang = rows[0]
+    assert zhang == {"member_id": members[0], "name": "张伟", "type": "A", "J": "1.0", "Z": "5.0", "K": "0.0",
+                     "quarter_total": "6.0", "year_to_date": "56.0"}
+    assert rows[1]["K"] == "-2.0" and rows[1]["year_to_date"] == "53.0"
+    assert canonical_json(rows) == pub.snapshot
+    assert sha256_of(pub.snapshot) == pub.sha256
+    assert pub.snapshot == json.dumps(rows, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert "13900001111" not in pub.snapshot
+
+
+def test_snapshot_never_changes(app, client, auth, org, members):
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    publish(client, org)
+    [before] = publications(app)
+    assert add(client, org, members[0], "2026-03-20", note="补录：当日签到表遗漏").status_code == 200
+    [after] = publications(app)
+    assert (after.snapshot, after.sha256) == (before.snapshot, before.sha256)
+    with app.app_context():
+        pub = db.session.get(Publication, before.id)
+        pub.snapshot = "[]"
+        with pytest.raises(AppendOnlyError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.delete(db.session.get(Publication, before.id))
+        with pytest.raises(AppendOnlyError):
+            db.session.commit()
+        db.session.rollback()
+
+
+def test_late_entry_is_an_adjustment_listed_in_the_next_publication(app, client, auth, org, members):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    publish(client, org)
+    assert add(client, org, members[0], "2026-03-20").status_code == 422  # no reason
+    assert add(client, org, members[0], "2026-03-20", note="会后核对补录").status_code == 200
+    app.config["FIXED_TODAY"] = date(2026, 7, 10)
+    reconcile_all(client, org, [*members, members[-1] + 1], quarter=2)
+    resp = publish(client, org, quarter=2, total="4", present="4")
+    assert resp.status_code == 302
+    q1, q2 = publications(app)
+    [adj] = json.loads(q2.adjustments)
+    assert (adj["period"], adj["member_id"], adj["points"], adj["indicator"]) == ("2026-Q1", members[0], "1.0", "J1")
+    assert json.loads(q1.adjustments) == []
+    page = client.get(f"/branches/{org.branch_id}/quarters/2026/2").get_data(as_text=True)
+    assert "Adjustments to earlier published quarters" in page and "2026-Q1" in page
+
+
+def test_retraction_is_the_street_admins_with_a_reason(app, client, auth, org, members):
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    publish(client, org)
+    [pub] = publications(app)
+    assert client.post(f"/publications/{pub.id}/retract", data={"reason": "数据有误"}).status_code == 403
+    auth.logout()
+    auth.login("admin")
+    assert client.post(f"/publications/{pub.id}/retract", data={"reason": " "}).status_code == 422
+    assert client.post(f"/publications/{pub.id}/retract", data={"reason": "漏记一名党员"}).status_code == 302
+    [pub] = publications(app)
+    assert pub.retracted_at is not None and pub.retract_reason == "漏记一名党员"
+    assert client.post(f"/publications/{pub.id}/retract", data={"reason": "again"}).status_code == 409
+    page = client.get(Q1.format(b=org.branch_id)).get_data(as_text=True)
+    assert "漏记一名党员" in page  # the retracted snapshot stays visible as retracted
+    assert publish(client, org).status_code == 302  # the quarter can be published again
+    assert len(publications(app)) == 2
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditLog).where(
+            AuditLog.action == "publication_retracted")) == 1
+
+
+def test_booklet_item_becomes_a_pending_self_record(app, client, auth, org, members):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+    url = f"/branches/{org.branch_id}/quarters/2026/1/members/{members[0]}/booklet-item"
+    resp = client.post(url, headers=HX, data={"indicator": "J5", "earned_on": "2026-05-01", "note": "学习笔记"})
+    assert resp.status_code == 422 and "must fall in 2026-Q1" in resp.get_data(as_text=True)
+    resp = client.post(url, headers=HX, data={"indicator": "J5", "earned_on": "2026-02-01", "note": "学习笔记"})
+    assert resp.status_code == 200 and "1 pending" in resp.get_data(as_text=True)
+    with app.app_context():
+        sr = db.session.scalar(select(SelfRecord))
+        assert (sr.origin, sr.status, sr.created_by_id) == ("reconciliation", "pending", org.branch_secretary_id)
+
+
+def test_scope(app, client, auth, org, members):
+    auth.login("bs2")
+    assert client.get(Q1.format(b=org.branch_id)).status_code == 404
+    assert client.post(f"/branches/{org.branch_id}/quarters/2026/1/members/{members[0]}/reconcile",
+                       data={"status": "agrees"}).status_code == 404
+    assert publish(client, org).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Reconciliation)) == 0
+    auth.logout()
+    auth.login("cs")
+    assert client.get(Q1.format(b=org.branch_id)).status_code == 200
+    assert client.get("/branches/1/quarters/2026/5").status_code == 404
+
+
+def test_sheet_and_notice_print_views(app, client, auth, org, members):
+    auth.login("bs")
+    sheet = client.get(f"/branches/{org.branch_id}/quarters/2026/1/sheet").get_data(as_text=True)
+    assert "张伟" in sheet and "签名" in sheet
+    reconcile_all(client, org, members)
+    publish(client, org)
+    [pub] = publications(app)
+    notice = client.get(f"/publications/{pub.id}/notice").get_data(as_text=True)
+    assert "张伟" in notice and "2026-05-25" in notice and "13900001111" not in notice
