@@ -27,11 +27,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, insert, select
+from sqlalchemy import exists, func, insert, select
 
 from . import audit
 from .db import db
-from .models import (Branch, BranchSpell, Community, Leave, Meeting, Member, MemberType, PointEntry,
+from .models import (Branch, BranchSpell, Community, Leave, Meeting, Member, MemberType, PointEntry, Reconciliation,
                      SelfRecord, Street, User)
 from .scheme import Scheme
 from .scheme_versions import ensure_year, scheme_for_year
@@ -1092,8 +1092,45 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
     later.sort(key=lambda e: e["recorded_at"])
     db.session.execute(insert(PointEntry.__table__), later)
 
+    published = _publish_ended_quarters(b, street, branches)
+
     audit.record("demo_loaded", street, user=admin, summary=(
         f"demo street {DEMO_STREET}: {len(b.branches)} branches, {len(b.members)} members, "
-        f"{len(rows) + len(originals) + len(later)} entries (seed {seed}, today {today.isoformat()})"))
+        f"{len(rows) + len(originals) + len(later)} entries, {published} published quarters "
+        f"(seed {seed}, today {today.isoformat()})"))
     db.session.flush()
     return street
+
+
+def _publish_ended_quarters(b: "_Builder", street: Street, branches: list[Branch]) -> int:
+    """Every branch publishes every ended quarter at a meeting after the quarter, once its entries were in.
+
+    Each member is marked reconciled; the publication happens after the last entry earned in the
+    quarter was recorded, so nothing in the demo needs to be a prior-period adjustment.
+    """
+    from .publication import members_on_roll, publish, quarter_bounds
+
+    count = 0
+    for br, orm in zip(b.branches, branches):
+        for year in (b.prev, b.year):
+            for quarter in (1, 2, 3, 4):
+                start, end = quarter_bounds(year, quarter)
+                latest = db.session.scalar(select(func.max(PointEntry.recorded_at)).join(
+                    Member, Member.id == PointEntry.member_id).where(
+                    Member.branch_id == orm.id, PointEntry.earned_on >= start, PointEntry.earned_on <= end))
+                day = end + timedelta(days=10)
+                if latest is not None and latest.date() >= day:
+                    day = latest.date() + timedelta(days=1)
+                if day > b.today or (year == b.today.year and end >= b.today):
+                    continue
+                members = members_on_roll(orm.id, end)
+                db.session.add_all([Reconciliation(branch_id=orm.id, year=year, quarter=quarter, member_id=m.id,
+                                                   status="agrees", recorded_by_id=br.user_id,
+                                                   recorded_at=b.stamp(day, 9)) for m in members])
+                db.session.flush()
+                present = max(1, len(members) - b.rng.randint(0, max(1, len(members) // 8)))
+                publish(branch=orm, year=year, quarter=quarter, user=db.session.get(User, br.user_id), today=day,
+                        meeting_on=day, present=present, total=len(members), chair=br.secretary.name,
+                        street_id=street.id, published_at=b.stamp(day, 11))
+                count += 1
+    return count

@@ -11,7 +11,7 @@ import calendar
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -144,7 +144,8 @@ def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness
 
 
 def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date, meeting_on: date | None,
-            present: int | None, total: int | None, chair: str, street_id: int) -> Publication:
+            present: int | None, total: int | None, chair: str, street_id: int,
+            published_at: datetime | None = None) -> Publication:
     """Store the snapshot once every condition holds; raises PublishError otherwise (nothing written)."""
     p = period(year, quarter)
     state = readiness(branch, year, quarter, today)
@@ -171,7 +172,7 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
         branch_id=branch.id, year=year, quarter=quarter, published_by_id=user.id, meeting_on=meeting_on,
         members_present=present, members_total=total, chair=chair.strip()[:100],
         supervision_ends_on=today + timedelta(days=days), snapshot=text, adjustments=adjustments,
-        sha256=sha256_of(text))
+        sha256=sha256_of(text), published_at=published_at or utcnow())
     db.session.add(pub)
     db.session.flush()
     bump_board_version(street_id)

@@ -260,3 +260,16 @@ def test_real_street_refuses(app, runner):
     assert "real data" in result.output
     with app.app_context():
         assert count(Street) == 1 and count(Member) == 0
+
+
+def test_demo_has_published_quarters_so_the_board_is_never_empty(demo):
+    from qscore.models import Publication
+    from qscore.publication import verify
+
+    pubs = db.session.scalars(select(Publication)).all()
+    branches = count(Branch)
+    periods = {(p.year, p.quarter) for p in pubs}
+    assert periods == {(2025, 1), (2025, 2), (2025, 3), (2025, 4), (2026, 1)}  # today is 2026-05-20
+    assert len(pubs) == branches * len(periods)
+    assert all(verify(p) for p in pubs)
+    assert all(p.published_at.date() > date(p.year, p.quarter * 3, 28) for p in pubs)
