@@ -54,6 +54,8 @@ def base_url(live_server):
 def fresh_db(live_app):
     with live_app.app_context():
         truncate_all()
+    # The server remembers that setup is done (accounts are never deleted); emptying the tables undoes it.
+    live_app.extensions.pop("qscore_setup_done", None)
     yield live_app
     with live_app.app_context():
         db.session.remove()

@@ -75,7 +75,7 @@ def test_language_switch_sticks(page, street, login, a11y):
 def test_expired_session_during_htmx_action_goes_to_login_and_back(page, street, login, fresh_db):
     login("admin")
     page.get_by_role("button", name="前进社区").click()
-    expect(page.get_by_role("cell", name="第一党支部")).to_be_visible()
+    expect(page.get_by_role("link", name="第一党支部")).to_be_visible()
     with fresh_db.app_context():
         for s in db.session.scalars(db.select(UserSession)):
             s.ended_at = s.created_at
