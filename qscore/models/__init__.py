@@ -8,6 +8,8 @@ from .scheme import SchemeVersion
 from .ledger import PointEntry, SelfRecord, Meeting, MEETING_KINDS, ENTRY_SOURCES
 from .publication import Publication, Reconciliation, ResidentQuery
 from .review import YearReview, ReviewGrade, RectificationCase, CaseFollowUp, Proposal
+from .service import (PostKind, MemberPost, PostService, Household, HouseholdVisit, VolunteerTeam,
+                      TeamMembership)
 
 __all__ = [
     "Street", "Community", "Branch", "BRANCH_KINDS",
@@ -18,4 +20,5 @@ __all__ = [
     "PointEntry", "SelfRecord", "Meeting", "MEETING_KINDS", "ENTRY_SOURCES",
     "Publication", "Reconciliation", "ResidentQuery",
     "YearReview", "ReviewGrade", "RectificationCase", "CaseFollowUp", "Proposal",
+    "PostKind", "MemberPost", "PostService", "Household", "HouseholdVisit", "VolunteerTeam", "TeamMembership",
 ]
