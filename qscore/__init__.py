@@ -41,7 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     cli.init_app(app)
 
-    from . import auth, booklet, entry, health, home, publish, setup
+    from . import auth, board, booklet, entry, health, home, publish, queries, review, setup
 
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)
@@ -50,5 +50,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(booklet.bp)
     app.register_blueprint(entry.bp)
     app.register_blueprint(publish.bp)
+    app.register_blueprint(board.bp)
+    app.register_blueprint(queries.bp)
+    app.register_blueprint(review.bp)
     app.register_blueprint(i18n.bp)
     return app

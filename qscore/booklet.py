@@ -27,6 +27,7 @@ from .access import SECRETARY_ROLES, get_member_or_404, user
 from .clock import today
 from .db import db
 from .htmx import is_htmx, page_or_fragment
+from .review import decisions_for_member
 from .models import Branch, Community, Member, MemberType, PointEntry, Publication, SelfRecord, User
 from .models._common import utcnow
 from .scheme import Scheme
@@ -192,6 +193,8 @@ def _booklet(member: Member, year: int, day: date) -> dict:
                         + [r.decided_by_id for r in records]),
         "host_branches": _names(Branch, [e.host_branch_id for e in entries if e.host_branch_id != member.branch_id]),
         "source_labels": SOURCE_LABELS, **_viewer_flags(member),
+        # The member sees every decision about them (grades, rectification, proposals).
+        "decisions": decisions_for_member(member.id),
     }
 
 

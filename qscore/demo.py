@@ -32,7 +32,7 @@ from sqlalchemy import exists, func, insert, select
 from . import audit
 from .db import db
 from .models import (Branch, BranchSpell, Community, Leave, Meeting, Member, MemberType, PointEntry, Reconciliation,
-                     SelfRecord, Street, User)
+                     RectificationCase, SelfRecord, Street, User)
 from .scheme import Scheme
 from .scheme_versions import ensure_year, scheme_for_year
 from .scoring import Entry, MemberLedger, entry_points, suggest_grade, year_score
@@ -1093,11 +1093,12 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
     db.session.execute(insert(PointEntry.__table__), later)
 
     published = _publish_ended_quarters(b, street, branches)
+    reviewed = _review_past_year(b, street, branches)
 
     audit.record("demo_loaded", street, user=admin, summary=(
         f"demo street {DEMO_STREET}: {len(b.branches)} branches, {len(b.members)} members, "
-        f"{len(rows) + len(originals) + len(later)} entries, {published} published quarters "
-        f"(seed {seed}, today {today.isoformat()})"))
+        f"{len(rows) + len(originals) + len(later)} entries, {published} published quarters, "
+        f"{reviewed} confirmed reviews (seed {seed}, today {today.isoformat()})"))
     db.session.flush()
     return street
 
@@ -1134,3 +1135,117 @@ def _publish_ended_quarters(b: "_Builder", street: Street, branches: list[Branch
                         street_id=street.id, published_at=b.stamp(day, 11))
                 count += 1
     return count
+
+
+# ---------------------------------------------------------------------------------------------
+# The past year's review (issue 7): confirmed by every branch, with rectification cases under way
+# ---------------------------------------------------------------------------------------------
+
+# The problems of a case, in the words a branch would write them (the rectify reasons of scoring.py).
+DEMO_PROBLEMS = {
+    "veto": "受党纪处分，一票否决（{date}）",
+    "score_below_qualified": "年度积分{score}分，低于合格线{min}分",
+    "absence_streak": "连续{months}个月无故缺席组织生活（{start}至{end}）",
+    "dues_arrears_streak": "连续{months}个月未按时交纳党费（{start}至{end}）",
+}
+DEMO_OVERRIDE = "该同志此期间因病住院治疗，会后补交了住院证明，经支部大会讨论同意评为合格"
+DEMO_PLAN = ("1. 联系人每月至少谈心谈话一次，了解思想和生活情况；\n2. 带领参加主题党日和志愿服务，按时交纳党费；\n"
+             "3. 每季度向支部书面汇报整改情况。")
+DEMO_FOLLOW_UPS = ("上门谈心谈话，本人认识到问题，表示愿意整改", "电话联系，提醒按时参加主题党日并交纳党费",
+                   "陪同参加社区志愿服务活动，表现积极", "与家属沟通，共同做好思想工作")
+DEMO_STATEMENT = "本人长期在外地务工，与支部失去联系，未按时交纳党费，经多次联系后表示接受组织处理。"
+
+
+def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> int:
+    """Every branch holds its review of the past year a few days after publishing quarter 4.
+
+    The meeting confirms the suggestions, with one override with its reason; each rectification
+    case gets a mentor (a member account of the community where there is one), a plan, a deadline in
+    the future and a follow-up or two; the case of the lost mobile member is proposed for expulsion
+    and waits in the street's approval queue. The same transitions as the app's (review.workflow).
+    """
+    from .publication import live_publication
+    from .review.data import load_rows
+    from .review.workflow import confirm_review, decide_many, ensure_review, record_meeting
+
+    year, r = b.prev, b.rng
+    scheme = b.schemes[year]
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.street_id == street.id))}
+    communities = {c.id: c for c in db.session.scalars(select(Community).where(Community.street_id == street.id))}
+    member_accounts = {m.id: users[m.user_id] for m in b.account_members}
+    by_id = {m.id: m for m in b.members}
+    meetings = []  # (branch, orm, day, rows) of every branch that has held its review by today
+    for br, orm in zip(b.branches, branches):
+        q4 = live_publication(orm.id, year, 4)
+        if q4 is None:
+            continue
+        published_on = q4.published_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(b.tz).date()
+        day = _weekday(published_on + timedelta(days=r.randint(4, 9)))
+        if day <= b.today:
+            meetings.append((br, orm, day, load_rows(orm.id, year, b.today, scheme, None)))
+    # The one override: a member suggested for rectification by an absence streak alone (a stay in
+    # hospital the branch learnt of late), else one rectified on streaks or score but no veto.
+    rectify = [row for *_x, rows in meetings for row in rows if row.suggested == "rectify"]
+    keys = lambda row: [x.key for x in row.reasons]  # noqa: E731
+    override = next((row for row in rectify if keys(row) == ["absence_streak"]), None) or next(
+        (row for row in rectify if "veto" not in keys(row)), None)
+    for br, orm, day, rows in meetings:
+        secretary = users[br.user_id]
+        review = ensure_review(orm.id, year, secretary)
+        present = len(rows) - r.randint(1, max(1, len(rows) // 10))
+        record_meeting(review, meeting_on=day, present=present, total=len(rows), chair=br.secretary.name,
+                       minutes=f"{year}年度党员民主评议暨积分等次评定，逐一宣读积分及建议等次，与会党员讨论表决。",
+                       user=secretary, today=day)
+        problems: dict[int, str] = {}
+        decisions = []
+        for row in rows:
+            grade, reason = (("qualified", DEMO_OVERRIDE) if row is override else (row.suggested, ""))
+            decisions.append((row.member, row.suggested, row.score.score, row.reasons_json, grade, reason))
+            if grade == "rectify":
+                problems[row.member.id] = "\n".join(
+                    DEMO_PROBLEMS[x.key].format(**{k: v.removesuffix(".0") for k, v in x.params.items()})
+                    for x in row.reasons if x.key in DEMO_PROBLEMS)
+        decide_many(review, decisions, user=secretary, at=b.stamp(day, 15))
+        opened = confirm_review(review, current={row.member.id: (row.suggested, row.score.score, row.reasons_json)
+                                                 for row in rows},
+                                problems=problems, period_months=scheme.rectification_period_months, user=secretary,
+                                today=day, at=b.stamp(day, 17))
+        for case in opened:
+            _demo_case(b, case, by_id[case.member_id], br, communities[orm.community_id], secretary, users,
+                       member_accounts, day, len(rows))
+    return len(meetings)
+
+
+def _demo_case(b: "_Builder", case, m: "_Member", br: "_Branch", community: Community, secretary: User,
+               users: dict[int, User], member_accounts: dict[int, User], opened: date, roll: int) -> None:
+    """Mentor, plan, a follow-up or two; a proposal for the lost member; an extension if the deadline passed."""
+    from .review.workflow import add_follow_up, add_months, assign_mentor, extend_case, propose, write_plan
+
+    r = b.rng
+    member = db.session.get(Member, m.id)
+    # A member account of the community mentors where there is one (so the demo's members see "my cases").
+    mentor = next((u for mid, u in member_accounts.items() if u.community_id == community.id and mid != m.id
+                   and not any(c.mentor_id == u.id for c in db.session.scalars(select(RectificationCase)))), None)
+    if mentor is None:
+        mentor = secretary if secretary.member_id != m.id else users[b.community_user[br.community]]
+    planned = min(opened + timedelta(days=r.randint(2, 6)), b.today)
+    assign_mentor(case, mentor=mentor, member=member, community=community, user=secretary)
+    write_plan(case, problems=case.problems, plan=DEMO_PLAN, deadline=add_months(opened, 6), user=secretary,
+               today=planned)
+    visits = [d for d in (planned + timedelta(days=r.randint(18, 30)), planned + timedelta(days=r.randint(50, 70)))
+              if d < b.today]
+    for d in visits:
+        add_follow_up(case, on=d, text=r.choice(DEMO_FOLLOW_UPS), user=mentor, today=d, opened_on=opened,
+                      at=b.stamp(d))
+    if m.special == "lost" and visits:
+        meeting = _weekday(visits[-1] + timedelta(days=r.randint(10, 20)))
+        if meeting < b.today:
+            present = roll - r.randint(1, 3)
+            propose(case, member, kind="cancel_probation" if member.probationary else "expel", meeting_on=meeting,
+                    present=present, total=roll, votes_for=present - 1, votes_against=0, votes_abstain=1,
+                    statement=DEMO_STATEMENT, user=secretary, today=meeting, opened_on=opened,
+                    at=b.stamp(meeting, 18))
+            return
+    if case.deadline <= b.today:  # the demo is loaded late in the year: the branch extended the case
+        extend_case(case, deadline=b.today + timedelta(days=r.randint(60, 90)), reason="有一定转变，延长整改期继续观察",
+                    user=secretary, today=b.today, at=b.stamp(b.today, 9))

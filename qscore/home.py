@@ -12,6 +12,7 @@ from .htmx import page_or_fragment
 from .models import Branch, Community, Member, MemberType, PointEntry
 from .scheme_versions import scheme_for_year
 from .scoring import live_entry_clause, score_members
+from .review import case_alerts, mentored_case_count
 from .standings import standings
 
 bp = Blueprint("home", __name__)
@@ -37,6 +38,7 @@ def index():
         # One community in scope: show its branches at once; several: each opens on request.
         expanded=len(communities) == 1,
         branch_members=[m for m in st.members] if current_user.role == "branch_secretary" else [],
+        alerts=case_alerts(current_user),
     )
 
 
@@ -65,4 +67,4 @@ def _member_home():
     type_history = db.session.scalars(
         select(MemberType).where(MemberType.member_id == member.id).order_by(MemberType.effective_from)).all()
     return render_template("home/member.html", member=member, score=score, recent=recent, scheme=scheme,
-                           type_history=type_history, day=day)
+                           type_history=type_history, day=day, mentored=mentored_case_count(current_user.id))

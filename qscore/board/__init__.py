@@ -1,0 +1,136 @@
+"""The public noticeboard (公示栏): each branch's latest live publication, for the TV in the community office.
+
+GET only, no login. Only published figures (the snapshots, never the live ledger); names masked as
+privacy.py says; types shown as 第一类…第四类 only. The page polls /board/poll: while the street's
+board version is unchanged that costs one indexed read and answers 204; otherwise it answers the new
+slides, which htmx swaps in place. A poll from a page of another build (a deploy) reloads the page.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from sqlalchemy import func, select
+
+from .. import ROOT, __version__
+from ..clock import today
+from ..db import db
+from ..htmx import is_htmx
+from ..models import Branch, Community, Setting, Street
+from ..publication import BOARD_VERSION_KEY
+from ..street_settings import all_settings
+from .pages import COLUMN_UNITS, HEADING_UNITS, MEMBER_COLUMNS, paginate
+from .slides import (Scope, _long_date, booklet_numbers, labels_for, member_labels, member_sections,
+                     parsed_publications, period_title, plain_points, public_query_url, signed_points, slides_for)
+
+# What the queries blueprint and the tests use.
+__all__ = ["bp", "BUILD", "board_version", "COLUMN_UNITS", "HEADING_UNITS", "MEMBER_COLUMNS", "paginate",
+           "booklet_numbers", "labels_for", "member_labels", "member_sections", "parsed_publications",
+           "period_title", "plain_points", "public_query_url", "signed_points"]
+
+bp = Blueprint("board", __name__)
+
+
+def _build_id() -> str:
+    """Changes with every deploy that changes the board: a page of an older build reloads itself."""
+    h = hashlib.sha256(__version__.encode())
+    files = [ROOT / "static" / "board.js", ROOT / "static" / "board.css",
+             *sorted((ROOT / "templates" / "board").glob("*.html"))]
+    for path in files:
+        h.update(path.name.encode())
+        h.update(path.read_bytes() if path.exists() else b"")
+    return h.hexdigest()[:16]
+
+
+BUILD = _build_id()
+
+
+def _scope(street_id: int | None, community_id: int | None = None, branch_id: int | None = None) -> Scope:
+    """The street (?street=, else the first), or one community, or one of its branches; 404 otherwise."""
+    if community_id is not None:
+        community = db.session.get(Community, community_id)
+        if community is None or community.retired or (street_id is not None and community.street_id != street_id):
+            abort(404)
+        branch = None
+        if branch_id is not None:
+            branch = db.session.get(Branch, branch_id)
+            if branch is None or branch.retired or branch.community_id != community.id:
+                abort(404)
+        return Scope(db.session.get(Street, community.street_id), community, branch)
+    if street_id is not None:
+        street = db.session.get(Street, street_id)
+    else:
+        street = db.session.scalar(select(Street).order_by(Street.id).limit(1))
+    if street is None:
+        abort(404)
+    return Scope(street)
+
+
+def board_version(street_id: int | None) -> str:
+    """One indexed read: the street's board version (the first street's when none is named)."""
+    stmt = select(Setting.value).where(Setting.key == BOARD_VERSION_KEY)
+    if street_id is None:
+        stmt = stmt.where(Setting.street_id == select(func.min(Street.id)).scalar_subquery())
+    else:
+        stmt = stmt.where(Setting.street_id == street_id)
+    value = db.session.scalar(stmt)
+    return "0" if value is None else str(value)
+
+
+def _context(scope: Scope) -> dict:
+    version = board_version(scope.street.id)  # read first: a publication made meanwhile shows at the next poll
+    settings = all_settings(scope.street.id)
+    slides = slides_for(scope, settings)
+    day = today()
+    poll_seconds = max(1, int(current_app.config.get("BOARD_POLL_SECONDS", 10)))
+    rotate = max(5, int(settings.get("board_rotation_seconds") or 20))
+    poll_url = url_for("board.poll", **scope.poll_args(), v=version, d=day.isoformat(), build=BUILD)
+    return {"scope": scope, "slides": slides, "settings": settings, "poll_url": poll_url,
+            "poll_seconds": poll_seconds, "poll_timeout_ms": min(poll_seconds * 1000, 30000),
+            "rotate_seconds": rotate, "day": day, "build": BUILD, "format_date": _long_date,
+            "signed_points": signed_points, "plain_points": plain_points}
+
+
+def _no_cache(resp):
+    # The board holds no private data, but a screen must never show a stale copy: revalidate always.
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
+def _render(scope: Scope):
+    context = _context(scope)
+    template = "board/_slides.html" if is_htmx() else "board/index.html"
+    resp = make_response(render_template(template, **context))
+    resp.vary.add("HX-Request")
+    return _no_cache(resp)
+
+
+@bp.get("/board")
+def index():
+    return _render(_scope(request.args.get("street", type=int)))
+
+
+@bp.get("/board/<int:community_id>")
+def community(community_id: int):
+    return _render(_scope(None, community_id))
+
+
+@bp.get("/board/<int:community_id>/<int:branch_id>")
+def branch(community_id: int, branch_id: int):
+    return _render(_scope(None, community_id, branch_id))
+
+
+@bp.get("/board/poll")
+def poll():
+    """204 while nothing changed (one indexed read); the new slides when it did; a reload after a deploy."""
+    args = request.args
+    if args.get("build") != BUILD:
+        resp = make_response("", 204)
+        resp.headers["HX-Refresh"] = "true"
+        return _no_cache(resp)
+    street_id = args.get("street", type=int)
+    if board_version(street_id) == args.get("v", "") and args.get("d") == today().isoformat():
+        return _no_cache(make_response("", 204))
+    scope = _scope(street_id, args.get("community", type=int), args.get("branch", type=int))
+    resp = make_response(render_template("board/_slides.html", **_context(scope)))
+    return _no_cache(resp)

@@ -1,0 +1,234 @@
+"""Rectification cases (限期整改): mentor, plan, deadline, follow-ups, outcome, proposal to the street.
+
+A case is seen by the secretaries whose scope holds the member's branch, and by its mentor (any
+role), who sees the plan, the log and the deadline and nothing else private about the member.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from ..access import SECRETARY_ROLES, branch_in_scope, branches_in_scope, user
+from ..clock import today
+from ..db import db
+from ..models import (Branch, CaseFollowUp, Community, Member, Proposal, RectificationCase, ReviewGrade, User,
+                      YearReview)
+from . import bp
+from .data import local_date
+from .workflow import (MENTOR_ROLES, ReviewError, add_follow_up, assign_mentor, close_rectified, extend_case,
+                       parse_date, parse_int, propose, write_plan)
+
+
+@dataclass
+class CaseView:
+    case: RectificationCase
+    member: Member
+    branch: Branch
+    community: Community
+    can_manage: bool   # a secretary whose scope holds the member's branch (never for their own record)
+    is_mentor: bool
+
+    @property
+    def can_follow_up(self) -> bool:
+        return self.can_manage or self.is_mentor
+
+    @property
+    def opened_on(self):
+        # Never after today: the opening time is a clock reading, today may be pinned (tests, the demo).
+        return min(local_date(self.case.opened_at), today())
+
+
+def case_or_404(case_id: int) -> CaseView:
+    case = db.session.get(RectificationCase, case_id)
+    if case is None:
+        abort(404)
+    member = db.session.get(Member, case.member_id)
+    row = db.session.execute(select(Branch, Community).join(Community, Community.id == Branch.community_id)
+                             .where(Branch.id == member.branch_id)).first()
+    branch, community = row
+    u = user()
+    if community.street_id != u.street_id:
+        abort(404)
+    in_scope = u.role in SECRETARY_ROLES and branch_in_scope(branch, community, u)
+    is_mentor = case.mentor_id == u.id
+    if not (in_scope or is_mentor):
+        abort(404)
+    return CaseView(case, member, branch, community, in_scope and u.member_id != member.id, is_mentor)
+
+
+def _manager(view: CaseView) -> None:
+    if not view.can_manage:
+        abort(403)
+
+
+def mentor_candidates(view: CaseView, q: str) -> list[tuple[User, str]]:
+    """Accounts of the member's community that may mentor (members and secretaries), by name."""
+    stmt = (select(User, Branch.name).outerjoin(Branch, Branch.id == User.branch_id)
+            .where(User.street_id == view.community.street_id, User.community_id == view.community.id,
+                   User.active.is_(True), User.role.in_(MENTOR_ROLES),
+                   or_(User.member_id.is_(None), User.member_id != view.member.id)))
+    q = (q or "").strip()
+    if q:
+        stmt = stmt.where(or_(User.display_name.contains(q, autoescape=True), User.username.contains(q, autoescape=True)))
+    return [(u, b or "") for u, b in db.session.execute(stmt.order_by(User.display_name, User.id).limit(12))]
+
+
+def _show(view: CaseView, *, status: int = 200, errors: dict | None = None, values: dict | None = None):
+    c = view.case
+    follow_ups = db.session.execute(
+        select(CaseFollowUp, User).outerjoin(User, User.id == CaseFollowUp.by_id)
+        .where(CaseFollowUp.case_id == c.id).order_by(CaseFollowUp.on.desc(), CaseFollowUp.id.desc())).all()
+    mentor = db.session.get(User, c.mentor_id) if c.mentor_id else None
+    context = dict(v=view, c=c, follow_ups=follow_ups, mentor=mentor, day=today(), errors=errors or {},
+                   values=values or {}, q=request.args.get("q", ""))
+    if view.can_manage:
+        grade = db.session.execute(select(ReviewGrade, YearReview).join(
+            YearReview, YearReview.id == ReviewGrade.review_id).where(ReviewGrade.id == c.review_grade_id)).first()
+        proposals = db.session.execute(
+            select(Proposal, User).outerjoin(User, User.id == Proposal.decided_by_id)
+            .where(Proposal.case_id == c.id).order_by(Proposal.proposed_at.desc(), Proposal.id.desc())).all()
+        context.update(grade=grade, proposals=proposals,
+                       candidates=mentor_candidates(view, context["q"]) if context["q"] else None)
+    resp = make_response(render_template("cases/show.html", **context), status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.get("/cases")
+def my_cases():
+    """The cases the user mentors; for secretaries also the cases of their branches."""
+    u = user()
+    mentored = db.session.execute(
+        select(RectificationCase, Member.name, Branch.name)
+        .join(Member, Member.id == RectificationCase.member_id).join(Branch, Branch.id == Member.branch_id)
+        .where(RectificationCase.mentor_id == u.id, Member.street_id == u.street_id)
+        .order_by(RectificationCase.status != "open", RectificationCase.deadline)).all()
+    in_scope = []
+    if u.role in SECRETARY_ROLES:
+        in_scope = db.session.execute(
+            select(RectificationCase, Member.name, Branch.name, User)
+            .join(Member, Member.id == RectificationCase.member_id).join(Branch, Branch.id == Member.branch_id)
+            .outerjoin(User, User.id == RectificationCase.mentor_id)
+            .where(Member.branch_id.in_(branches_in_scope(u).with_only_columns(Branch.id)))
+            .order_by(RectificationCase.status != "open", RectificationCase.deadline, RectificationCase.id)).all()
+    return render_template("cases/index.html", mentored=mentored, in_scope=in_scope, day=today())
+
+
+@bp.get("/cases/<int:case_id>")
+def case(case_id: int):
+    return _show(case_or_404(case_id))
+
+
+@bp.get("/cases/<int:case_id>/mentors")
+def mentors(case_id: int):
+    """Name search for a mentor (htmx fragment)."""
+    view = case_or_404(case_id)
+    _manager(view)
+    q = request.args.get("q", "")
+    return render_template("cases/_mentor_results.html", v=view, candidates=mentor_candidates(view, q), q=q)
+
+
+def _refused(view: CaseView, err: ReviewError, values: dict):
+    db.session.rollback()
+    if err.status == 422:
+        return _show(view, status=422, errors={err.field or "form": err.text(_)}, values=values)
+    flash(err.text(_), "error")
+    return _show(view, status=err.status, values=values)
+
+
+@bp.post("/cases/<int:case_id>/mentor")
+def set_mentor(case_id: int):
+    view = case_or_404(case_id)
+    _manager(view)
+    mentor_id = parse_int(request.form.get("mentor_id"))
+    mentor = db.session.get(User, mentor_id) if mentor_id is not None else None
+    if mentor is None or mentor.street_id != view.community.street_id:
+        abort(404)
+    try:
+        assign_mentor(view.case, mentor=mentor, member=view.member, community=view.community, user=user())
+    except ReviewError as err:
+        return _refused(view, err, {})
+    db.session.commit()
+    flash(_("%(name)s is the mentor of this case.", name=mentor.display_name or mentor.username), "success")
+    return redirect(url_for("review.case", case_id=view.case.id))
+
+
+@bp.post("/cases/<int:case_id>/plan")
+def plan(case_id: int):
+    view = case_or_404(case_id)
+    _manager(view)
+    values = {k: request.form.get(k, "") for k in ("problems", "plan", "deadline")}
+    try:
+        write_plan(view.case, problems=values["problems"], plan=values["plan"], deadline=parse_date(values["deadline"]),
+                   user=user(), today=today())
+    except ReviewError as err:
+        return _refused(view, err, values)
+    db.session.commit()
+    flash(_("The plan is saved."), "success")
+    return redirect(url_for("review.case", case_id=view.case.id))
+
+
+@bp.post("/cases/<int:case_id>/follow-ups")
+def follow_up(case_id: int):
+    view = case_or_404(case_id)
+    if not view.can_follow_up:
+        abort(403)
+    values = {k: request.form.get(k, "") for k in ("on", "text")}
+    try:
+        add_follow_up(view.case, on=parse_date(values["on"]), text=values["text"], user=user(), today=today(),
+                      opened_on=view.opened_on)
+    except ReviewError as err:
+        return _refused(view, err, values)
+    db.session.commit()
+    flash(_("The follow-up is recorded."), "success")
+    return redirect(url_for("review.case", case_id=view.case.id) + "#case-log")
+
+
+@bp.post("/cases/<int:case_id>/outcome")
+def outcome(case_id: int):
+    """Rectified (closes the case) or extended (a new deadline and the reason)."""
+    view = case_or_404(case_id)
+    _manager(view)
+    action = request.form.get("action", "")
+    values = {k: request.form.get(k, "") for k in ("note", "new_deadline", "extension_reason")}
+    try:
+        if action == "rectified":
+            close_rectified(view.case, note=values["note"], user=user())
+            message = _("The case is closed: rectified.")
+        elif action == "extended":
+            extend_case(view.case, deadline=parse_date(values["new_deadline"]), reason=values["extension_reason"],
+                        user=user(), today=today())
+            message = _("The deadline is extended to %(d)s.", d=view.case.deadline.isoformat())
+        else:
+            abort(400)
+    except ReviewError as err:
+        return _refused(view, err, values)
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("review.case", case_id=view.case.id))
+
+
+PROPOSAL_FIELDS = ("kind", "meeting_on", "members_present", "members_total", "votes_for", "votes_against",
+                   "votes_abstain", "member_statement")
+
+
+@bp.post("/cases/<int:case_id>/proposal")
+def proposal(case_id: int):
+    """The branch general meeting's decision, for the street's approval."""
+    view = case_or_404(case_id)
+    _manager(view)
+    values = {k: request.form.get(k, "") for k in PROPOSAL_FIELDS}
+    try:
+        propose(view.case, view.member, kind=values["kind"], meeting_on=parse_date(values["meeting_on"]),
+                present=parse_int(values["members_present"]), total=parse_int(values["members_total"]),
+                votes_for=parse_int(values["votes_for"]), votes_against=parse_int(values["votes_against"]),
+                votes_abstain=parse_int(values["votes_abstain"]), statement=values["member_statement"],
+                user=user(), today=today(), opened_on=view.opened_on)
+    except ReviewError as err:
+        return _refused(view, err, values)
+    db.session.commit()
+    flash(_("The proposal is sent to the street office for approval."), "success")
+    return redirect(url_for("review.case", case_id=view.case.id))

@@ -1,0 +1,292 @@
+"""The review page of a branch and year: built for the meeting, inline decisions, lock, print, export."""
+from __future__ import annotations
+
+from io import BytesIO
+from urllib.parse import quote
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from ..access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404, user
+from ..clock import today
+from ..db import db
+from ..errors import render_error
+from ..htmx import is_htmx
+from ..models import Branch, Community, Member, Proposal, Publication, RectificationCase, YearReview
+from ..publication import live_publication
+from ..scheme_versions import scheme_for_year
+from . import bp
+from .data import ReviewData, case_alerts, load_rows, problems_text, review_counts, review_data, roll_ids
+from .workflow import (GRADES, ReviewError, check_open, confirm_review, decide, decide_many, ensure_review,
+                       get_review, parse_date, parse_int, record_meeting, reopen_review)
+
+
+def secretaries_only() -> None:
+    if current_user.role not in SECRETARY_ROLES:
+        abort(403)
+
+
+def year_or_404(year: int) -> None:
+    if not (2000 <= year <= today().year):
+        abort(404)
+
+
+def error_response(err: ReviewError, page=None):
+    """A refusal: htmx gets the error fragment (shown as a toast), a form post the page with a message."""
+    db.session.rollback()
+    if is_htmx() or page is None:
+        return render_error(err.status, err.text(_))
+    flash(err.text(_), "error")
+    resp = make_response(page())
+    resp.status_code = err.status
+    return resp
+
+
+@bp.get("/review")
+def index():
+    """Every branch in scope × recent years, with the state of its review; alerts and queues."""
+    secretaries_only()
+    day = today()
+    years = [day.year - 2, day.year - 1, day.year]
+    branches = db.session.execute(
+        branches_in_scope().add_columns(Community.name).where(Branch.retired.is_(False))
+        .order_by(Community.name, Branch.name)).all()
+    ids = [b.id for b, _c in branches]
+    reviews = {(r.branch_id, r.year): r for r in db.session.scalars(select(YearReview).where(
+        YearReview.branch_id.in_(ids), YearReview.year.in_(years)))} if ids else {}
+    q4 = {(p.branch_id, p.year) for p in db.session.scalars(select(Publication).where(
+        Publication.branch_id.in_(ids), Publication.year.in_(years), Publication.quarter == 4,
+        Publication.retracted_at.is_(None)))} if ids else set()
+    pending = None
+    if current_user.role == "street_admin":
+        pending = db.session.scalar(select(func.count()).select_from(Proposal)
+                                    .join(RectificationCase, RectificationCase.id == Proposal.case_id)
+                                    .join(Member, Member.id == RectificationCase.member_id)
+                                    .where(Proposal.status == "pending", Member.street_id == current_user.street_id))
+    return render_template("review/index.html", branches=branches, years=years, reviews=reviews, q4=q4, day=day,
+                           alerts=case_alerts(user(), day), pending=pending)
+
+
+def _context(branch_id: int, year: int) -> tuple[Branch, Community, YearReview | None]:
+    branch, community = get_branch_or_404(branch_id)
+    year_or_404(year)
+    return branch, community, get_review(branch.id, year)
+
+
+def _page(branch_id: int, year: int, **extra):
+    branch, community, review = _context(branch_id, year)
+    data = review_data(branch, community, year, today(), review)
+    resp = make_response(render_template("review/page.html", data=data, branch=branch, community=community,
+                                         year=year, own_member_id=current_user.member_id,
+                                         errors=extra.pop("errors", {}), values=extra.pop("values", {}), **extra))
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.get("/branches/<int:branch_id>/review/<int:year>")
+def page(branch_id: int, year: int):
+    return _page(branch_id, year)
+
+
+@bp.post("/branches/<int:branch_id>/review/<int:year>/meeting")
+def meeting(branch_id: int, year: int):
+    branch, _community, review = _context(branch_id, year)
+    form = request.form
+    values = {k: form.get(k, "") for k in ("meeting_on", "present", "total", "chair", "minutes")}
+    try:
+        check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        review = ensure_review(branch.id, year, user())
+        record_meeting(review, meeting_on=parse_date(values["meeting_on"]), present=parse_int(values["present"]),
+                       total=parse_int(values["total"]), chair=values["chair"], minutes=values["minutes"],
+                       user=user(), today=today())
+    except ReviewError as err:
+        if err.status == 422:
+            db.session.rollback()
+            return _page(branch_id, year, errors={err.field or "meeting_on": err.text(_)}, values=values), 422
+        return error_response(err, lambda: _page(branch_id, year, values=values))
+    db.session.commit()
+    flash(_("The meeting is recorded."), "success")
+    return redirect(url_for("review.page", branch_id=branch.id, year=year))
+
+
+def _member_on_roll_or_404(branch: Branch, year: int, member_id: int) -> Member:
+    member = db.session.get(Member, member_id)
+    if member is None or member_id not in roll_ids(branch.id, year):
+        abort(404)
+    return member
+
+
+def _row_response(branch: Branch, community: Community, year: int, member: Member, *, mode: str = "row",
+                  status: int = 200, oob: bool = False, **extra):
+    """One row of the table (display or override form), plus the counts and lock panel out of band."""
+    review = get_review(branch.id, year)
+    scheme = scheme_for_year(year)
+    row = load_rows(branch.id, year, today(), scheme, review, only=[member.id])[0]
+    q4 = live_publication(branch.id, year, 4)
+    editable = q4 is not None and (review is None or review.status != "confirmed")
+    template = "review/_row.html" if mode == "row" else "review/_row_form.html"
+    context = dict(r=row, branch=branch, year=year, editable=editable, own_member_id=current_user.member_id,
+                   scheme=scheme, grades=GRADES, users={}, **extra)
+    body = render_template(template, **context)
+    if oob:
+        body += _oob(branch, community, year, review, q4)
+    resp = make_response(body, status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+def _oob(branch: Branch, community: Community, year: int, review: YearReview | None, q4) -> str:
+    ids = roll_ids(branch.id, year)
+    data = ReviewData(branch, community, year, today(), scheme_for_year(year), review, q4, [],
+                      review_counts(review, ids))
+    return _oob_parts(data, branch, year)
+
+
+def _oob_parts(data: ReviewData, branch: Branch, year: int) -> str:
+    """The counts and the lock panel, out of band. In a <template>: after a table row, the HTML parser would
+    mangle the lock panel's form (htmx 2 swaps out-of-band elements found in templates)."""
+    return ("<template>" + render_template("review/_counts.html", data=data, oob=True)
+            + render_template("review/_lock.html", data=data, branch=branch, year=year, oob=True)
+            + render_template("review/_bulk.html", data=data, branch=branch, year=year, oob=True) + "</template>")
+
+
+@bp.get("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>")
+def row(branch_id: int, year: int, member_id: int):
+    branch, community, _review = _context(branch_id, year)
+    return _row_response(branch, community, year, _member_on_roll_or_404(branch, year, member_id))
+
+
+@bp.get("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>/override")
+def override_form(branch_id: int, year: int, member_id: int):
+    branch, community, review = _context(branch_id, year)
+    member = _member_on_roll_or_404(branch, year, member_id)
+    try:
+        check_open(review, year, live_publication(branch.id, year, 4) is not None)
+    except ReviewError as err:
+        return error_response(err)
+    if current_user.member_id == member.id:
+        abort(403)
+    return _row_response(branch, community, year, member, mode="form", values={}, errors={})
+
+
+@bp.post("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>/grade")
+def grade(branch_id: int, year: int, member_id: int):
+    """Confirm the suggestion in one click (action=confirm), or decide another grade with a reason."""
+    branch, community, review = _context(branch_id, year)
+    member = _member_on_roll_or_404(branch, year, member_id)
+    action = request.form.get("action", "override")
+    values = {"grade": request.form.get("grade", ""), "reason": request.form.get("reason", "")}
+    try:
+        check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        row_ = load_rows(branch.id, year, today(), scheme_for_year(year), review, only=[member.id])[0]
+        chosen = row_.suggested if action == "confirm" else values["grade"]
+        review = ensure_review(branch.id, year, user())
+        decide(review, member, suggested=row_.suggested, score=row_.score.score, reasons_json=row_.reasons_json,
+               grade=chosen, reason="" if action == "confirm" else values["reason"], user=user(),
+               own=current_user.member_id == member.id)
+    except ReviewError as err:
+        db.session.rollback()
+        if err.status == 422:
+            if not is_htmx():
+                flash(err.text(_), "error")
+                return _page(branch_id, year), 422
+            return _row_response(branch, community, year, member, mode="form", status=422, values=values,
+                                 errors={err.field or "grade": err.text(_)})
+        return error_response(err, lambda: _page(branch_id, year))
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for("review.page", branch_id=branch.id, year=year))
+    return _row_response(branch, community, year, member, oob=True, saved=True)
+
+
+@bp.post("/branches/<int:branch_id>/review/<int:year>/confirm-all")
+def confirm_all(branch_id: int, year: int):
+    """Confirm the suggestion of every member without a decision (the common case)."""
+    branch, community, review = _context(branch_id, year)
+    try:
+        check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        review = ensure_review(branch.id, year, user())
+        scheme = scheme_for_year(year)
+        rows = load_rows(branch.id, year, today(), scheme, review)
+        decide_many(review, [(r.member, r.suggested, r.score.score, r.reasons_json, r.suggested, "")
+                             for r in rows if r.decision is None], user=user())
+    except ReviewError as err:
+        return error_response(err, lambda: _page(branch_id, year))
+    db.session.commit()
+    if not is_htmx():
+        return redirect(url_for("review.page", branch_id=branch.id, year=year))
+    data = review_data(branch, community, year, today(), review)
+    body = render_template("review/_rows.html", data=data, branch=branch, year=year,
+                           own_member_id=current_user.member_id, grades=GRADES)
+    body += _oob_parts(data, branch, year)
+    resp = make_response(body)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.post("/branches/<int:branch_id>/review/<int:year>/confirm")
+def confirm(branch_id: int, year: int):
+    """Lock the review: grades final, with who, when and the meeting; rectification cases open."""
+    branch, community, review = _context(branch_id, year)
+    try:
+        check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        if review is None:
+            raise ReviewError("meeting_required", 409)
+        scheme = scheme_for_year(year)
+        rows = load_rows(branch.id, year, today(), scheme, review)
+        current = {r.member.id: (r.suggested, r.score.score, r.reasons_json) for r in rows}
+        problems = {r.member.id: problems_text(r, year, _) for r in rows if r.decision and r.decision.grade == "rectify"}
+        opened = confirm_review(review, current=current, problems=problems,
+                                period_months=scheme.rectification_period_months, user=user(), today=today())
+    except ReviewError as err:
+        return error_response(err, lambda: _page(branch_id, year))
+    db.session.commit()
+    flash(_("The %(year)d review is confirmed and locked.", year=year) + (" " + _(
+        "%(n)d rectification case(s) opened: assign each a mentor and write the plan.", n=len(opened)) if opened else ""),
+          "success")
+    return redirect(url_for("review.page", branch_id=branch.id, year=year))
+
+
+@bp.post("/branches/<int:branch_id>/review/<int:year>/reopen")
+def reopen(branch_id: int, year: int):
+    branch, _community, review = _context(branch_id, year)
+    if current_user.role != "street_admin":
+        abort(403)
+    if review is None:
+        abort(409)
+    try:
+        reopen_review(review, reason=request.form.get("reason", ""), user=user())
+    except ReviewError as err:
+        return error_response(err, lambda: _page(branch_id, year))
+    db.session.commit()
+    flash(_("The review is reopened: the branch can change grades and confirm it again."), "success")
+    return redirect(url_for("review.page", branch_id=branch.id, year=year))
+
+
+@bp.get("/branches/<int:branch_id>/review/<int:year>/print")
+def print_view(branch_id: int, year: int):
+    """The grade table (等次评定表) on A4: the confirmed grades, or a draft for the meeting to fill in."""
+    branch, community, review = _context(branch_id, year)
+    data = review_data(branch, community, year, today(), review)
+    return render_template("review/print.html", data=data, branch=branch, community=community, year=year,
+                           day=today())
+
+
+@bp.get("/branches/<int:branch_id>/review/<int:year>/export.xlsx")
+def export(branch_id: int, year: int):
+    branch, community, review = _context(branch_id, year)
+    if review is None or review.status != "confirmed":
+        return render_error(409, _("Only a confirmed review can be exported."))
+    from .export import grade_table_xlsx
+
+    data = review_data(branch, community, year, today(), review)
+    buffer = BytesIO()
+    grade_table_xlsx(data, _).save(buffer)
+    name = f"{year}-{branch.name}-等次评定表.xlsx"
+    resp = make_response(buffer.getvalue())
+    resp.mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    resp.headers["Content-Disposition"] = f"attachment; filename=\"review-{year}-{branch.id}.xlsx\"; " \
+                                          f"filename*=UTF-8''{quote(name)}"
+    return resp

@@ -1,0 +1,210 @@
+"""The noticeboard on a 1920×1080 screen: a new publication appears without a reload; a resident asks, the secretary answers."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from qscore import board as board_module
+from qscore.db import db
+from qscore.ledger import record_entry
+from qscore.models import User
+from qscore.publication import bump_board_version
+from qscore.street_settings import set_setting
+
+from ..conftest import FIXED_TODAY, TEST_PASSWORD, make_member
+from ..test_board import publish_quarter
+from .conftest import screenshot
+
+pytestmark = pytest.mark.e2e
+
+POLL_SECONDS = 1
+# 第一党支部: 26 members of the four types (enough for two pages), with a quarter of ordinary entries.
+MEMBERS = [
+    ("刘建国", "A"), ("陈丽华", "A"), ("张志强", "A"), ("杨帆", "A"), ("赵敏", "A"), ("黄海涛", "A"),
+    ("王秀英", "B"), ("王桂英", "B"), ("李淑珍", "B"), ("周德福", "B"), ("吴玉兰", "B"), ("徐长顺", "B"),
+    ("孙凤琴", "B"), ("马志明", "B"), ("朱秀云", "B"), ("胡国庆", "B"),
+    ("郭小龙", "C"), ("何晓燕", "C"), ("欧阳明华", "C"), ("林峰", "C"),
+    ("高玉珍", "D"), ("罗家栋", "D"), ("梁淑芬", "D"), ("宋德厚", "D"), ("郑桂兰", "D"), ("谢宝山", "D"),
+]
+
+
+def _entries(i: int):
+    yield "J1", None, date(2026, 1, 16), ""
+    if i % 4 != 3:
+        yield "J1", None, date(2026, 2, 13), ""
+    yield "J3", None, date(2026, 1, 20), ""
+    if i % 3 == 0:
+        yield "Z3", str(2 + i % 5), date(2026, 3, 8), "社区环境整治"
+    if i % 5 == 1:
+        yield "Z2", None, date(2026, 2, 25), "走访联系户"
+    if i % 7 == 2:
+        yield "Z4", None, date(2026, 1, 28), "春节值守"
+    if i == 9:
+        yield "K3", None, date(2026, 3, 18), "未完成交办任务"
+
+
+@pytest.fixture
+def board_street(fresh_db, street):
+    """The test street with 第一党支部 published for 2026-Q1, a public query address and the office contacts."""
+    app = fresh_db
+    with app.app_context(), app.test_request_context():
+        bs = db.session.scalar(select(User).where(User.username == "bs"))
+        for i, (name, code) in enumerate(MEMBERS):
+            m = make_member(street.branch_id, name, code, booklet_no=f"QJ-{i * 53 % 100 + 100:04d}",
+                            phone=f"139{i:08d}", address="前进路 8 号")
+            for indicator, value, day, note in _entries(i):
+                record_entry(member=m, indicator_code=indicator, value=value, earned_on=day, note=note, user=bs,
+                             today=FIXED_TODAY)
+        for i, name in enumerate(("陈志刚", "李秀梅", "王建华", "张春燕", "刘德胜", "杨丽娟", "赵国强")):
+            m = make_member(street.other_branch_id, name, "ABCD"[i % 4])
+            record_entry(member=m, indicator_code="J1", value=None, earned_on=date(2026, 1, 16), note="", user=bs,
+                         today=FIXED_TODAY)
+            record_entry(member=m, indicator_code="Z3", value=str(i + 1), earned_on=date(2026, 2, 20),
+                         note="志愿服务", user=bs, today=FIXED_TODAY)
+        publish_quarter(street.branch_id, user_id=bs.id, published_at=datetime(2026, 4, 15, 2, 0),
+                        supervision_ends_on=date(2026, 4, 20))
+        set_setting(street.street_id, "office_phone", "0571-8765 4321")
+        set_setting(street.street_id, "opinion_box", "社区党群服务中心一楼大厅")
+        db.session.commit()
+    previous = app.config.get("BOARD_POLL_SECONDS")
+    app.config["BOARD_POLL_SECONDS"] = POLL_SECONDS
+    yield street
+    app.config["BOARD_POLL_SECONDS"] = previous if previous is not None else 10
+
+
+def _publish_other_branch(app, street) -> None:
+    with app.app_context():
+        publish_quarter(street.other_branch_id, published_at=datetime(2026, 5, 20, 1, 0),
+                        supervision_ends_on=date(2026, 5, 25))
+        db.session.commit()
+
+
+def test_board_updates_live_and_a_resident_query_is_answered(page, browser, base_url, fresh_db, board_street, a11y):
+    app = fresh_db
+    with app.app_context():
+        set_setting(board_street.street_id, "query_public_url", f"{base_url}/queries/new")
+        db.session.commit()
+
+    # The office screen: full HD, the street's board.
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto("/board")
+    slide = page.locator(".board-slide.is-active")
+    expect(slide.locator(".board-title")).to_contain_text("2026")
+    expect(slide.locator(".board-org")).to_contain_text("第一党支部")
+    expect(slide.locator(".board-page.is-active .board-name").first).to_be_visible()
+    # names are at least 32 px, masked, with a clash told apart by the booklet number
+    size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.board-page.is-active .board-name')).fontSize)")
+    assert size >= 32
+    text = page.locator("#board-live").text_content()
+    assert "王*英(" in text and "欧*华" in text and "王秀英" not in text
+    assert not re.search(r"1[3-9]\d{9}", page.content())
+    expect(page.locator(".board-qr svg")).to_be_visible()
+    a11y.check(page)
+    screenshot(page, "board-1920x1080")
+
+    # A publication made elsewhere appears within one poll interval, without a reload.
+    page.evaluate("window.__boardMarker = 'still here'")
+    _publish_other_branch(app, board_street)
+    expect(page.locator(".board-slide.is-active .board-org")).to_contain_text("和平第一支部",
+                                                                             timeout=(POLL_SECONDS + 3) * 1000)
+    assert page.evaluate("window.__boardMarker") == "still here"
+    a11y.check(page)
+    screenshot(page, "board-new-publication")
+
+    # The server goes away: the screen keeps the last figures, says so quietly, and resumes when it is back.
+    page.route("**/board/poll**", lambda route: route.abort())
+    expect(page.locator("#board-status")).to_be_visible(timeout=(POLL_SECONDS + 3) * 1000)
+    expect(page.locator(".board-slide.is-active .board-org")).to_contain_text("和平第一支部")
+    page.unroute("**/board/poll**")
+    expect(page.locator("#board-status")).to_be_hidden(timeout=(POLL_SECONDS + 3) * 1000)
+
+    # A resident scans the code (here: follows its link) on a phone and asks about a masked name.
+    query_url = page.locator(".board-slide[data-slide='b%d'] .board-qr" % board_street.branch_id).get_attribute("href")
+    assert query_url.startswith(f"{base_url}/queries/new?pub=")
+    phone = browser.new_context(base_url=base_url, viewport={"width": 390, "height": 844}, locale="zh-CN")
+    resident = phone.new_page()
+    resident.goto(query_url)
+    expect(resident.get_by_role("heading", level=1)).to_be_visible()
+    a11y.check(resident)
+    labels = resident.locator("select[name=member] option").all_inner_texts()
+    assert "欧*华" in labels and not any("欧阳明华" in label for label in labels)
+    resident.locator("select[name=member]").select_option("欧*华")
+    resident.locator("textarea[name=question]").fill("欧*华一季度参加了两次主题党日，为什么基本分只有一次？")
+    resident.locator("input[name=asker_contact]").fill("前进路 8 号门卫室转交")
+    screenshot(resident, "query-phone-form")
+    resident.locator(".query-ask button[type=submit]").click()
+    expect(resident).to_have_url(re.compile(r"/queries/thanks\?pub=\d+$"))
+    a11y.check(resident)
+    screenshot(resident, "query-phone-thanks")
+    phone.close()
+
+    # The board's count follows without a reload.
+    received = page.locator(f".board-slide[data-slide='b{board_street.branch_id}'] [data-count=received]")
+    expect(received).to_have_text("1", timeout=(POLL_SECONDS + 3) * 1000)
+
+    # The branch secretary answers it.
+    office = browser.new_context(base_url=base_url, viewport={"width": 1366, "height": 900})
+    secretary = office.new_page()
+    secretary.goto("/login")
+    secretary.get_by_label("用户名").fill("bs")
+    secretary.get_by_label("密码").fill(TEST_PASSWORD)
+    secretary.get_by_role("button", name="登录").click()
+    secretary.wait_for_load_state()
+    secretary.goto("/queries")
+    card = secretary.locator(".query-card").first
+    expect(card).to_contain_text("欧*华")
+    expect(card).to_contain_text("欧阳明华")
+    a11y.check(secretary)
+    card.locator("textarea").fill("经核对签到表，二月主题党日已补记，将在下次公示中列为调整。")
+    card.locator("button[type=submit]").click()
+    answered = secretary.locator(".query-card.is-answered").first
+    expect(answered).to_contain_text("经核对签到表")
+    expect(secretary.locator("#queries-answered-count")).to_have_text("1")
+    expect(secretary.locator("#answered-empty")).to_be_empty()
+    a11y.check(secretary)
+    screenshot(secretary, "queries-secretary")
+    office.close()
+
+    answered_count = page.locator(f".board-slide[data-slide='b{board_street.branch_id}'] [data-count=answered]")
+    expect(answered_count).to_have_text("1", timeout=(POLL_SECONDS + 3) * 1000)
+    assert page.evaluate("window.__boardMarker") == "still here"
+
+
+def test_board_pages_through_a_long_branch_and_reloads_after_a_deploy(page, fresh_db, board_street, a11y,
+                                                                       monkeypatch):
+    app = fresh_db
+    with app.app_context():
+        set_setting(board_street.street_id, "board_rotation_seconds", 5)
+        db.session.commit()
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(f"/board/{board_street.community_id}/{board_street.branch_id}")
+    pages = page.locator(".board-slide.is-active .board-page")
+    assert pages.count() >= 2
+    first = page.locator(".board-page.is-active").get_attribute("data-page")
+    expect(page.locator(".board-page.is-active")).not_to_have_attribute("data-page", first, timeout=8000)
+    a11y.check(page)
+    screenshot(page, "board-1920x1080-page-2")
+
+    # A deploy changes the build: the next poll reloads the page once, then polling goes on quietly.
+    page.evaluate("window.__boardMarker = 'old build'")
+    monkeypatch.setattr(board_module, "BUILD", "new-deploy")
+    expect(page.locator("body")).to_have_attribute("data-build", "new-deploy", timeout=(POLL_SECONDS + 3) * 1000)
+    assert page.evaluate("window.__boardMarker") is None
+    with app.app_context():
+        bump_board_version(board_street.street_id)
+        db.session.commit()
+    page.wait_for_timeout((POLL_SECONDS + 1) * 1000)
+    assert page.evaluate("window.__boardMarker = 'new build'; window.__boardMarker") == "new build"
+    page.wait_for_timeout((POLL_SECONDS + 1) * 1000)
+    assert page.evaluate("window.__boardMarker") == "new build"
+
+
+def test_empty_board_before_any_publication(page, fresh_db, street, a11y):
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto("/board")
+    expect(page.locator(".board-empty-text")).to_be_visible()
+    a11y.check(page)

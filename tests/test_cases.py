@@ -1,0 +1,473 @@
+"""Rectification cases through to the street's approval: mentor, plan, follow-ups, outcomes, proposals."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from qscore.db import db
+from qscore.models import (AuditLog, Branch, BranchSpell, CaseFollowUp, Community, Member, Proposal,
+                           RectificationCase, Street, User, UserSession)
+from qscore.models._common import utcnow
+
+from .conftest import TEST_PASSWORD, make_member
+from .test_review import HX, add, publish_q4
+
+Y = 2025
+
+
+@pytest.fixture
+def cases(app, org):
+    """A confirmed 2025 review of the branch with three rectification cases, and the people around them."""
+    from qscore.review.data import load_rows, problems_text
+    from qscore.review.workflow import confirm_review, decide, ensure_review, record_meeting
+    from qscore.scheme_versions import scheme_for_year
+
+    with app.app_context(), app.test_request_context():
+        community = db.session.get(Community, org.community_id)
+        low = make_member(org.branch_id, "郑五七", "D", phone="13900001111", address="前进新村3号")
+        add(low, "K3", date(Y, 3, 10), -3)
+        add(low, "K3", date(Y, 6, 10), -3)
+        add(low, "K1", date(Y, 4, 10), -2)
+        probationary = make_member(org.branch_id, "卫预备", "A", probationary=True, on_roll_since=date(2024, 6, 1))
+        other = make_member(org.branch_id, "王否决", "B")
+        add(other, "V", date(Y, 10, 15), 0, note="处分")
+        ok = make_member(org.branch_id, "李合格", "D")
+        helper_member = make_member(org.branch_id, "何帮扶", "D")
+        mentor = org.user("mentor1", "member", branch=db.session.get(Branch, org.branch_id), member_id=helper_member.id)
+        sibling_secretary = org.user("bs3", "branch_secretary", branch=db.session.get(Branch, org.sibling_branch_id))
+        outsider = org.user("outsider", "member", branch=db.session.get(Branch, org.other_branch_id))
+        low_account = org.user("low", "member", branch=db.session.get(Branch, org.branch_id), member_id=low.id)
+        org.user("admin2", "street_admin")
+        org.user("cs2", "community_secretary", community=db.session.get(Community, org.other_community_id))
+        other_street = Street(name="别的街道")
+        db.session.add(other_street)
+        db.session.flush()
+        foreign = User(username="foreign", display_name="外街", password_hash="x", role="member",
+                       street_id=other_street.id, community_id=None)
+        db.session.add(foreign)
+        publish_q4(org.branch_id)
+        db.session.flush()
+        bs = db.session.get(User, org.branch_secretary_id)
+        review = ensure_review(org.branch_id, Y, bs)
+        record_meeting(review, meeting_on=date(2026, 1, 15), present=5, total=6, chair="张书记", minutes="",
+                       user=bs, today=date(2026, 1, 15))
+        scheme = scheme_for_year(Y)
+        rows = load_rows(org.branch_id, Y, date(2026, 1, 15), scheme, review)
+        for r in rows:
+            grade = "rectify" if r.member.id == probationary.id else r.suggested
+            decide(review, r.member, suggested=r.suggested, score=r.score.score, reasons_json=r.reasons_json,
+                   grade=grade, reason="试用期间不参加组织生活" if grade != r.suggested else "", user=bs)
+        rows = load_rows(org.branch_id, Y, date(2026, 1, 15), scheme, review)
+        confirm_review(review, current={r.member.id: (r.suggested, r.score.score, r.reasons_json) for r in rows},
+                       problems={r.member.id: problems_text(r, Y, lambda s: s) for r in rows
+                                 if r.decision.grade == "rectify"},
+                       period_months=6, user=bs, today=date(2026, 1, 15), at=datetime(2026, 1, 15, 10, 0))
+        db.session.commit()
+        by_member = {c.member_id: c.id for c in db.session.scalars(select(RectificationCase))}
+        assert set(by_member) == {low.id, probationary.id, other.id}
+        ids = dict(low=by_member[low.id], probationary=by_member[probationary.id], other=by_member[other.id],
+                   low_member=low.id, probationary_member=probationary.id, ok_member=ok.id,
+                   mentor=mentor.id, helper_member=helper_member.id, outsider=outsider.id,
+                   sibling_secretary=sibling_secretary.id, foreign=foreign.id, low_account=low_account.id,
+                   community=community.id)
+    return ids
+
+
+def case_url(case_id: int, tail: str = "") -> str:
+    return f"/cases/{case_id}{tail}"
+
+
+def get(app, model, id_):
+    with app.app_context():
+        obj = db.session.get(model, id_)
+        db.session.expunge_all()
+        return obj
+
+
+def n(app, model, *where) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def en(client):
+    client.set_cookie("qscore_lang", "en")
+
+
+def assign(client, case_id, mentor_id):
+    return client.post(case_url(case_id, "/mentor"), data={"mentor_id": str(mentor_id)})
+
+
+def plan(client, case_id, **data):
+    form = {"problems": "连续缺席、积分低", "plan": "每月谈心一次，带领参加志愿服务", "deadline": "2026-07-15", **data}
+    return client.post(case_url(case_id, "/plan"), data=form)
+
+
+def follow_up(client, case_id, **data):
+    return client.post(case_url(case_id, "/follow-ups"), data={"on": "2026-05-10", "text": "上门谈心", **data})
+
+
+def proposal(client, case_id, **data):
+    form = {"kind": "expel", "meeting_on": "2026-05-15", "members_present": "5", "members_total": "6",
+            "votes_for": "5", "votes_against": "0", "votes_abstain": "0",
+            "member_statement": "本人表示接受组织处理", **data}
+    return client.post(case_url(case_id, "/proposal"), data=form)
+
+
+def ready(client, auth, cases, key="low", login="bs"):
+    """Mentor, plan and a follow-up: the case can go on to an outcome or a proposal."""
+    auth.login(login)
+    assert assign(client, cases[key], cases["mentor"]).status_code == 302
+    assert plan(client, cases[key]).status_code == 302
+    assert follow_up(client, cases[key]).status_code == 302
+
+
+# ---------------------------------------------------------------------------------------------
+# Mentor, plan, deadline, follow-ups
+# ---------------------------------------------------------------------------------------------
+
+def test_mentor_chosen_by_name_search_within_the_community(client, auth, org, cases, app):
+    en(client)
+    auth.login("bs")
+    resp = client.get(case_url(cases["low"], "/mentors?q=mentor"), headers=HX)
+    assert resp.status_code == 200 and "Choose mentor1" in resp.get_data(as_text=True)
+    body = client.get(case_url(cases["low"], "/mentors?q=o"), headers=HX).get_data(as_text=True)
+    assert "outsider" not in body and "foreign" not in body and "Choose low" not in body  # not the member
+    body = client.get(case_url(cases["low"], "/mentors?q=s"), headers=HX).get_data(as_text=True)
+    assert "Choose bs3" in body and "Choose cs" in body  # secretaries of the same community
+    assert "outsider" not in body and "bs2" not in body
+    page = client.get(case_url(cases["low"], "?q=何")).get_data(as_text=True)  # without htmx
+    assert "Choose 何帮扶" not in page and "Choose mentor1" not in page  # display names are usernames here
+    assert assign(client, cases["low"], cases["outsider"]).status_code == 422
+    assert assign(client, cases["low"], cases["low_account"]).status_code == 422
+    assert assign(client, cases["low"], cases["foreign"]).status_code == 404
+    assert assign(client, cases["low"], 999999).status_code == 404
+    assert get(app, RectificationCase, cases["low"]).mentor_id is None
+    assert assign(client, cases["low"], cases["mentor"]).status_code == 302
+    assert get(app, RectificationCase, cases["low"]).mentor_id == cases["mentor"]
+    with app.app_context():
+        log = db.session.scalar(select(AuditLog).where(AuditLog.action == "case_mentor_assigned"))
+        assert log.member_id == cases["low_member"] and log.after == {"mentor_id": cases["mentor"]}
+
+
+def test_plan_and_deadline(client, auth, org, cases, app):
+    en(client)
+    auth.login("cs")  # the community secretary may act for the branch
+    resp = plan(client, cases["low"], deadline="2026-05-19")
+    assert resp.status_code == 422 and "The deadline cannot be in the past." in resp.get_data(as_text=True)
+    assert plan(client, cases["low"], plan=" ").status_code == 422
+    assert plan(client, cases["low"], deadline="").status_code == 422
+    case = get(app, RectificationCase, cases["low"])
+    assert case.plan == "" and case.deadline == date(2026, 7, 15)  # default: 6 months after the lock
+    assert plan(client, cases["low"], deadline="2026-05-20").status_code == 302  # today is fine
+    case = get(app, RectificationCase, cases["low"])
+    assert case.plan.startswith("每月谈心") and case.deadline == date(2026, 5, 20)
+
+
+def test_the_mentor_sees_plan_log_and_deadline_and_nothing_else(client, auth, org, cases, app):
+    en(client)
+    ready(client, auth, cases)
+    auth.logout()
+    auth.login("mentor1")
+    mine = client.get("/cases").get_data(as_text=True)
+    assert "郑五七" in mine and "王否决" not in mine
+    page = client.get(case_url(cases["low"])).get_data(as_text=True)
+    assert "每月谈心一次" in page and "上门谈心" in page and "2026-07-15" in page
+    assert "13900001111" not in page and "前进新村3号" not in page and "score" not in page.lower().split("<main")[1]
+    assert 'action="/cases/%d/proposal"' % cases["low"] not in page and "/plan" not in page
+    assert follow_up(client, cases["low"], text="陪同参加主题党日").status_code == 302
+    assert plan(client, cases["low"], plan="改计划").status_code == 403
+    assert client.post(case_url(cases["low"], "/outcome"), data={"action": "rectified"}).status_code == 403
+    assert proposal(client, cases["low"]).status_code == 403
+    assert client.get(case_url(cases["other"])).status_code == 404  # not theirs
+    assert client.get(f"/branches/{org.branch_id}/review/2025").status_code == 404
+    assert n(app, CaseFollowUp, CaseFollowUp.by_id == cases["mentor"]) == 1
+
+
+def test_follow_up_refusals(client, auth, org, cases, app):
+    auth.login("bs")
+    assert follow_up(client, cases["low"], on="2026-05-21").status_code == 422   # in the future
+    assert follow_up(client, cases["low"], on="2025-12-01").status_code == 422   # before the case
+    assert follow_up(client, cases["low"], on="").status_code == 422
+    assert follow_up(client, cases["low"], text="").status_code == 422
+    assert n(app, CaseFollowUp) == 0
+
+
+def test_scope_of_a_case(client, auth, org, cases, app):
+    for username in ("bs2", "cs2", "outsider", "bs3"):
+        auth.login(username)
+        for method, tail in (("get", ""), ("get", "/mentors?q=a"), ("post", "/plan"), ("post", "/follow-ups"),
+                             ("post", "/mentor"), ("post", "/outcome"), ("post", "/proposal")):
+            resp = getattr(client, method)(case_url(cases["low"], tail))
+            assert resp.status_code == 404, (username, tail)
+        auth.logout()
+    # The member sees their case in the booklet, not on the secretaries' case page.
+    auth.login("low")
+    assert client.get(case_url(cases["low"])).status_code == 404
+    assert client.get("/cases").status_code == 200
+    assert client.get("/approvals").status_code == 403
+    assert client.get(case_url(999999)).status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes
+# ---------------------------------------------------------------------------------------------
+
+def test_no_outcome_before_mentor_and_plan(client, auth, org, cases, app):
+    auth.login("bs")
+    assert client.post(case_url(cases["low"], "/outcome"), data={"action": "rectified"}).status_code == 409
+    assert client.post(case_url(cases["low"], "/outcome"), data={
+        "action": "extended", "new_deadline": "2026-10-01", "extension_reason": "x"}).status_code == 409
+    assert proposal(client, cases["low"]).status_code == 409
+    assert get(app, RectificationCase, cases["low"]).status == "open"
+
+
+def test_rectified_closes_the_case(client, auth, org, cases, app):
+    ready(client, auth, cases)
+    resp = client.post(case_url(cases["low"], "/outcome"), data={"action": "rectified", "note": "按时参加组织生活"})
+    assert resp.status_code == 302
+    case = get(app, RectificationCase, cases["low"])
+    assert (case.status, case.outcome, case.outcome_reason) == ("rectified", "rectified", "按时参加组织生活")
+    assert follow_up(client, cases["low"]).status_code == 409
+    assert proposal(client, cases["low"]).status_code == 409
+    assert client.post(case_url(cases["low"], "/outcome"), data={"action": "rectified"}).status_code == 409
+
+
+def test_extension_needs_a_later_deadline_and_a_reason(client, auth, org, cases, app):
+    ready(client, auth, cases)
+    url = case_url(cases["low"], "/outcome")
+    assert client.post(url, data={"action": "extended", "new_deadline": "2026-05-01",
+                                  "extension_reason": "x"}).status_code == 422   # in the past
+    assert client.post(url, data={"action": "extended", "new_deadline": "2026-07-15",
+                                  "extension_reason": "x"}).status_code == 422   # not later
+    assert client.post(url, data={"action": "extended", "new_deadline": "2026-10-15",
+                                  "extension_reason": ""}).status_code == 422
+    assert get(app, RectificationCase, cases["low"]).deadline == date(2026, 7, 15)
+    assert client.post(url, data={"action": "extended", "new_deadline": "2026-10-15",
+                                  "extension_reason": "有转变，需继续观察"}).status_code == 302
+    case = get(app, RectificationCase, cases["low"])
+    assert (case.status, case.outcome, case.deadline) == ("open", "extended", date(2026, 10, 15))
+    with app.app_context():
+        texts = list(db.session.scalars(select(CaseFollowUp.text).where(CaseFollowUp.case_id == cases["low"])))
+    assert any("2026-07-15 → 2026-10-15" in t and "继续观察" in t for t in texts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Proposals
+# ---------------------------------------------------------------------------------------------
+
+def test_no_proposal_without_help_and_education(client, auth, org, cases, app):
+    auth.login("bs")
+    assign(client, cases["low"], cases["mentor"])
+    plan(client, cases["low"])
+    resp = proposal(client, cases["low"])
+    assert resp.status_code == 409 and n(app, Proposal) == 0
+
+
+@pytest.mark.parametrize("data", [
+    {"meeting_on": ""},                                   # without the meeting date
+    {"meeting_on": "2026-05-21"},                         # in the future
+    {"meeting_on": "2026-01-10"},                         # before the case was opened
+    {"members_present": "3"},                             # no quorum: 3 of 6
+    {"members_present": "7"},                             # more than the total
+    {"votes_for": "3", "votes_against": "2"},             # 3 of 6 is not more than half
+    {"votes_for": "5", "votes_against": "1"},             # 6 votes, 5 present
+    {"votes_for": "x"},
+    {"member_statement": ""},
+    {"kind": "cancel_probation"},                         # a full member has no probation
+    {"kind": "bogus"},
+])
+def test_proposal_refusals(client, auth, org, cases, app, data):
+    ready(client, auth, cases)
+    resp = proposal(client, cases["low"], **data)
+    assert resp.status_code == 422
+    assert n(app, Proposal) == 0 and get(app, RectificationCase, cases["low"]).status == "open"
+
+
+def test_a_probationary_member_is_not_persuaded_to_withdraw(client, auth, org, cases, app):
+    en(client)
+    ready(client, auth, cases, key="probationary")
+    page = client.get(case_url(cases["probationary"])).get_data(as_text=True)
+    assert 'value="persuade_withdraw"' not in page and 'value="cancel_probation"' in page
+    assert "extend the case, or propose cancelling the probation" in page
+    resp = proposal(client, cases["probationary"], kind="persuade_withdraw")
+    assert resp.status_code == 422 and n(app, Proposal) == 0
+    assert proposal(client, cases["probationary"], kind="cancel_probation").status_code == 302
+    assert get(app, RectificationCase, cases["probationary"]).status == "proposed"
+
+
+def test_proposal_goes_to_the_street_and_cannot_be_made_twice(client, auth, org, cases, app):
+    en(client)
+    ready(client, auth, cases)
+    assert proposal(client, cases["low"]).status_code == 302
+    with app.app_context():
+        p = db.session.scalar(select(Proposal))
+        assert (p.kind, p.status, p.proposed_by_id, p.votes_for) == ("expel", "pending", org.branch_secretary_id, 5)
+        assert db.session.scalar(select(AuditLog).where(AuditLog.action == "proposal_made")).member_id == \
+            cases["low_member"]
+    assert get(app, RectificationCase, cases["low"]).status == "proposed"
+    assert proposal(client, cases["low"]).status_code == 409
+    assert follow_up(client, cases["low"]).status_code == 409
+    assert n(app, Proposal) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The street's approval
+# ---------------------------------------------------------------------------------------------
+
+def _proposed(client, auth, cases, login="bs", key="low", **data) -> int:
+    ready(client, auth, cases, key=key, login=login)
+    assert proposal(client, cases[key], **data).status_code == 302
+    auth.logout()
+    with client.application.app_context():
+        return db.session.scalar(select(Proposal.id).order_by(Proposal.id.desc()))
+
+
+def decide(client, proposal_id, decision="approve", password=TEST_PASSWORD, comment="经街道党工委研究，同意"):
+    data = {"decision": decision, "comment": comment}
+    if password is not None:
+        data["password"] = password
+    return client.post(f"/approvals/{proposal_id}", data=data)
+
+
+def stale_login(app):
+    with app.app_context():
+        for s in db.session.scalars(select(UserSession)):
+            s.fresh_at = utcnow() - timedelta(minutes=10)
+        db.session.commit()
+
+
+def test_only_the_street_decides(client, auth, org, cases, app):
+    pid = _proposed(client, auth, cases)
+    for username in ("bs", "cs", "mentor1"):
+        auth.login(username)
+        assert client.get("/approvals").status_code == 403
+        assert decide(client, pid).status_code == 403
+        auth.logout()
+    assert get(app, Proposal, pid).status == "pending"
+
+
+def test_the_proposer_cannot_approve(client, auth, org, cases, app):
+    en(client)
+    pid = _proposed(client, auth, cases, login="admin")  # the street admin proposed it themselves
+    auth.login("admin")
+    resp = decide(client, pid)
+    assert resp.status_code == 403 and "another street-level user must decide" in resp.get_data(as_text=True)
+    assert get(app, Proposal, pid).status == "pending"
+    auth.logout()
+    auth.login("admin2")
+    assert decide(client, pid).status_code == 302
+    assert get(app, Proposal, pid).status == "approved"
+
+
+def test_approval_needs_a_fresh_login(client, auth, org, cases, app):
+    en(client)
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    stale_login(app)
+    resp = decide(client, pid, password=None)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 403 and "Re-enter your password" in body and 'type="password"' in body
+    resp = decide(client, pid, password="wrong-password")
+    assert resp.status_code == 403 and "The password is wrong." in resp.get_data(as_text=True)
+    assert get(app, Proposal, pid).status == "pending"
+    assert get(app, Member, cases["low_member"]).status == "active"
+    # Within 5 minutes of entering it, the password is not asked again.
+    assert decide(client, pid, password=TEST_PASSWORD, comment="").status_code == 422
+    assert decide(client, pid, password=None).status_code == 302
+
+
+def test_approval_takes_the_member_off_the_roll_and_the_roster(client, auth, org, cases, app):
+    en(client)
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    queue = client.get("/approvals").get_data(as_text=True)
+    assert "郑五七" in queue and "本人表示接受组织处理" in queue and "5 / 0 / 0" in queue
+    assert decide(client, pid).status_code == 302
+    with app.app_context():
+        p = db.session.get(Proposal, pid)
+        assert (p.status, p.decided_by_id, p.comment) == ("approved", org.admin_id, "经街道党工委研究，同意")
+        m = db.session.get(Member, cases["low_member"])
+        assert (m.status, m.left_roll_on) == ("expelled", date(2026, 5, 20))
+        spells = db.session.scalars(select(BranchSpell).where(BranchSpell.member_id == m.id)).all()
+        assert [s.ends_on for s in spells] == [date(2026, 5, 20)]
+        case = db.session.get(RectificationCase, cases["low"])
+        assert (case.status, case.outcome) == ("closed", "expel")
+        log = db.session.scalar(select(AuditLog).where(AuditLog.action == "proposal_approved"))
+        assert log.before["status"] == "active" and log.after["status"] == "expelled"
+    assert decide(client, pid).status_code == 409  # decided already
+    roster = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    assert "郑五七" not in roster and "李合格" in roster
+    # History stays: the confirmed grade is still in the review.
+    review = client.get(f"/branches/{org.branch_id}/review/2025").get_data(as_text=True)
+    assert "郑五七" in review
+
+
+def test_rejection_sends_the_case_back_to_the_branch(client, auth, org, cases, app):
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    assert decide(client, pid, decision="reject", comment="帮扶时间不足，继续教育").status_code == 302
+    assert get(app, Proposal, pid).status == "rejected"
+    assert get(app, RectificationCase, cases["low"]).status == "open"
+    assert get(app, Member, cases["low_member"]).status == "active"
+    assert decide(client, pid).status_code == 409
+    assert decide(client, pid, decision="maybe").status_code == 409
+
+
+def test_cancelled_probation(client, auth, org, cases, app):
+    pid = _proposed(client, auth, cases, key="probationary", kind="cancel_probation")
+    auth.login("admin")
+    assert decide(client, pid).status_code == 302
+    m = get(app, Member, cases["probationary_member"])
+    assert m.status == "probation_cancelled" and m.left_roll_on == date(2026, 5, 20)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the lead wires: the member's decisions and the start page's alerts
+# ---------------------------------------------------------------------------------------------
+
+def test_decisions_for_member_and_their_partial(client, auth, org, cases, app):
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    decide(client, pid)
+    from flask import render_template
+
+    from qscore.review import decisions_for_member
+
+    with app.app_context(), app.test_request_context(headers={"Cookie": "qscore_lang=en"}):
+        decisions = decisions_for_member(cases["low_member"])
+        assert [g.grade for g in decisions.grades] == ["rectify"] and decisions.grades[0].year == 2025
+        assert len(decisions.cases) == 1 and decisions.cases[0].mentor == "mentor1"
+        (p, decided_on), = decisions.cases[0].proposals
+        assert p.kind == "expel" and decided_on is not None
+        html = render_template("review/_member_decisions.html", decisions=decisions)
+        assert "Decisions about me" in html and "Expel" in html and "本人表示接受组织处理" in html
+        assert "Approved by the street" in html
+        ok = decisions_for_member(cases["ok_member"])
+        assert [g.grade for g in ok.grades] == ["qualified"] and ok.cases == []
+        assert not decisions_for_member(999999)
+        assert render_template("review/_member_decisions.html", decisions=decisions_for_member(999999)).strip() == ""
+
+
+def test_case_alerts_for_overdue_and_silent_cases(client, auth, org, cases, app):
+    from qscore.review import case_alerts
+
+    ready(client, auth, cases)  # low: a follow-up on 2026-05-10, deadline 2026-07-15
+    with app.app_context():
+        cs = db.session.get(User, org.community_secretary_id)
+        alerts = {a.case.id: a for a in case_alerts(cs, date(2026, 5, 20))}
+        # opened 2026-01-15, no follow-up: silent since 2026-03-20
+        assert set(alerts) == {cases["probationary"], cases["other"]}
+        assert alerts[cases["other"]].silent and not alerts[cases["other"]].overdue
+        assert cases["low"] not in {a.case.id for a in case_alerts(cs, date(2026, 7, 9))}  # followed up May 10
+        alerts = {a.case.id: a for a in case_alerts(cs, date(2026, 7, 16))}
+        assert alerts[cases["low"]].overdue and alerts[cases["low"]].silent
+        assert alerts[cases["low"]].last_activity == date(2026, 5, 10)
+        assert case_alerts(db.session.get(User, org.other_secretary_id), date(2026, 7, 16)) == []
+        mentor = db.session.get(User, cases["mentor"])
+        assert [a.case.id for a in case_alerts(mentor, date(2026, 7, 16))] == [cases["low"]]
+    app.config["FIXED_TODAY"] = date(2026, 7, 16)
+    en(client)
+    page = client.get("/review").get_data(as_text=True)
+    assert "Overdue since 2026-07-15" in page
