@@ -41,7 +41,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     templating.init_app(app)
     cli.init_app(app)
 
-    from . import auth, board, booklet, entry, health, home, publish, queries, review, setup
+    from . import admin, assessment, auth, board, booklet, entry, health, home, publish, queries, review, service, setup
+    from . import stats
 
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)
@@ -53,5 +54,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(board.bp)
     app.register_blueprint(queries.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(stats.bp)
+    app.register_blueprint(service.bp)
+    app.register_blueprint(assessment.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(i18n.bp)
     return app

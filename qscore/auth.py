@@ -116,3 +116,16 @@ def password():
     elif form.is_submitted():
         status = 422
     return render_template("auth/password.html", form=form), status
+
+
+# Pages an account that must change its password may still reach.
+_PASSWORD_CHANGE_OPEN = {"auth.password", "auth.logout", "static", "i18n.switch_language", "health.healthz"}
+
+
+@bp.before_app_request
+def _force_password_change():
+    """A reset password is a first-time password: nothing else opens until the user chooses their own."""
+    if (current_user.is_authenticated and current_user.must_change_password
+            and request.endpoint not in _PASSWORD_CHANGE_OPEN):
+        return redirect(url_for("auth.password"))
+    return None

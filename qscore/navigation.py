@@ -12,6 +12,8 @@ class NavItem:
     endpoint: str
     label: object
     roles: tuple[str, ...]
+    # Other pages of this entry (endpoint prefixes): the booklet of /members/<id> marks "My points booklet".
+    also: tuple[str, ...] = ()
 
 
 ALL = ("street_admin", "community_secretary", "branch_secretary", "member")
@@ -20,14 +22,17 @@ SECRETARIES = ("street_admin", "community_secretary", "branch_secretary")
 ITEMS = (
     NavItem("home.index", _l("Overview"), ALL),
     NavItem("entry.my_branch", _l("Roster and points"), ("branch_secretary",)),
-    NavItem("booklet.mine", _l("My points booklet"), ALL),
-    NavItem("publish.index", _l("Publication"), SECRETARIES),
-    NavItem("review.index", _l("Year-end review"), SECRETARIES),
+    NavItem("booklet.mine", _l("My points booklet"), ALL, ("booklet.",)),
+    NavItem("publish.index", _l("Publication"), SECRETARIES, ("publish.",)),
+    NavItem("service.index", _l("Posts and households"), SECRETARIES, ("service.",)),
+    NavItem("assessment.index", _l("Monthly assessment"), SECRETARIES, ("assessment.",)),
+    NavItem("review.index", _l("Year-end review"), SECRETARIES, ("review.",)),
     NavItem("review.approvals", _l("Approvals"), ("street_admin",)),
-    NavItem("stats.index", _l("Figures"), SECRETARIES),
-    NavItem("queries.index", _l("Residents' queries"), SECRETARIES),
-    NavItem("admin.members", _l("Members"), ("street_admin", "community_secretary")),
-    NavItem("admin.index", _l("Administration"), ("street_admin",)),
+    NavItem("stats.index", _l("Figures"), SECRETARIES, ("stats.",)),
+    NavItem("queries.index", _l("Residents' queries"), SECRETARIES, ("queries.",)),
+    NavItem("admin.members", _l("Members"), ("street_admin", "community_secretary"),
+            ("admin.member", "admin.transfer", "admin.status", "admin.change_type", "admin.import", "admin.opening")),
+    NavItem("admin.index", _l("Administration"), ("street_admin",), ("admin.",)),
     NavItem("board.index", _l("Noticeboard"), ALL),
 )
 
@@ -35,14 +40,12 @@ ITEMS = (
 def items_for(user) -> list[dict]:
     """Nav entries for the user's role whose endpoints are registered (later pages join as they land)."""
     views = current_app.view_functions
-    out = []
-    for item in ITEMS:
-        if user.role not in item.roles or item.endpoint not in views:
-            continue
-        if item.endpoint == "booklet.mine" and user.member_id is None:
-            continue
-        # A page of the same area marks its entry (the booklet of /members/<id> marks "My points booklet").
-        area = item.endpoint.split(".")[0]
-        active = request.endpoint == item.endpoint or (area != "home" and request.blueprint == area)
-        out.append({"endpoint": item.endpoint, "label": item.label, "active": active})
-    return out
+    items = [i for i in ITEMS if user.role in i.roles and i.endpoint in views
+             and not (i.endpoint == "booklet.mine" and user.member_id is None)]
+    endpoint = request.endpoint or ""
+    # Exactly one entry is marked: the page's own, else the entry with the longest matching prefix.
+    current = next((i for i in items if i.endpoint == endpoint), None)
+    if current is None:
+        matches = [(len(p), i) for i in items for p in i.also if endpoint.startswith(p)]
+        current = max(matches, key=lambda m: m[0])[1] if matches else None
+    return [{"endpoint": i.endpoint, "label": i.label, "active": i is current} for i in items]

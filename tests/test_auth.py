@@ -142,6 +142,12 @@ def test_must_change_password_goes_to_password_page(app, client, auth, org):
         db.session.commit()
     resp = auth.login("bs")
     assert resp.headers["Location"] == "/password"
+    # Nothing else opens until the password is changed.
+    assert client.get("/").headers["Location"] == "/password"
+    assert client.get("/roster").headers["Location"] == "/password"
+    client.post("/password", data={"current": TEST_PASSWORD, "password": "my-own-password",
+                                   "confirm": "my-own-password"})
+    assert client.get("/").status_code == 200
 
 
 @pytest.mark.parametrize(("target", "expected"), [

@@ -1,0 +1,56 @@
+"""The street office's administration: organisations, accounts, members and their types, the roster
+workbook, opening balances, the scheme of the year, settings and the audit log.
+
+The street admin sees all of it; a community secretary sees only the member pages, and only
+within their own community (out of scope is 404, a page they may not use is 403).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import Blueprint, abort, request
+from flask_login import current_user, login_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+MEMBER_ADMINS = ("street_admin", "community_secretary")
+# Endpoints a community secretary may use (adding/transferring members, types, opening balances).
+_COMMUNITY_ENDPOINTS: set[str] = set()
+
+
+def for_community_secretaries(view: Callable) -> Callable:
+    """Open a view to community secretaries too (every other admin view is the street admin's)."""
+    _COMMUNITY_ENDPOINTS.add(f"{bp.name}.{view.__name__}")
+    return view
+
+
+@bp.before_request
+@login_required
+def _guard():
+    if current_user.role not in MEMBER_ADMINS:
+        abort(403)
+    if current_user.role != "street_admin" and request.endpoint not in _COMMUNITY_ENDPOINTS:
+        abort(403)
+
+
+@bp.context_processor
+def _admin_helpers():
+    from .labels import (ACTION_LABELS, GENDER_LABELS, INDICATOR_ROLE_LABELS, MEMBER_STATUS_LABELS,
+                         THRESHOLD_LABELS, WEIGHT_LABELS)
+    from .nav import admin_tabs
+
+    return {
+        "admin_tabs": admin_tabs(),
+        "member_status_label": lambda s: MEMBER_STATUS_LABELS.get(s, s),
+        "gender_label": lambda g: GENDER_LABELS.get(g, "—"),
+        "action_label": lambda a: ACTION_LABELS.get(a, a),
+        "threshold_label": lambda k: THRESHOLD_LABELS.get(k, k),
+        "weight_label": lambda k: WEIGHT_LABELS.get(k, k),
+        "indicator_role_label": lambda k: INDICATOR_ROLE_LABELS.get(k, k),
+    }
+
+
+from . import (  # noqa: E402,F401  (views register on bp)
+    accounts, audit_log, classification, dashboard, imports, members, opening, organisations, scheme_admin,
+    settings_admin,
+)

@@ -1,0 +1,69 @@
+"""What the current administrator may touch: the street's (or their community's) branches and members."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import abort
+from wtforms import SelectChoice
+from sqlalchemy import Select, select
+
+from ..access import branches_in_scope, user
+from ..db import db
+from ..models import Branch, Community, Member
+from ..scoring import fetch_type_histories, type_on
+
+
+def scoped_branches(include_retired: bool = False) -> list[tuple[Branch, Community]]:
+    """Branches in scope with their community, ordered as people read them."""
+    stmt = branches_in_scope().add_columns(Community).order_by(Community.name, Branch.name)
+    if not include_retired:
+        stmt = stmt.where(Branch.retired.is_(False), Community.retired.is_(False))
+    return [(b, c) for b, c in db.session.execute(stmt).all()]
+
+
+def branch_choices(include_retired: bool = False, exclude: int | None = None) -> list[SelectChoice]:
+    return [SelectChoice(b.id, f"{c.name} · {b.name}") for b, c in scoped_branches(include_retired) if b.id != exclude]
+
+
+def scoped_branch_ids() -> Select:
+    return branches_in_scope().with_only_columns(Branch.id)
+
+
+def scoped_members() -> Select:
+    """A select of the Member rows in scope (all statuses)."""
+    return select(Member).where(Member.street_id == user().street_id, Member.branch_id.in_(scoped_branch_ids()))
+
+
+def member_or_404(member_id: int) -> Member:
+    member = db.session.scalar(scoped_members().where(Member.id == member_id))
+    if member is None:
+        abort(404)
+    return member
+
+
+def branch_or_404(branch_id: int | None) -> tuple[Branch, Community]:
+    row = db.session.execute(branches_in_scope().add_columns(Community).where(Branch.id == branch_id)).first()
+    if row is None:
+        abort(404)
+    return row[0], row[1]
+
+
+def current_types(members: list[Member], day: date) -> dict[int, str]:
+    """The type in force on ``day`` for each member (one query)."""
+    histories = fetch_type_histories(db.session, [m.id for m in members])
+    return {m.id: type_on(histories[m.id], day) for m in members if histories.get(m.id)}
+
+
+def require_active(member: Member) -> None:
+    if member.status != "active":
+        abort(409)
+
+
+def not_own_record(member: Member) -> None:
+    """No one records points for their own member record."""
+    if user().member_id == member.id:
+        abort(403)
+
+
+def street_id() -> int:
+    return user().street_id

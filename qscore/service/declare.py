@@ -1,0 +1,171 @@
+"""Declaring posts and households: a member from their booklet (pending), a secretary for a member (confirmed).
+
+The booklet includes ``service/_declare.html``, which loads this module's fragment; the branch's
+service page records for a member through ``record_post`` and ``record_household``.
+"""
+from __future__ import annotations
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from .. import audit
+from ..access import SECRETARY_ROLES, get_branch_or_404, get_member_or_404
+from ..clock import today
+from ..db import db
+from ..htmx import is_htmx
+from ..models import Branch, Household, Member, MemberPost, PostKind
+from ..models._common import utcnow
+from . import bp, max_posts, open_posts, require_secretary
+from .branch import branch_context
+
+LABEL_MAX = 120
+
+
+def _who(member: Member) -> str:
+    """'own' (the member declares: pending) or 'secretary' (records for the member: confirmed)."""
+    if current_user.member_id == member.id:
+        return "own"
+    if current_user.role in SECRETARY_ROLES:
+        return "secretary"
+    abort(403)
+
+
+def declare_context(member: Member, **extra) -> dict:
+    community_id = db.session.scalar(select(Branch.community_id).where(Branch.id == member.branch_id))
+    posts = db.session.execute(
+        select(MemberPost, PostKind.name).join(PostKind, PostKind.id == MemberPost.post_kind_id)
+        .where(MemberPost.member_id == member.id, MemberPost.status.in_(("pending", "confirmed", "rejected")))
+        .order_by(MemberPost.status != "confirmed", MemberPost.declared_on, MemberPost.id)).all()
+    households = db.session.scalars(
+        select(Household).where(Household.member_id == member.id,
+                                Household.status.in_(("pending", "confirmed", "rejected")))
+        .order_by(Household.status != "confirmed", Household.declared_on, Household.id)).all()
+    held = {p.post_kind_id for p, _k in posts if p.status in ("pending", "confirmed")}
+    kinds = db.session.scalars(select(PostKind).where(PostKind.community_id == community_id,
+                                                      PostKind.retired.is_(False)).order_by(PostKind.name)).all()
+    limit = max_posts(member.street_id)
+    return {"member": member, "posts": posts, "households": households,
+            "kinds": [k for k in kinds if k.id not in held], "limit": limit,
+            "open_posts": sum(1 for p, _k in posts if p.status in ("pending", "confirmed")),
+            "is_own": current_user.member_id == member.id, **extra}
+
+
+def _respond(member: Member, status: int = 200, **extra):
+    template = "service/_declare_body.html" if is_htmx() else "service/declare.html"
+    resp = make_response(render_template(template, **declare_context(member, **extra)), status)
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.get("/members/<int:member_id>/declare")
+def declare(member_id: int):
+    """The member's posts and households, with the forms to declare more (the booklet loads this)."""
+    member = get_member_or_404(member_id)
+    _who(member)
+    return _respond(member)
+
+
+def add_post(member: Member, who: str, raw_kind: str | None) -> str | None:
+    """Declare (own: pending) or record (secretary: confirmed) a post; the refusal's text, or None."""
+    if member.status != "active":
+        abort(409)
+    raw = raw_kind or ""
+    kind = db.session.get(PostKind, int(raw)) if raw.isdigit() else None
+    community_id = db.session.scalar(select(Branch.community_id).where(Branch.id == member.branch_id))
+    limit = max_posts(member.street_id)
+    if kind is None or kind.community_id != community_id or kind.retired:
+        return _("Choose a post from the community's list.")
+    if db.session.scalar(select(MemberPost.id).where(MemberPost.member_id == member.id,
+                                                     MemberPost.post_kind_id == kind.id,
+                                                     MemberPost.status.in_(("pending", "confirmed")))):
+        return _("%(name)s already holds or has declared this post.", name=member.name)
+    if open_posts(member.id) >= limit:
+        return _("At most %(n)d volunteer posts per member: end one before declaring another.", n=limit)
+    post = MemberPost(member_id=member.id, post_kind_id=kind.id, declared_on=today(),
+                      status="pending" if who == "own" else "confirmed", created_by_id=current_user.id)
+    if who == "secretary":
+        post.decided_by_id, post.decided_at = current_user.id, utcnow()
+    db.session.add(post)
+    db.session.flush()
+    audit.record("post_declared" if who == "own" else "post_recorded", post, member_id=member.id,
+                 summary=f"{member.name}: {kind.name} ({post.status})")
+    db.session.commit()
+    return None
+
+
+def add_household(member: Member, who: str, raw_label: str | None) -> str | None:
+    if member.status != "active":
+        abort(409)
+    label = " ".join((raw_label or "").split())
+    if not label:
+        return _("Say which household: a name or an address only the branch sees.")
+    if len(label) > LABEL_MAX:
+        return _("At most %(n)d characters.", n=LABEL_MAX)
+    h = Household(member_id=member.id, label=label, declared_on=today(),
+                  status="pending" if who == "own" else "confirmed", created_by_id=current_user.id)
+    db.session.add(h)
+    db.session.flush()
+    # The label is private: not in the audit summary.
+    audit.record("household_declared" if who == "own" else "household_recorded", h, member_id=member.id,
+                 summary=f"{member.name}: household {h.id} ({h.status})")
+    db.session.commit()
+    return None
+
+
+@bp.post("/members/<int:member_id>/posts")
+def declare_post(member_id: int):
+    member = get_member_or_404(member_id)
+    error = add_post(member, _who(member), request.form.get("post_kind_id"))
+    if error:
+        return _respond(member, 422, errors={"post": error})
+    return _respond(member, added="post")
+
+
+@bp.post("/members/<int:member_id>/households")
+def declare_household(member_id: int):
+    member = get_member_or_404(member_id)
+    error = add_household(member, _who(member), request.form.get("label"))
+    if error:
+        return _respond(member, 422, errors={"household": error}, values={"label": request.form.get("label", "")})
+    return _respond(member, added="household")
+
+
+# ---------------------------------------------------------------------------------------------
+# The branch page's "record for a member" forms
+# ---------------------------------------------------------------------------------------------
+
+def _branch_member(branch_id: int):
+    require_secretary()
+    b, c = get_branch_or_404(branch_id)
+    raw = request.form.get("member_id", "")
+    member = db.session.get(Member, int(raw)) if raw.isdigit() else None
+    if member is None or member.branch_id != b.id or member.status != "active":
+        return b, c, None
+    return b, c, member
+
+
+def _branch_result(b, c, member: Member | None, key: str, error: str | None):
+    if error:
+        return make_response(render_template("service/branch.html", **branch_context(
+            b, c, record_errors={key: error}, record_member=member.id if member else None,
+            record_values=request.form)), 422)
+    flash(_("Recorded for %(name)s.", name=member.name), "success")
+    return redirect(url_for(".branch", branch_id=b.id), 303)
+
+
+@bp.post("/branches/<int:branch_id>/posts")
+def record_post(branch_id: int):
+    b, c, member = _branch_member(branch_id)
+    if member is None:
+        return _branch_result(b, c, None, "post", _("Choose a member of the branch."))
+    return _branch_result(b, c, member, "post", add_post(member, _who(member), request.form.get("post_kind_id")))
+
+
+@bp.post("/branches/<int:branch_id>/households")
+def record_household(branch_id: int):
+    b, c, member = _branch_member(branch_id)
+    if member is None:
+        return _branch_result(b, c, None, "household", _("Choose a member of the branch."))
+    return _branch_result(b, c, member, "household", add_household(member, _who(member), request.form.get("label")))
