@@ -48,6 +48,7 @@ bench: install-test
 	$(BIN)/python -m bench --scale street --quick
 
 bench-full: install-test
+	$(BIN)/python -m bench --scale street
 	$(BIN)/python -m bench --scale district
 
 clean:

@@ -845,12 +845,19 @@ class MemberLike(Protocol):
     status: str
 
 
+_CORRECTION = aliased(PointEntry, name="correction")
+
+
 def live_entry_clause():
-    """Live entries: not a correction, and not corrected by any entry."""
-    correction = aliased(PointEntry)
+    """Live entries: not a correction, and not corrected by any entry.
+
+    Written as coalesce(...) = 0 rather than IS NULL: without statistics SQLite would otherwise seek
+    the unique index on corrects_id for NULL and read every live entry of the whole ledger
+    (the benchmark found this made the roster grow with the ledger, not the branch).
+    """
     return and_(
-        PointEntry.corrects_id.is_(None),
-        ~exists().where(correction.corrects_id == PointEntry.id),
+        func.coalesce(PointEntry.corrects_id, 0) == 0,
+        ~exists().where(_CORRECTION.corrects_id == PointEntry.id),
     )
 
 

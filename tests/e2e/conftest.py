@@ -83,6 +83,12 @@ class A11y:
         self.checked: list[str] = []
 
     def check(self, page) -> None:
+        # Check what a person sees once fades and transitions have ended (mid-fade text has low contrast).
+        # (Long-running ones, like the board's rotation progress bar, are not fades.)
+        page.wait_for_function(
+            "() => document.getAnimations().every(a => a.playState !== 'running'"
+            " || a.effect.getComputedTiming().iterations === Infinity"
+            " || a.effect.getComputedTiming().duration > 3000)", timeout=10000)
         results = self.axe.run(page)
         bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
         self.checked.append(page.url)

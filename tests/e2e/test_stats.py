@@ -175,7 +175,7 @@ def test_monthly_assessment_and_the_service_pages(page, demo, login, a11y):
     expect(page.get_by_role("heading", level=1)).to_contain_text("志愿服务队")
     a11y.check(page)
     page.go_back()
-    page.get_by_role("link", name=re.compile("posts and households|奉献岗|联系户")).first.click()
+    page.locator("main").get_by_role("link", name=re.compile("posts and households|奉献岗|联系户")).first.click()
     expect(page.locator("#members-title")).to_be_visible()
     a11y.check(page)
     screenshot(page, "service-branch")

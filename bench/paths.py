@@ -1,0 +1,226 @@
+"""The measured paths: each one as the app serves it (Flask test client, logged in as the role
+that uses it) beside its floor (floors.py), plus the paths that do not exist yet.
+
+Every app call checks its status code: a path that fails is never timed as if it had worked.
+Writes (inline adds, meetings) accumulate during the run, as in real use; __main__ removes
+them afterwards, so the generated database stays the same from run to run.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from qscore.db import db
+from qscore.models import Member
+from qscore.scheme_versions import scheme_for_year
+from qscore.scoring import score_members
+
+from .appctx import Client
+from .floors import Floors
+from .scales import LAST_DAY
+
+# Paths of the issue that this benchmark does not measure yet: (what, the app's endpoint).
+NOT_MEASURED = {
+    "board": ("the board page for a community", "board.community"),
+    "board_poll": ("a board poll with nothing new", "board.poll"),
+    "publish_quarter": ("publishing a quarter for a branch", "publish.publish_quarter"),
+    "review_page": ("the review page for a branch", "review.page"),
+}
+
+
+def not_measured(app) -> dict[str, str]:
+    """'not built yet' while the app has no such page; once it has, 'built, not measured yet'
+    (a figure is never made up for a page the benchmark does not drive)."""
+    return {name: ("built, not measured yet" if endpoint in app.view_functions else "not built yet") + f" ({what})"
+            for name, (what, endpoint) in NOT_MEASURED.items()}
+
+
+@dataclass
+class Case:
+    name: str
+    label: str
+    path: Callable[[], Any]
+    floor: Callable[[], Any] | None
+    repeat: int
+    warmup: int
+    detail: dict[str, Any] = field(default_factory=dict)
+    verify: Callable[[], dict[str, Any]] | None = None
+    page: bool = True  # counts toward "every page in-process <= 3x its floor"
+
+
+def expect(resp, status: int):
+    if resp.status_code != status:
+        raise RuntimeError(f"{resp.request.method} {resp.request.path}: {resp.status_code} (expected {status})\n"
+                           + resp.get_data(as_text=True)[:2000])
+    return resp.data
+
+
+class Picks:
+    """Which branch, members and accounts each path uses (from the generator's marker and the data)."""
+
+    def __init__(self, floors: Floors, meta: dict[str, Any]):
+        self.f = floors
+        picks = meta["picks"]
+        self.median_branch = picks["median_branch"]
+        self.branch_60 = picks["branch_60"]
+        self.community_60 = floors.rows("SELECT community_id FROM branch WHERE id = ?", (self.branch_60,))[0][0]
+
+    def active(self, branch_id: int) -> list[int]:
+        return [r[0] for r in self.f.rows("SELECT id FROM member WHERE branch_id = ? AND status = 'active' ORDER BY id",
+                                          (branch_id,))]
+
+    def own_member(self, username: str) -> int | None:
+        return self.f.rows('SELECT member_id FROM "user" WHERE username = ?', (username,))[0][0]
+
+    def typical_member(self, branch_id: int, exclude: int | None) -> int:
+        """The member of the branch with the median number of entries this year."""
+        rows = self.f.rows("SELECT m.id, COUNT(p.id) FROM member m LEFT JOIN point_entry p ON p.member_id = m.id "
+                           "AND p.year = ? WHERE m.branch_id = ? AND m.status = 'active' GROUP BY m.id ORDER BY 2, 1",
+                           (LAST_DAY.year, branch_id))
+        rows = [r for r in rows if r[0] != exclude]
+        return rows[len(rows) // 2][0]
+
+
+def _cells(html: str) -> dict[str, list[str]]:
+    """The figures a roster shows, for comparing the app's page with the floor's."""
+    return {
+        "rows": re.findall(r'id="member-(\d+)-row"', html),
+        "scores": re.findall(r'score-cell">([^<]*)<', html),
+        "average": re.findall(r'id="branch-average">([^<]*)<', html),
+        "month_total": re.findall(r'id="branch-month-total">([^<]*)<', html),
+    }
+
+
+def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, quick: bool) -> list[Case]:
+    p = Picks(floors, meta)
+    day = LAST_DAY
+    n = (lambda full, fast: repeat or (fast if quick else full))
+    cases: list[Case] = []
+
+    # -- the secretary's roster -------------------------------------------------------------------
+    def roster_case(name: str, branch_id: int) -> Case:
+        client = Client(app, f"bs-{branch_id}")
+        token = client.session_token()
+        url = f"/branches/{branch_id}/roster"
+
+        def verify() -> dict[str, Any]:
+            a = _cells(expect(client.get(url), 200).decode())
+            b = _cells(floors.roster(token, branch_id))
+            return {"same_figures": a == b, **({} if a == b else {"app": a, "floor": b})}
+
+        return Case(name, f"roster, branch {branch_id} ({len(p.active(branch_id))} members)",
+                    lambda: expect(client.get(url), 200), lambda: floors.roster(token, branch_id),
+                    n(40, 12), 3, {"branch_id": branch_id, "members": len(p.active(branch_id)), "url": url}, verify)
+
+    cases.append(roster_case("roster", p.median_branch))
+    cases.append(roster_case("roster_60", p.branch_60))
+
+    # -- an inline add ------------------------------------------------------------------------------
+    user = f"bs-{p.median_branch}"
+    client = Client(app, user)
+    token = client.session_token()
+    own = p.own_member(user)
+    targets = [m for m in p.active(p.median_branch) if m != own]
+    state = {"i": 0}
+
+    def entry_args() -> tuple[int, str, str, str]:
+        i = state["i"] = state["i"] + 1
+        member = targets[i % len(targets)]
+        return (member, "J1", "", "") if i % 2 else (member, "Z3", "1.5", "bench: volunteer hours")
+
+    def add_path():
+        member, code, value, note = entry_args()
+        return expect(client.post(f"/branches/{p.median_branch}/members/{member}/entries", {
+            "indicator": code, "value": value, "earned_on": day.isoformat(), "note": note,
+            "idempotency_key": f"bench-{uuid.uuid4().hex}"}, htmx=True), 200)
+
+    def add_floor():
+        member, code, value, note = entry_args()
+        return floors.inline_add(token, p.median_branch, member, code, value or None, note,
+                                 f"bench-{uuid.uuid4().hex}")
+
+    cases.append(Case("inline_add", f"inline add J1/Z3, branch {p.median_branch}", add_path, add_floor, n(60, 20), 3,
+                      {"branch_id": p.median_branch, "members": len(targets) + 1,
+                       "note": "J1 and Z3 (1.5 h) in turn, dated today, HX-Request, a fresh idempotency key each"}))
+
+    # -- a meeting for the 60-member branch ------------------------------------------------------------
+    cs = f"cs-{p.community_60}"
+    mclient = Client(app, cs)
+    mtoken = mclient.session_token()
+    members60 = p.active(p.branch_60)
+    q4 = date(day.year, 10, 1)
+    mstate = {"i": 0}
+
+    def held_on() -> date:
+        i = mstate["i"] = mstate["i"] + 1
+        return day - timedelta(days=i % ((day - q4).days + 1))  # distinct dates, all in the open quarter
+
+    def meeting_path():
+        d = held_on()
+        form = {"held_on": d.isoformat(), "kind": "org_life", "indicator": "J1", "topic": f"bench 主题党日 {d}",
+                "hours": "", "idempotency_key": f"bench-{uuid.uuid4().hex}"}
+        form.update({f"status-{m}": "attended" for m in members60})
+        return expect(mclient.post(f"/branches/{p.branch_60}/meetings/new", form), 302)
+
+    def meeting_floor():
+        d = held_on()
+        return floors.meeting(mtoken, p.branch_60, d, f"bench 主题党日 {d}", f"bench-{uuid.uuid4().hex}")
+
+    cases.append(Case("meeting", f"meeting, branch {p.branch_60} ({len(members60)} attended)", meeting_path,
+                      meeting_floor, n(12, 5), 1,
+                      {"branch_id": p.branch_60, "members": len(members60), "account": cs,
+                       "note": "org_life, every member attended, distinct dates in Q4; entries accumulate, removed after the run"}))
+
+    # -- a member's booklet -------------------------------------------------------------------------------
+    if "booklet.show" in app.view_functions:
+        member = p.typical_member(p.median_branch, own)
+        burl = f"/members/{member}"
+
+        def verify_booklet() -> dict[str, Any]:
+            pat = re.compile(r'class="stat-value">([^<]*)<')
+            a = pat.findall(expect(client.get(burl), 200).decode())
+            b = pat.findall(floors.booklet(token, member))
+            ea = sorted(re.findall(r'id="entry-(\d+)"', expect(client.get(burl), 200).decode()))
+            eb = sorted(re.findall(r'id="entry-(\d+)"', floors.booklet(token, member)))
+            ok = a == b and ea == eb
+            return {"same_figures": ok, **({} if ok else {"app": a, "floor": b, "entries": (len(ea), len(eb))})}
+
+        cases.append(Case("booklet", f"booklet, member {member}", lambda: expect(client.get(burl), 200),
+                          lambda: floors.booklet(token, member), n(40, 12), 3,
+                          {"member_id": member, "url": burl, "account": user}, verify_booklet))
+
+    # -- the suggested grades of every active member ------------------------------------------------------
+    split: dict[str, float] = {}
+
+    def grading_path():
+        import time
+        with app.app_context():
+            t0 = time.perf_counter()
+            members = db.session.scalars(select(Member).where(Member.status == "active")).all()
+            t1 = time.perf_counter()
+            scores = score_members(db.session, scheme_for_year(day.year), day.year, day, members)
+            split["members_load_ms"] = round((t1 - t0) * 1000, 1)
+            split["score_members_ms"] = round((time.perf_counter() - t1) * 1000, 1)
+            return {mid: s.grade.code for mid, s in scores.items()}
+
+    def verify_grading() -> dict[str, Any]:
+        a, b = grading_path(), floors.grading(day.year, day)
+        return {"same_grades": a == b, "members": len(a),
+                "grades": {g: sum(1 for v in a.values() if v == g) for g in ("advanced", "qualified", "rectify", None)}}
+
+    def grading_floor():
+        out = floors.grading(day.year, day)
+        floor_split.update(floors.grading_split)
+        return out
+
+    floor_split: dict[str, float] = {}
+    cases.append(Case("grading", "suggested grades, every active member", grading_path, grading_floor, n(5, 3), 1,
+                      {"app_split_last_run": split, "floor_split_last_run": floor_split,
+                       "note": "ORM load of the active members + qscore.scoring.score_members"},
+                      verify_grading, page=False))
+    return cases

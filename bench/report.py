@@ -1,0 +1,140 @@
+"""Goals with pass/fail, the printed table, results-<scale>.json / results.json, the summary line.
+
+Goals are goals, not tests: a miss is printed and counted, never raised. A goal whose path the
+benchmark does not measure is listed as "not built yet" (no such page in the app) or "built, not
+measured yet", with no figure, and counted in neither goals_met nor goals_total.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+PACKAGES = ("flask", "werkzeug", "jinja2", "sqlalchemy", "flask-sqlalchemy", "flask-wtf", "wtforms", "flask-login",
+            "flask-babel", "waitress", "gunicorn", "psycopg")
+PAGE_RATIO_MAX = 3.0
+INLINE_P50_MAX_MS = 10.0
+GRADING_MAX_MS = 1000.0
+SCALING_MAX = 1.3
+SCALED_PATHS = ("roster", "roster_60", "inline_add")
+
+
+def machine(raw_dialect: str, server_version: str | None) -> dict[str, Any]:
+    return {"cpu_count": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "platform": platform.platform(),
+            "database": raw_dialect, "sqlite": sqlite3.sqlite_version,
+            **({"postgresql": server_version} if server_version else {})}
+
+
+def packages() -> dict[str, str]:
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def goal(name: str, target: str, value: Any, passed: bool | None, status: str = "") -> dict[str, Any]:
+    return {"goal": name, "target": target, "value": value, "status": status or ("pass" if passed else "fail")}
+
+
+def evaluate(scale: str, paths: dict[str, dict], scaling: dict[str, float] | None,
+             pending: dict[str, str]) -> list[dict[str, Any]]:
+    """Every goal of the issue; those of paths not measured yet carry their status and no figure."""
+    def later(*names: str) -> str:
+        return "built, not measured yet" if all(pending[n].startswith("built") for n in names) else "not built yet"
+
+    goals = []
+    for name, r in paths.items():
+        if r.get("page") and r.get("ratio") is not None:
+            goals.append(goal(f"{name} <= {PAGE_RATIO_MAX:g}x floor", f"<= {PAGE_RATIO_MAX:g}", round(r["ratio"], 2),
+                              r["ratio"] <= PAGE_RATIO_MAX))
+    if "inline_add" in paths:
+        p50 = paths["inline_add"]["app"]["median_ms"]
+        if scale == "district":
+            goals.append(goal("inline add p50 at district scale", f"<= {INLINE_P50_MAX_MS:g} ms", round(p50, 2),
+                              p50 <= INLINE_P50_MAX_MS))
+    if "grading" in paths and scale == "district":
+        ms = paths["grading"]["app"]["median_ms"]
+        goals.append(goal("district grading", f"<= {GRADING_MAX_MS:g} ms", round(ms, 1), ms <= GRADING_MAX_MS))
+    for name, needs in (("board <= 3x floor", ("board",)), ("board over HTTP >= 0.8x bare WSGI", ("board",)),
+                        ("board poll with nothing new <= 1 ms", ("board_poll",)),
+                        ("publishing a quarter <= 3x floor", ("publish_quarter",)),
+                        ("review page <= 3x floor", ("review_page",)),
+                        ("mixed load: 0 errors, p99 <= 50 ms", ("board_poll",))):
+        goals.append(goal(name, "", None, None, later(*needs)))
+    if scaling:
+        for name, ratio in scaling.items():
+            goals.append(goal(f"{name} district/street", f"<= {SCALING_MAX:g}x", round(ratio, 2), ratio <= SCALING_MAX))
+    for name, needs in (("board district/street", ("board",)), ("board poll district/street", ("board_poll",))):
+        goals.append(goal(name, "", None, None, later(*needs)))
+    return goals
+
+
+def suffix(database: str) -> str:
+    """results-<scale>.json on SQLite, results-<scale>-pg.json on PostgreSQL: never compare across backends."""
+    return "" if database == "sqlite" else "-pg"
+
+
+def scaling_ratios(current_scale: str, current: dict[str, dict], database: str) -> tuple[dict[str, float] | None, str]:
+    """district/street median ratios, from this run and the other scale's results file (same backend)."""
+    other = "street" if current_scale == "district" else "district"
+    path = HERE / f"results-{other}{suffix(database)}.json"
+    if not path.exists():
+        return None, f"no {path.name} yet: run the other scale to get the district/street ratios"
+    theirs = json.loads(path.read_text())["paths"]
+    district, street = (current, theirs) if current_scale == "district" else (theirs, current)
+    out = {}
+    for name in SCALED_PATHS:
+        if name in district and name in street:
+            out[name] = district[name]["app"]["median_ms"] / street[name]["app"]["median_ms"]
+    return out, f"district/street from this run and {path.name} ({json.loads(path.read_text())['date']})"
+
+
+def table(paths: dict[str, dict]) -> str:
+    """Wall-clock figures (the goals use them), and the ratio of CPU medians beside, which a busy
+    machine disturbs less."""
+    head = (f"{'path':<11} {'what':<40} {'n':>3} {'median':>10} {'p95':>10} {'floor':>9} {'fl.p95':>9} "
+            f"{'ratio':>7} {'cpu ratio':>9}")
+    lines = [head, "-" * len(head)]
+    for name, r in paths.items():
+        a, f = r["app"], r.get("floor")
+        cpu = a["cpu_median_ms"] / f["cpu_median_ms"] if f and f.get("cpu_median_ms") else None
+        lines.append(f"{name:<11} {r['label'][:40]:<40} {a['n']:>3} {a['median_ms']:>8.1f}ms {a['p95_ms']:>8.1f}ms "
+                     + (f"{f['median_ms']:>7.1f}ms {f['p95_ms']:>7.1f}ms {r['ratio']:>6.2f}x" if f else "")
+                     + (f" {cpu:>8.2f}x" if cpu else ""))
+    return "\n".join(lines)
+
+
+def goals_text(goals: list[dict]) -> str:
+    lines = []
+    for g in goals:
+        mark = {"pass": "PASS", "fail": "FAIL"}.get(g["status"], "----")
+        value = "" if g["value"] is None else f"{g['value']}"
+        lines.append(f"  [{mark}] {g['goal']:<44} {g['target']:<12} {value:<10} {g['status'] if mark == '----' else ''}")
+    return "\n".join(lines)
+
+
+def write(scale: str, result: dict[str, Any], database: str) -> Path:
+    result["date"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    text = json.dumps(result, ensure_ascii=False, indent=2, default=str)
+    path = HERE / f"results-{scale}{suffix(database)}.json"
+    path.write_text(text)
+    (HERE / "results.json").write_text(text)
+    return path
+
+
+def summary_line(scale: str, paths: dict[str, dict], goals: list[dict]) -> str:
+    counted = [g for g in goals if g["status"] in ("pass", "fail")]
+    return json.dumps({"scale": scale,
+                       "ratios": {n: round(r["ratio"], 2) for n, r in paths.items() if r.get("ratio") is not None},
+                       "goals_met": sum(g["status"] == "pass" for g in counted), "goals_total": len(counted)},
+                      ensure_ascii=False)

@@ -1,0 +1,45 @@
+"""The production server for the HTTP measurements, in its own process (its own GIL, its own
+memory figure): ``python -m bench.serve --scale street [--bare FILE] [--threads 4]``.
+
+Serves the app with the benchmark's settings through waitress on 127.0.0.1 and a free port, or,
+with --bare, a bare WSGI callable returning FILE's bytes (a floor served by the same server).
+Prints ``PORT <n>`` once listening.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import waitress
+
+
+def bare_app(body: bytes):
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+
+    def app(environ, start_response):
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.serve")
+    ap.add_argument("--scale", required=True)
+    ap.add_argument("--bare", type=Path)
+    ap.add_argument("--threads", type=int, default=4)
+    args = ap.parse_args(argv)
+    if args.bare:
+        app = bare_app(args.bare.read_bytes())
+    else:
+        from .appctx import bench_app
+        app = bench_app(args.scale)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=args.threads, ident="qscore")
+    print(f"PORT {server.effective_port}", flush=True)
+    sys.stdout.flush()
+    server.run()
+
+
+if __name__ == "__main__":
+    main()
