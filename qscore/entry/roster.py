@@ -50,13 +50,13 @@ def quick_codes(branch: Branch, data: RosterData) -> list[str]:
 def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int = 200, totals: bool = False,
              **extra):
     """One row (in one of its modes), plus the branch totals out of band after a write."""
-    data = roster_data(branch, today(), only=[member.id])
+    # After a write the whole branch is scored once: the row and the out-of-band totals share it.
+    data = roster_data(branch, today(), only=None if totals else [member.id])
     context = dict(branch=branch, data=data, m=member, s=data.scores[member.id], quick=quick_codes(branch, data),
                    **extra)
     body = render_template(ROW_TEMPLATES[mode], **context)
     if totals:
-        full = roster_data(branch, data.day)
-        body += render_template("entry/_totals.html", branch=branch, data=full, oob=True)
+        body += render_template("entry/_totals.html", branch=branch, data=data, oob=True)
     resp = make_response(body, status)
     resp.vary.add("HX-Request")
     return resp
