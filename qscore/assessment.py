@@ -32,6 +32,7 @@ from .models import Branch, Community, Member, PointEntry
 from .scheme import Scheme
 from .scheme_versions import scheme_for_year
 from .scoring import PeriodPoints, Reason, live_entry_clause, member_warnings, quarter_of, score_members
+from .service.duty import parse_month
 from .stats.xlsx import header_row, set_widths, sheet_name, title_row, xlsx_response
 from .templating import TYPE_LABELS
 
@@ -47,17 +48,6 @@ def _secretaries_only():
         abort(403)
 
 
-def parse_month(raw: str | None, day: date) -> date:
-    if not raw:
-        return day.replace(day=1)
-    try:
-        y, m = raw.split("-")
-        first = date(int(y), int(m), 1)
-    except ValueError:
-        abort(404)
-    if first > day:
-        abort(404)
-    return first
 
 
 def _shift(first: date, months: int) -> date:

@@ -221,8 +221,6 @@ def test_dues_are_member_quarters_on_the_roll_at_each_quarter_end(data):
 def test_attendance_and_dues_agree_with_the_branch_index(data):
     """scheme.default.json: the branch index's attendance and dues rates are the figures page's."""
     from qscore import scoring
-    if not hasattr(scoring, "fetch_branch_index_inputs"):
-        pytest.skip("branch index not present")
     host = meeting(data.org.branch_id, date(2026, 3, 5), expected=3)
     add(data.a, "J1", host.held_on, meeting=host, host=data.org.branch_id)
     add(data.s, "J1", host.held_on, meeting=host, host=data.org.branch_id)
