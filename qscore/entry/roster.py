@@ -13,10 +13,11 @@ from .. import audit
 from ..access import get_branch_or_404
 from ..clock import today
 from ..db import db
-from ..htmx import is_htmx, page_or_fragment
+from ..htmx import hx_redirect, is_htmx, page_or_fragment
 from ..ledger import LedgerError, correct_entry, error_field_and_text, is_live, record_entry, type_history
 from ..models import Branch, Member, PointEntry
-from ..scoring import EntryError, MemberScore, score_members, type_on
+from ..scheme_versions import scheme_for_year
+from ..scoring import EntryError, MemberScore, live_entry_clause, score_members, type_on
 from . import bp
 from .data import RosterData, roster_data
 from .forms import CorrectionForm, EntryForm, new_key
@@ -85,8 +86,6 @@ def row(branch_id: int, member_id: int):
 
 def _entry_form(member: Member, day: date, form: EntryForm | None = None, indicator_code: str | None = None):
     """The form with indicators that apply to the member's type today, grouped by category."""
-    from ..scheme_versions import scheme_for_year
-
     scheme = scheme_for_year(day.year)
     type_code = type_on(type_history(member.id), day)
     form = form or EntryForm(formdata=None, earned_on=day, idempotency_key=new_key())
@@ -169,8 +168,6 @@ def member_entries(branch_id: int, member_id: int):
     """The member's live entries this year, each with its undo button."""
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
-    from ..scoring import live_entry_clause
-
     day = today()
     entries = db.session.scalars(
         select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.earned_on >= date(day.year, 1, 1),
@@ -228,15 +225,12 @@ def set_quick(branch_id: int):
     audit.record("quick_indicators_set", branch, before=before, after=branch.quick_indicators)
     db.session.commit()
     if is_htmx():
-        from ..htmx import hx_redirect
         return hx_redirect(url_for("entry.roster", branch_id=branch.id))
     return redirect(url_for("entry.roster", branch_id=branch.id))
 
 
 def _score_for(member: Member, earned_on: date, day: date) -> MemberScore:
     """The member's score of the year the entry falls in (as of today, or Dec 31 for a past year)."""
-    from ..scheme_versions import scheme_for_year
-
     year = earned_on.year if earned_on.year <= day.year else day.year
     as_of = day if year == day.year else date(year, 12, 31)
     return score_members(db.session, scheme_for_year(year), year, as_of, [member])[member.id]
