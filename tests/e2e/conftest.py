@@ -75,6 +75,15 @@ def street(fresh_db):
     return o
 
 
+_FREEZE_MOTION = """() => {
+  const style = document.createElement('style');
+  style.id = 'a11y-freeze-motion';
+  style.textContent = '*, *::before, *::after { animation-duration: 0s !important;'
+    + ' animation-delay: 0s !important; transition: none !important; }';
+  document.head.appendChild(style);
+}"""
+
+
 class A11y:
     """Runs axe-core on a page; fails on serious or critical violations."""
 
@@ -89,7 +98,13 @@ class A11y:
             "() => document.getAnimations().every(a => a.playState !== 'running'"
             " || a.effect.getComputedTiming().iterations === Infinity"
             " || a.effect.getComputedTiming().duration > 3000)", timeout=10000)
-        results = self.axe.run(page)
+        # A fade that starts while axe runs (the board rotating to its next page) would be caught
+        # mid-way: hold every animation at its resting state for the check, then let them go.
+        page.evaluate(_FREEZE_MOTION)
+        try:
+            results = self.axe.run(page)
+        finally:
+            page.evaluate("() => document.getElementById('a11y-freeze-motion')?.remove()")
         bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
         self.checked.append(page.url)
         assert not bad, "\n".join(
