@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from qscore.db import db
 
-from . import dbio, report
+from . import board_floor, dbio, report
 from .appctx import Client, bench_app
 from .floors import Floors, nav_by_role
 from .generate import BENCH_PASSWORD, ensure_database
@@ -39,7 +40,7 @@ def measure(cases: list[Case], budget_s: float) -> dict[str, dict[str, Any]]:
     out = {}
     for case in cases:
         checked = case.verify() if case.verify else None
-        a, f = measure_pair(case.path, case.floor, case.repeat, case.warmup, budget_s)
+        a, f = measure_pair(case.path, case.floor, case.repeat, case.warmup, budget_s, before=case.before)
         ratio = a.median_ms / f.median_ms if f else None
         out[case.name] = {"label": case.label, "page": case.page, "app": a.as_dict(),
                           "floor": f.as_dict() if f else None, "ratio": ratio, "detail": case.detail,
@@ -50,23 +51,22 @@ def measure(cases: list[Case], budget_s: float) -> dict[str, dict[str, Any]]:
     return out
 
 
-def measure_http(app, scale: str, floors: Floors, picks: Picks, quick: bool) -> dict[str, Any]:
-    """The roster over HTTP (waitress, 4 threads; 4 keep-alive clients), and its floor's bytes served bare."""
-    branch = picks.median_branch
-    url = f"/branches/{branch}/roster"
-    seconds, cap = (3.0, 3000) if quick else (10.0, 20000)
+def _bare_vs_app(app_scale: str, url: str, headers: dict[str, str], body: bytes, seconds: float,
+                 cap: int) -> dict[str, Any]:
+    """``url`` served by the app through waitress (4 threads, 4 keep-alive clients), then the floor's
+    ``body`` served by a bare WSGI callable through the same server, for comparison."""
     out: dict[str, Any] = {"path": url, "clients": 4, "server_threads": 4, "seconds": seconds}
-    with Server(scale) as srv:
-        headers = login(srv.port, f"bs-{branch}", BENCH_PASSWORD)
-        run_groups(srv.port, [Group("warm-up", 2, get_loop(url, headers))], 1.0, 40)
-        res = run_groups(srv.port, [Group("roster", 4, get_loop(url, headers))], seconds, cap)
-        out["app"] = {**res["groups"]["roster"], "server_rss_mb": round(srv.rss_mb(), 1)}
-    token = Client(app, f"bs-{branch}").session_token()
-    body = floors.roster(token, branch).encode()
+    with Server(app_scale) as srv:
+        hdrs = headers if headers else {}
+        if callable(headers):
+            hdrs = headers(srv.port)
+        run_groups(srv.port, [Group("warm-up", 2, get_loop(url, hdrs))], 1.0, 40)
+        res = run_groups(srv.port, [Group("app", 4, get_loop(url, hdrs))], seconds, cap)
+        out["app"] = {**res["groups"]["app"], "server_rss_mb": round(srv.rss_mb(), 1)}
     with tempfile.NamedTemporaryFile(suffix=".html", delete=False) as fh:
         fh.write(body)
     try:
-        with Server(scale, bare=Path(fh.name)) as srv:
+        with Server(app_scale, bare=Path(fh.name)) as srv:
             run_groups(srv.port, [Group("warm-up", 2, get_loop(url, {}))], 1.0, 40)
             res = run_groups(srv.port, [Group("bare", 4, get_loop(url, {}))], seconds, cap)
             out["bare_floor_bytes"] = {**res["groups"]["bare"], "bytes": len(body), "server_rss_mb": round(srv.rss_mb(), 1)}
@@ -77,14 +77,105 @@ def measure_http(app, scale: str, floors: Floors, picks: Picks, quick: bool) -> 
     return out
 
 
+def measure_http(app, scale: str, floors: Floors, picks: Picks, quick: bool) -> dict[str, Any]:
+    """Over loopback through waitress: the board and the roster against their floors' bytes served
+    bare, and the mixed load."""
+    seconds, cap = (3.0, 3000) if quick else (10.0, 20000)
+    branch = picks.median_branch
+    token = Client(app, f"bs-{branch}").session_token()
+    out: dict[str, Any] = {}
+    board_url = f"/board/{picks.community_60}"
+    out["board"] = _bare_vs_app(scale, board_url, {}, board_floor.board(floors, picks.community_60).encode(),
+                                seconds, cap)
+    log(f"  board       app {out['board']['app']}")
+    log(f"              bare {out['board']['bare_floor_bytes']}   app/bare {out['board']['app_vs_bare_throughput']}")
+    out["roster"] = _bare_vs_app(scale, f"/branches/{branch}/roster",
+                                 lambda port: login(port, f"bs-{branch}", BENCH_PASSWORD),
+                                 floors.roster(token, branch).encode(), seconds, cap)
+    log(f"  roster      app {out['roster']['app']}")
+    log(f"              bare {out['roster']['bare_floor_bytes']}   app/bare {out['roster']['app_vs_bare_throughput']}")
+    out["mixed"] = mixed_load(scale, floors, picks, 10.0 if quick else 30.0)
+    for name, g in out["mixed"]["groups"].items():
+        log(f"  mixed {name:<10} {g}")
+    log(f"  mixed       server RSS {out['mixed']['server_rss_mb']} MB")
+    return out
+
+
+def mixed_load(scale: str, floors: Floors, picks: Picks, seconds: float) -> dict[str, Any]:
+    """50 office screens polling the board (each once a second: 10x the default interval) while 2
+    branch secretaries add points inline back to back, for ``seconds``."""
+    from qscore.board import BUILD
+
+    from .board_floor import board_version
+
+    community = picks.community_60
+    street = floors.rows("SELECT street_id FROM community WHERE id = ?", (community,))[0][0]
+    out: dict[str, Any] = {"seconds": seconds, "screens": 50, "screen_poll_interval_s": 1.0, "secretaries": 2,
+                           "server_threads": 4}
+    with Server(scale) as srv:
+        day = LAST_DAY.isoformat()
+        poll = "/board/poll?" + urlencode({"street": street, "community": community,
+                                           "v": board_version(floors, street), "d": day, "build": BUILD})
+        groups = [Group("screens", 50, get_loop(poll, {}), think_s=1.0)]
+        for branch in (picks.median_branch, picks.branch_60):
+            user = f"bs-{branch}"
+            headers = login(srv.port, user, BENCH_PASSWORD)
+            headers.update(csrf_headers(srv.port, headers), **{"HX-Request": "true"})
+            own = picks.own_member(user)
+            targets = [m for m in picks.active(branch) if m != own]
+            groups.append(Group(f"secretary-{branch}", 1, add_loop(branch, targets, day, headers)))
+        res = run_groups(srv.port, groups, seconds, 10 ** 6)
+        out.update(groups=res["groups"], elapsed_s=res["seconds"], server_rss_mb=round(srv.rss_mb(), 1))
+    return out
+
+
+def csrf_headers(port: int, headers: dict[str, str]) -> dict[str, str]:
+    import http.client
+    import re
+    from .http import _cookie
+    jar = dict(c.split("=", 1) for c in headers["Cookie"].split("; "))
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    path = "/"
+    for _ in range(3):  # the start page redirects to the role's own page
+        conn.request("GET", path, headers={"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
+        resp = conn.getresponse()
+        page = resp.read().decode()
+        _cookie(resp, jar)  # the session now holds the CSRF secret: keep its new cookie
+        if resp.status not in (301, 302, 303):
+            break
+        path = resp.getheader("Location")
+    conn.close()
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    return {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items()), "X-CSRFToken": token,
+            "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def add_loop(branch: int, targets: list[int], day: str, headers: dict[str, str]):
+    import itertools
+    import uuid
+    counter = itertools.count()
+
+    def make():
+        i = next(counter)
+        member = targets[i % len(targets)]
+        code, value, note = ("J1", "", "") if i % 2 else ("Z3", "1.5", "bench: volunteer hours")
+        body = urlencode({"indicator": code, "value": value, "earned_on": day, "note": note,
+                          "idempotency_key": f"bench-{uuid.uuid4().hex}"}).encode()
+        return ("POST", f"/branches/{branch}/members/{member}/entries", body, headers)
+    return make
+
+
 def profile(case: Case, runs: int) -> None:
+    before = case.before or (lambda: None)
     for _ in range(case.warmup):
+        before()
         case.path()
     prof = cProfile.Profile()
-    prof.enable()
     for _ in range(runs):
+        before()
+        prof.enable()
         case.path()
-    prof.disable()
+        prof.disable()
     buf = io.StringIO()
     st = pstats.Stats(prof, stream=buf)
     st.sort_stats("cumulative").print_stats(45)
@@ -133,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         pg_version = cur.fetchone()[0]
     before = dbio.max_ids(raw, order)
     floors = Floors(raw, LAST_DAY, secret=app.config["SECRET_KEY"].encode(), nav=nav_by_role(app))
+    cases: list[Case] = []
     try:
         cases = build_cases(app, floors, meta, args.repeat, args.quick)
         if args.profile:
@@ -148,15 +240,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_http:
             log("over HTTP (waitress in a subprocess, loopback):")
             http_result = measure_http(app, scale.name, floors, Picks(floors, meta), args.quick)
-            log(f"  roster      {http_result['app']}")
-            log(f"  bare floor  {http_result['bare_floor_bytes']}")
-            log("  board throughput vs bare WSGI, mixed load (50 screens + 2 secretaries): "
-                + ("built, not measured yet" if "board.poll" in app.view_functions else "not built yet"))
     finally:
+        for case in cases:
+            if case.restore:
+                case.restore()
         removed = dbio.delete_after(raw, before, order)
         raw.close()
     scaling, scaling_note = report.scaling_ratios(scale.name, paths, dialect)
-    goals = report.evaluate(scale.name, paths, scaling, pending)
+    goals = report.evaluate(scale.name, paths, scaling, pending, http_result)
     result.update(machine=report.machine(dialect, pg_version), packages=report.packages(), paths=paths,
                   not_measured=pending, http=http_result, scaling={"ratios": scaling, "note": scaling_note},
                   goals=goals, run_seconds=round(time.perf_counter() - t0, 1), cleanup_removed=removed)

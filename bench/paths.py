@@ -7,11 +7,13 @@ them afterwards, so the generated database stays the same from run to run.
 """
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Callable
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 
@@ -20,15 +22,13 @@ from qscore.models import Member
 from qscore.scheme_versions import scheme_for_year
 from qscore.scoring import score_members
 
+from . import board_floor, dbio, publish_floor
 from .appctx import Client
 from .floors import Floors
 from .scales import LAST_DAY
 
 # Paths of the issue that this benchmark does not measure yet: (what, the app's endpoint).
-NOT_MEASURED = {
-    "board": ("the board page for a community", "board.community"),
-    "board_poll": ("a board poll with nothing new", "board.poll"),
-    "publish_quarter": ("publishing a quarter for a branch", "publish.publish_quarter"),
+NOT_MEASURED: dict[str, tuple[str, str]] = {
     "review_page": ("the review page for a branch", "review.page"),
 }
 
@@ -51,6 +51,8 @@ class Case:
     detail: dict[str, Any] = field(default_factory=dict)
     verify: Callable[[], dict[str, Any]] | None = None
     page: bool = True  # counts toward "every page in-process <= 3x its floor"
+    before: Callable[[], Any] | None = None   # untimed, before every timed call of the path and of the floor
+    restore: Callable[[], Any] | None = None  # after the run: put back what ``before`` changed in place
 
 
 def expect(resp, status: int):
@@ -223,4 +225,122 @@ def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, q
                       {"app_split_last_run": split, "floor_split_last_run": floor_split,
                        "note": "ORM load of the active members + qscore.scoring.score_members"},
                       verify_grading, page=False))
+    cases += public_cases(app, floors, p, n)
+    cases += publish_cases(app, floors, p, n, client, token)
     return cases
+
+
+def public_cases(app, floors: Floors, p: Picks, n) -> list[Case]:
+    """The community's board page and a poll with nothing new: no login, as the office screen."""
+    from qscore.board import BUILD
+
+    community = p.community_60
+    street = floors.rows("SELECT street_id FROM community WHERE id = ?", (community,))[0][0]
+    branches = floors.rows("SELECT COUNT(*) FROM branch WHERE community_id = ? AND NOT retired", (community,))[0][0]
+    screen = app.test_client()
+    url = f"/board/{community}"
+
+    def verify_board() -> dict[str, Any]:
+        a = board_floor.board_cells(expect(screen.get(url), 200).decode())
+        b = board_floor.board_cells(board_floor.board(floors, community))
+        return {"same_figures": a == b, "slides": len(a["slides"]), "rows": len(a["rows"]),
+                **({} if a == b else {"app": {k: v[:5] for k, v in a.items()}, "floor": {k: v[:5] for k, v in b.items()}})}
+
+    day = floors.today.isoformat()
+    state: dict[str, str] = {}
+
+    def poll_url() -> str:
+        state.setdefault("v", board_floor.board_version(floors, street))
+        return "/board/poll?" + urlencode({"street": street, "community": community, "v": state["v"], "d": day,
+                                           "build": BUILD})
+
+    def poll_path():
+        return expect(screen.get(poll_url()), 204)
+
+    def poll_floor():
+        status = board_floor.poll(floors, street, state["v"], day)
+        if status != 204:
+            raise RuntimeError(f"poll floor: {status}")
+        return status
+
+    return [
+        Case("board", f"board page, community {community} ({branches} branches)", lambda: expect(screen.get(url), 200),
+             lambda: board_floor.board(floors, community), n(40, 12), 3,
+             {"community_id": community, "branches": branches, "url": url,
+              "note": "no login (the office screen); each branch's latest live publication"}, verify_board),
+        Case("board_poll", "board poll, nothing new (204)", poll_path, poll_floor, n(400, 100), 20,
+             {"url": poll_url(), "note": "the app: Flask test client round trip; the floor: one indexed read"},
+             page=False),
+    ]
+
+
+def publish_cases(app, floors: Floors, p: Picks, n, client: Client, token: str) -> list[Case]:
+    """Publishing Q3 of the median branch: before each timed call the last publication is retracted
+    (raw SQL, untimed), so every call publishes for real; the branch's members are reconciled once."""
+    branch = p.median_branch
+    year, quarter = LAST_DAY.year, 3
+    end = date(year, 9, 30)
+    members, _rows = publish_floor.snapshot_rows(floors, branch, year, quarter)
+    c = floors.c
+    ids = [m[0] for m in members]
+    pending = floors.rows(f"SELECT COUNT(*) FROM self_record WHERE member_id IN ({', '.join('?' * len(ids))}) "
+                          "AND status = 'pending' AND earned_on <= ?", (*ids, c.d(end)))[0][0]
+    if pending:
+        raise RuntimeError(f"branch {branch} has {pending} pending self-records in {year}-Q{quarter}")
+    done = {r[0] for r in floors.rows("SELECT member_id FROM reconciliation WHERE branch_id = ? AND year = ? "
+                                      "AND quarter = ?", (branch, year, quarter))}
+    cur = floors.raw.cursor()
+    stamp = floors._ts(datetime(year, 10, 12, 2))
+    for mid in ids:
+        if mid not in done:  # new rows: removed with the run's other writes
+            cur.execute(dbio.q(floors.dialect, "INSERT INTO reconciliation (branch_id, year, quarter, member_id, "
+                                               "status, recorded_at) VALUES (?, ?, ?, ?, 'agrees', ?)"),
+                        (branch, year, quarter, mid, stamp))
+    original = floors.rows("SELECT id FROM publication WHERE branch_id = ? AND year = ? AND quarter = ? "
+                           "AND retracted_at IS NULL", (branch, year, quarter))
+    version = floors.rows("SELECT id, value FROM setting WHERE key = 'board_version'")
+    floors.raw.commit()
+
+    def retract_last():
+        cur = floors.raw.cursor()
+        cur.execute(dbio.q(floors.dialect, "UPDATE publication SET retracted_at = ?, retract_reason = 'bench' "
+                                           "WHERE branch_id = ? AND year = ? AND quarter = ? AND retracted_at IS NULL"),
+                    (floors._ts(datetime.utcnow()), branch, year, quarter))
+        floors.raw.commit()
+
+    def restore():
+        cur = floors.raw.cursor()
+        cur.execute(dbio.q(floors.dialect, "UPDATE publication SET retracted_at = NULL, retracted_by_id = NULL, "
+                                           "retract_reason = '' WHERE id = ?"), (original[0][0],))
+        for sid, value in version:
+            cur.execute(dbio.q(floors.dialect, "UPDATE setting SET value = ? WHERE id = ?"),
+                        (value if floors.sqlite else json.dumps(value), sid))
+        floors.raw.commit()
+
+    form = {"meeting_on": date(year, 10, 12).isoformat(), "present": str(max(len(ids) - 1, 0)), "total": str(len(ids)),
+            "chair": "bench 书记"}
+    url = f"/branches/{branch}/quarters/{year}/{quarter}/publish"
+
+    def app_publish():
+        return expect(client.post(url, form), 302)
+
+    def floor_publish():
+        return publish_floor.publish(floors, token, branch, year, quarter, date(year, 10, 12), len(ids) - 1, len(ids),
+                                     "bench 书记")
+
+    def verify_publish() -> dict[str, Any]:
+        live = ("SELECT sha256 FROM publication WHERE branch_id = ? AND year = ? AND quarter = ? "
+                "AND retracted_at IS NULL")
+        retract_last()
+        app_publish()
+        a = floors.rows(live, (branch, year, quarter))[0][0]
+        retract_last()
+        b = floor_publish().split()[-1]
+        orig = floors.rows("SELECT sha256 FROM publication WHERE id = ?", (original[0][0],))[0][0]
+        return {"same_sha256": a == b, "same_as_generated": a == orig, "members": len(ids)}
+
+    return [Case("publish", f"publish {year}-Q{quarter}, branch {branch} ({len(ids)} members)", app_publish,
+                 floor_publish, n(20, 8), 1,
+                 {"branch_id": branch, "members": len(ids), "url": url,
+                  "note": "before each call (untimed) the live publication is retracted in raw SQL; restored after"},
+                 verify_publish, before=retract_last, restore=restore)]

@@ -49,12 +49,16 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
 
 
 def measure_pair(path: Callable[[], Any], floor: Callable[[], Any] | None, repeat: int, warmup: int,
-                 budget_s: float = math.inf, min_runs: int = 5) -> tuple[Stats, Stats | None]:
+                 budget_s: float = math.inf, min_runs: int = 5,
+                 before: Callable[[], Any] | None = None) -> tuple[Stats, Stats | None]:
     """``repeat`` timed runs of each, or fewer (never under ``min_runs``) once ``budget_s`` is spent:
     a path that takes seconds at district scale must not hold the whole run for an hour."""
+    before = before or (lambda: None)  # untimed set-up before every call (e.g. undo the last publication)
     for _ in range(warmup):
+        before()
         path()
         if floor is not None:
+            before()
             floor()
     gc.collect()
     a: list[float] = []
@@ -65,10 +69,12 @@ def measure_pair(path: Callable[[], Any], floor: Callable[[], Any] | None, repea
     for i in range(repeat):
         if i >= min_runs and time.perf_counter() - t0 > budget_s:
             break
+        before()
         wall, cpu, _ = timed(path)
         a.append(wall)
         a_cpu.append(cpu)
         if floor is not None:
+            before()
             wall, cpu, _ = timed(floor)
             b.append(wall)
             b_cpu.append(cpu)
