@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select
+from sqlalchemy.orm import Session
 
 from . import audit
 from .db import db
@@ -210,6 +211,39 @@ def bump_board_version(street_id: int) -> None:
         db.session.add(Setting(street_id=street_id, key=BOARD_VERSION_KEY, value=stamp))
     else:
         row.value = stamp
+
+
+# What the board shows besides publications, settings and queries (which bump the version where they
+# are written): the names and retirement of streets, communities and branches, and the booklet numbers
+# that tell clashing masked names apart. A change to any of them bumps the street's board version too,
+# so a screen (and the board's rendered pages, cached per version) never shows the old ones.
+_BOARD_FIELDS = {"Street": ("name", "demo"), "Community": ("name", "retired"), "Branch": ("name", "retired"),
+                 "Member": ("booklet_no",)}
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_board_inputs(session: Session, flush_context, instances) -> None:
+    from .models import Community, Street
+
+    streets: set[int] = set()
+    for obj in list(session.dirty):
+        fields = _BOARD_FIELDS.get(type(obj).__name__)
+        if not fields:
+            continue
+        state = inspect(obj)
+        if not any(state.attrs[f].history.has_changes() for f in fields if f in state.attrs):
+            continue
+        if isinstance(obj, Street):
+            streets.add(obj.id)
+        elif isinstance(obj, (Community, Member)):
+            streets.add(obj.street_id)
+        elif isinstance(obj, Branch):
+            community = session.get(Community, obj.community_id)
+            if community is not None:
+                streets.add(community.street_id)
+    for street_id in streets:
+        if street_id is not None:
+            bump_board_version(street_id)
 
 
 def snapshot(publication: Publication) -> list[dict[str, Any]]:

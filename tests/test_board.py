@@ -429,3 +429,33 @@ def test_a_publication_renders_once_per_language_and_setting(app, client, org, p
     client.set_cookie("qscore_lang", "en")
     page(client)
     assert len(cache) == 2
+
+
+def test_an_unchanged_board_is_served_from_one_indexed_read(app, client, org, pub):
+    first = page(client, f"/board/{org.community_id}")
+    with Statements(app) as st:
+        again = page(client, f"/board/{org.community_id}")
+    assert again == first
+    assert len(st.sql) == 1 and "setting" in st.sql[0].lower(), st.sql
+
+
+def test_renaming_a_branch_or_a_booklet_number_shows_at_once(app, client, org, pub):
+    body = page(client)
+    assert "王*英(07)" in body and "王*英(12)" in body and "第一党支部" in body
+    with app.app_context():
+        from qscore.models import Member
+        db.session.get(Branch, org.branch_id).name = "幸福里党支部"
+        db.session.get(Member, pub.wang1).booklet_no = "QJ-0199"
+        db.session.commit()  # no explicit bump: the change itself moves the board version
+    body = page(client)
+    assert "幸福里党支部" in body and "第一党支部" not in body
+    assert "王*英(99)" in body and "王*英(07)" not in body
+
+
+def test_a_retired_community_leaves_the_board_even_after_it_was_shown(app, client, org, pub):
+    page(client, f"/board/{org.community_id}")
+    with app.app_context():
+        from qscore.models import Community
+        db.session.get(Community, org.community_id).retired = True
+        db.session.commit()
+    assert client.get(f"/board/{org.community_id}").status_code == 404

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
-from sqlalchemy import func, select
+from flask_babel import get_locale
+from sqlalchemy import bindparam, func, select
 
 from .. import ROOT, __version__
 from ..clock import today
@@ -20,7 +21,7 @@ from ..models import Branch, Community, Setting, Street
 from ..publication import BOARD_VERSION_KEY
 from ..street_settings import all_settings
 from .pages import COLUMN_UNITS, HEADING_UNITS, MEMBER_COLUMNS, paginate
-from .slides import (Scope, _long_date, booklet_numbers, labels_for, member_labels, member_sections,
+from .slides import (Scope, _cache, _long_date, _remember, booklet_numbers, labels_for, member_labels, member_sections,
                      parsed_publications, period_title, plain_points, public_query_url, signed_points, slides_for)
 
 # What the queries blueprint and the tests use.
@@ -66,19 +67,29 @@ def _scope(street_id: int | None, community_id: int | None = None, branch_id: in
     return Scope(street)
 
 
+# Built once: a poll is the board's hottest path, and building the statement cost more than running it.
+_VERSION_OF_STREET = select(Setting.value).where(Setting.key == BOARD_VERSION_KEY,
+                                                 Setting.street_id == bindparam("street_id"))
+_VERSION_OF_FIRST_STREET = select(Setting.value).where(
+    Setting.key == BOARD_VERSION_KEY, Setting.street_id == select(func.min(Street.id)).scalar_subquery())
+
+
 def board_version(street_id: int | None) -> str:
-    """One indexed read: the street's board version (the first street's when none is named)."""
-    stmt = select(Setting.value).where(Setting.key == BOARD_VERSION_KEY)
-    if street_id is None:
-        stmt = stmt.where(Setting.street_id == select(func.min(Street.id)).scalar_subquery())
-    else:
-        stmt = stmt.where(Setting.street_id == street_id)
-    value = db.session.scalar(stmt)
+    """One indexed read: the street's board version (the first street's when none is named).
+
+    Read on a connection of its own, outside the ORM session: the board only reads committed data,
+    and a poll then costs the read and little else.
+    """
+    with db.engine.connect() as conn:
+        if street_id is None:
+            value = conn.execute(_VERSION_OF_FIRST_STREET).scalar()
+        else:
+            value = conn.execute(_VERSION_OF_STREET, {"street_id": street_id}).scalar()
     return "0" if value is None else str(value)
 
 
-def _context(scope: Scope) -> dict:
-    version = board_version(scope.street.id)  # read first: a publication made meanwhile shows at the next poll
+def _context(scope: Scope, version: str) -> dict:
+    # The version was read first: a publication made meanwhile shows at the next poll.
     settings = all_settings(scope.street.id)
     slides = slides_for(scope, settings)
     day = today()
@@ -97,27 +108,59 @@ def _no_cache(resp):
     return resp
 
 
-def _render(scope: Scope):
-    context = _context(scope)
-    template = "board/_slides.html" if is_htmx() else "board/index.html"
-    resp = make_response(render_template(template, **context))
+def _street_of(community_id: int) -> int | None:
+    """The street a community belongs to (that never changes: remembered per process)."""
+    known = _cache("street_of")
+    if community_id not in known:
+        street_id = db.session.scalar(select(Community.street_id).where(Community.id == community_id))
+        if street_id is None:
+            return None
+        _remember(known, community_id, street_id)
+    return known[community_id]
+
+
+def _render(street_id: int | None, community_id: int | None = None, branch_id: int | None = None,
+            fragment: bool | None = None):
+    """The board page (or its live fragment), rendered once per board version, day and language.
+
+    Everything the board shows changes the street's board version when it changes (publications,
+    retractions, queries, settings, names: publication.py), so one indexed read tells whether the
+    bytes rendered last time are still the board; only then is anything else read.
+    """
+    fragment = is_htmx() if fragment is None else fragment
+    if community_id is not None:
+        street_id = _street_of(community_id)
+        if street_id is None:
+            abort(404)
+    version = board_version(street_id)
+    key = (street_id, community_id, branch_id, fragment, version, today(), str(get_locale()),
+           current_app.config.get("BOARD_POLL_SECONDS"))
+    cache = _cache("responses")
+    body = cache.get(key)
+    if body is None:
+        scope = _scope(street_id, community_id, branch_id)
+        context = _context(scope, version)
+        body = _remember(cache, key, render_template(
+            "board/_slides.html" if fragment else "board/index.html", **context).encode())
+    resp = make_response(body)
+    resp.mimetype = "text/html"
     resp.vary.add("HX-Request")
     return _no_cache(resp)
 
 
 @bp.get("/board")
 def index():
-    return _render(_scope(request.args.get("street", type=int)))
+    return _render(request.args.get("street", type=int))
 
 
 @bp.get("/board/<int:community_id>")
 def community(community_id: int):
-    return _render(_scope(None, community_id))
+    return _render(None, community_id)
 
 
 @bp.get("/board/<int:community_id>/<int:branch_id>")
 def branch(community_id: int, branch_id: int):
-    return _render(_scope(None, community_id, branch_id))
+    return _render(None, community_id, branch_id)
 
 
 @bp.get("/board/poll")
@@ -131,6 +174,7 @@ def poll():
     street_id = args.get("street", type=int)
     if board_version(street_id) == args.get("v", "") and args.get("d") == today().isoformat():
         return _no_cache(make_response("", 204))
-    scope = _scope(street_id, args.get("community", type=int), args.get("branch", type=int))
-    resp = make_response(render_template("board/_slides.html", **_context(scope)))
-    return _no_cache(resp)
+    community_id = args.get("community", type=int)
+    if community_id is not None and _street_of(community_id) != street_id:
+        abort(404)
+    return _render(street_id, community_id, args.get("branch", type=int), fragment=True)
