@@ -44,10 +44,16 @@ messages: | $(BIN)/python
 	$(BIN)/pybabel extract --no-location --omit-header -F qscore/translations/babel.cfg -k _l -k N_ -o qscore/translations/messages.pot qscore templates
 	$(BIN)/pybabel update -i qscore/translations/messages.pot -d qscore/translations --no-fuzzy-matching
 
-bench: install-test
+BSTAMP := $(VENV)/.installed-bench
+
+$(BSTAMP): pyproject.toml $(TSTAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $(BSTAMP)
+
+bench: install-test $(BSTAMP)
 	$(BIN)/python -m bench --scale street --quick
 
-bench-full: install-test
+bench-full: install-test $(BSTAMP)
 	$(BIN)/python -m bench --scale street
 	$(BIN)/python -m bench --scale district
 

@@ -26,7 +26,7 @@ from . import board_floor, dbio, report
 from .appctx import Client, bench_app
 from .floors import Floors, nav_by_role
 from .generate import BENCH_PASSWORD, ensure_database
-from .http import Group, Server, get_loop, login, run_groups
+from .http import GunicornServer, Group, Server, get_loop, gunicorn_available, login, run_groups
 from .paths import Case, Picks, build_cases, not_measured
 from .scales import LAST_DAY, SCALES
 from .timing import measure_pair
@@ -51,12 +51,14 @@ def measure(cases: list[Case], budget_s: float) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _bare_vs_app(app_scale: str, url: str, headers: dict[str, str], body: bytes, seconds: float,
-                 cap: int) -> dict[str, Any]:
-    """``url`` served by the app through waitress (4 threads, 4 keep-alive clients), then the floor's
-    ``body`` served by a bare WSGI callable through the same server, for comparison."""
-    out: dict[str, Any] = {"path": url, "clients": 4, "server_threads": 4, "seconds": seconds}
-    with Server(app_scale) as srv:
+def _bare_vs_app(app_scale: str, url: str, headers, body: bytes, seconds: float, cap: int,
+                 server=Server) -> dict[str, Any]:
+    """``url`` served by the app through the server (waitress, 4 threads; or gunicorn, 2 sync workers)
+    to 4 keep-alive clients, then the floor's ``body`` served by a bare WSGI callable through the same
+    server, for comparison."""
+    out: dict[str, Any] = {"path": url, "clients": 4, "seconds": seconds,
+                           "server": "gunicorn, 2 sync workers" if server is GunicornServer else "waitress, 4 threads"}
+    with server(app_scale) as srv:
         hdrs = headers if headers else {}
         if callable(headers):
             hdrs = headers(srv.port)
@@ -66,7 +68,7 @@ def _bare_vs_app(app_scale: str, url: str, headers: dict[str, str], body: bytes,
     with tempfile.NamedTemporaryFile(suffix=".html", delete=False) as fh:
         fh.write(body)
     try:
-        with Server(app_scale, bare=Path(fh.name)) as srv:
+        with server(app_scale, bare=Path(fh.name)) as srv:
             run_groups(srv.port, [Group("warm-up", 2, get_loop(url, {}))], 1.0, 40)
             res = run_groups(srv.port, [Group("bare", 4, get_loop(url, {}))], seconds, cap)
             out["bare_floor_bytes"] = {**res["groups"]["bare"], "bytes": len(body), "server_rss_mb": round(srv.rss_mb(), 1)}
@@ -89,6 +91,14 @@ def measure_http(app, scale: str, floors: Floors, picks: Picks, quick: bool) -> 
                                 seconds, cap)
     log(f"  board       app {out['board']['app']}")
     log(f"              bare {out['board']['bare_floor_bytes']}   app/bare {out['board']['app_vs_bare_throughput']}")
+    if gunicorn_available():
+        out["board_gunicorn"] = _bare_vs_app(scale, board_url, {}, board_floor.board(floors, picks.community_60).encode(),
+                                             seconds, cap, server=GunicornServer)
+        g = out["board_gunicorn"]
+        log(f"  board (gunicorn) app {g['app']}")
+        log(f"              bare {g['bare_floor_bytes']}   app/bare {g['app_vs_bare_throughput']}")
+    else:
+        log("  board (gunicorn): not installed (pip install -e '.[bench]'), skipped")
     out["roster"] = _bare_vs_app(scale, f"/branches/{branch}/roster",
                                  lambda port: login(port, f"bs-{branch}", BENCH_PASSWORD),
                                  floors.roster(token, branch).encode(), seconds, cap)
@@ -189,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", choices=sorted(SCALES), default="street")
     ap.add_argument("--quick", action="store_true", help="fewer repeats, shorter HTTP run")
     ap.add_argument("--repeat", type=int, help="timed runs per path (after the warm-up)")
-    ap.add_argument("--profile", metavar="PATH", help="cProfile one path (roster, roster_60, inline_add, meeting, "
-                                                       "booklet, grading) and exit")
+    ap.add_argument("--profile", metavar="PATH",
+                    help="cProfile one path (roster, roster_60, inline_add, meeting, booklet, grading, review_page, "
+                         "review_60, board, board_poll, publish) and exit")
     ap.add_argument("--no-http", action="store_true", help="skip the HTTP part")
     ap.add_argument("--regenerate", action="store_true", help="build the database even if a matching one exists")
     args = ap.parse_args(argv)

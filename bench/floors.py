@@ -160,7 +160,7 @@ class Floors:
             '"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"responseHandling":'
             '[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},'
             '{"code":"[45]..","swap":false,"error":true}]}\'>\n',
-            f"<title>{E(title)} · 党员积分</title>\n",
+            f"<title>{E(title)} · 党员积分管理</title>\n",
             '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">\n'
             '<link rel="stylesheet" href="/static/app.css">\n'
             '<script src="/static/vendor/htmx-2.0.11.min.js" defer></script>\n'
@@ -168,7 +168,7 @@ class Floors:
             f'<body hx-headers=\'{{"X-CSRFToken": "{token}"}}\'>\n<a class="skip-link" href="#main">跳到正文</a>\n',
             '<div class="demo-banner" role="status">演示数据</div>\n' if user[10] else "",
             '<header class="topbar"><div class="topbar-inner"><a class="brand" href="/"><span class="brand-mark" '
-            'aria-hidden="true">★</span><span class="brand-text"><span class="brand-title">党员积分</span>'
+            'aria-hidden="true">★</span><span class="brand-text"><span class="brand-title">党员积分管理</span>'
             f'<span class="brand-sub">{E(user[9])}</span></span></a><div class="topbar-tools">'
             '<form class="lang-switch" method="post" action="/lang">'
             f'<input type="hidden" name="csrf_token" value="{token}"><input type="hidden" name="next" value="{E(path)}">'

@@ -72,6 +72,62 @@ class Server:
         self.stop()
 
 
+def gunicorn_available() -> bool:
+    import importlib.util
+    return sys.platform != "win32" and importlib.util.find_spec("gunicorn") is not None
+
+
+class GunicornServer(Server):
+    """gunicorn (2 sync workers, the README's production line) in a subprocess, same measurements."""
+
+    def __init__(self, scale: str, bare: Path | None = None, workers: int = 2):
+        import socket
+        with socket.socket() as s:  # a free port; gunicorn is told it, then polled until it listens
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        target = f"bench.serve:bare_from_file('{bare}')" if bare else f"bench.serve:bench_app_for('{scale}')"
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--no-control-socket", "-w", str(workers), "-b",
+             f"127.0.0.1:{self.port}", "--log-level", "warning", target],
+            cwd=ROOT, stdout=self.log, stderr=self.log, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        deadline = time.perf_counter() + 60
+        while time.perf_counter() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                conn.close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.log.seek(0)
+        err = self.log.read()[-2000:]
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start: {err}")
+
+    def rss_mb(self) -> float:
+        """The master and its workers together."""
+        total = 0.0
+        for pid in [self.proc.pid, *_children(self.proc.pid)]:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _cookie(resp: http.client.HTTPResponse, jar: dict[str, str]) -> None:
     for header, value in resp.getheaders():
         if header.lower() == "set-cookie":

@@ -22,15 +22,13 @@ from qscore.models import Member
 from qscore.scheme_versions import scheme_for_year
 from qscore.scoring import score_members
 
-from . import board_floor, dbio, publish_floor
+from . import board_floor, dbio, publish_floor, review_floor
 from .appctx import Client
 from .floors import Floors
 from .scales import LAST_DAY
 
 # Paths of the issue that this benchmark does not measure yet: (what, the app's endpoint).
-NOT_MEASURED: dict[str, tuple[str, str]] = {
-    "review_page": ("the review page for a branch", "review.page"),
-}
+NOT_MEASURED: dict[str, tuple[str, str]] = {}
 
 
 def not_measured(app) -> dict[str, str]:
@@ -225,9 +223,30 @@ def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, q
                       {"app_split_last_run": split, "floor_split_last_run": floor_split,
                        "note": "ORM load of the active members + qscore.scoring.score_members"},
                       verify_grading, page=False))
+    # -- the year-end review page of a branch (a draft while Q4 is not published) ---------------------
+    for branch_id, bclient, btoken in ((p.median_branch, client, token), (p.branch_60, None, None)):
+        if bclient is None:
+            bclient = Client(app, f"bs-{branch_id}")
+            btoken = bclient.session_token()
+        cases.append(review_case(floors, branch_id, bclient, btoken, len(p.active(branch_id)), n,
+                                 "review_page" if branch_id == p.median_branch else "review_60"))
     cases += public_cases(app, floors, p, n)
     cases += publish_cases(app, floors, p, n, client, token)
     return cases
+
+
+def review_case(floors: Floors, branch_id: int, client: Client, token: str, members: int, n, name: str) -> Case:
+    url = f"/branches/{branch_id}/review/{LAST_DAY.year}"
+
+    def verify() -> dict[str, Any]:
+        a = review_floor.review_cells(expect(client.get(url), 200).decode())
+        b = review_floor.review_cells(review_floor.review_page(floors, token, branch_id, LAST_DAY.year))
+        return {"same_figures": a == b, **({} if a == b else {"app": str(a)[:600], "floor": str(b)[:600]})}
+
+    return Case(name, f"review page, branch {branch_id} ({members} members)", lambda: expect(client.get(url), 200),
+                lambda: review_floor.review_page(floors, token, branch_id, LAST_DAY.year), n(30, 10), 2,
+                {"branch_id": branch_id, "members": members, "url": url,
+                 "note": "the branch secretary; the year's draft (Q4 not published yet)"}, verify)
 
 
 def public_cases(app, floors: Floors, p: Picks, n) -> list[Case]:

@@ -24,6 +24,17 @@ def bare_app(body: bytes):
     return app
 
 
+def bare_from_file(path: str):
+    """For gunicorn: ``bench.serve:bare_from_file('/tmp/floor.html')``."""
+    return bare_app(Path(path).read_bytes())
+
+
+def bench_app_for(scale: str):
+    """For gunicorn: ``bench.serve:bench_app_for('street')``."""
+    from .appctx import bench_app
+    return bench_app(scale)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.serve")
     ap.add_argument("--scale", required=True)
