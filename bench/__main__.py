@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--regenerate", action="store_true", help="build the database even if a matching one exists")
     args = ap.parse_args(argv)
     scale = SCALES[args.scale]
-    backend = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+    backend = "PostgreSQL" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "SQLite"
     load = os.getloadavg()
     log(f"qscore bench · scale {scale.name} · {backend} · today pinned to {LAST_DAY} · "
         f"{'quick' if args.quick else 'full'} · load average {load[0]:.2f} on {os.cpu_count()} CPUs")

@@ -810,7 +810,7 @@ def ensure_database(app, scale: Scale, log=print, force: bool = False) -> dict[s
         if not force and all(meta.get(k) == v for k, v in marker(scale).items()):
             meta["reused"] = True
             return meta
-        log(f"generating the {scale.name} database ({'PostgreSQL' if os.environ.get('DATABASE_URL') else 'SQLite'})…")
+        log(f"generating the {scale.name} database ({'PostgreSQL' if os.environ.get('DATABASE_URL', '').startswith('postgres') else 'SQLite'})…")
         t0, cpu0 = time.perf_counter(), time.process_time()
         _fresh_schema(app, scale)
         raw = db.engine.raw_connection()
