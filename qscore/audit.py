@@ -1,15 +1,17 @@
 """Recording every write in the audit log, and refusing rewrites of append-only tables."""
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from .db import db
 from .models import AuditLog, PointEntry, Publication
+from .models._common import utcnow
 from .security import client_ip
 
 # Rows of these tables are written once; the ORM refuses to update or delete them.
@@ -35,6 +37,27 @@ def record(action: str, obj: Any = None, *, summary: str = "", before: Any = Non
     )
     db.session.add(row)
     return row
+
+
+_INSERT = insert(AuditLog.__table__)
+
+
+def record_many(action: str, object_type: str, rows: list[dict[str, Any]], *, user: Any = None,
+                at: datetime | None = None) -> None:
+    """Insert many audit rows of one action in one bulk statement, in the current transaction.
+
+    Each row gives object_id, member_id, summary, before and after; the rest is as ``record`` fills it.
+    """
+    if not rows:
+        return
+    if user is None and has_request_context() and current_user and current_user.is_authenticated:
+        user = current_user
+    common = dict(at=at or utcnow(), user_id=getattr(user, "id", None), username=getattr(user, "username", "") or "",
+                  action=action, object_type=object_type, ip=client_ip() if has_request_context() else "")
+    db.session.connection().execute(_INSERT, [
+        {**common, "object_id": r.get("object_id"), "member_id": r.get("member_id"),
+         "summary": (r.get("summary") or "")[:2000], "before": r.get("before"), "after": r.get("after")}
+        for r in rows])
 
 
 @event.listens_for(Session, "before_flush")

@@ -27,7 +27,8 @@ class RosterData:
     # member -> [(date, host branch name)] for organisational life attended at another branch this month
     elsewhere: dict[int, list[tuple[date, str]]] = field(default_factory=dict)
     # member -> K1-like entries this month although they attended organisational life elsewhere
-    conflicts: dict[int, list[PointEntry]] = field(default_factory=dict)
+    # (rows with id, member_id, branch_id, host_branch_id, indicator_code, earned_on)
+    conflicts: dict[int, list] = field(default_factory=dict)
     totals: BranchSummary = field(default_factory=BranchSummary)
 
 
@@ -74,15 +75,18 @@ def _attendance_flags(data: RosterData, ids: list[int]) -> None:
     attendance = data.scheme.codes_with(role="attendance")
     absence = data.scheme.codes_with(role="absence")
     start = month_start(data.day)
+    # Only the columns the flags use (the roster shows a K1's date and corrects it by id).
     rows = db.session.execute(
-        select(PointEntry, Branch.name)
+        select(PointEntry.id, PointEntry.member_id, PointEntry.branch_id, PointEntry.host_branch_id,
+               PointEntry.indicator_code, PointEntry.earned_on, Branch.name.label("host_name"))
         .outerjoin(Branch, Branch.id == PointEntry.host_branch_id)
         .where(PointEntry.member_id.in_(ids), PointEntry.earned_on >= start, PointEntry.earned_on <= data.day,
                PointEntry.indicator_code.in_(attendance | absence), live_entry_clause())
         .order_by(PointEntry.earned_on)).all()
     elsewhere: dict[int, list[tuple[date, str]]] = defaultdict(list)
-    k1: dict[int, list[PointEntry]] = defaultdict(list)
-    for entry, host_name in rows:
+    k1: dict[int, list] = defaultdict(list)
+    for entry in rows:
+        host_name = entry.host_name
         if entry.indicator_code in attendance and entry.host_branch_id and entry.host_branch_id != entry.branch_id:
             elsewhere[entry.member_id].append((entry.earned_on, host_name))
         elif entry.indicator_code in absence:

@@ -14,10 +14,11 @@ from .. import audit
 from ..access import get_branch_or_404
 from ..clock import today
 from ..db import db
-from ..ledger import LedgerError, error_field_and_text, on_leave, record_entry, type_history
+from ..ledger import (LedgerError, NewEntry, check_entries, error_field_and_text, members_on_leave, type_histories,
+                      write_entries)
 from ..models import Branch, Community, Leave, Meeting, Member
 from ..scheme_versions import scheme_for_year
-from ..scoring import EntryError, type_on
+from ..scoring import type_on
 from ..street_settings import get_setting
 from . import bp
 from .forms import LeaveForm, MeetingForm, new_key
@@ -66,18 +67,25 @@ def meeting_form(branch_id: int):
         if meeting is not None:
             db.session.commit()
             flash(_("Meeting recorded: %(n)d entries written.", n=meeting), "success")
-            return redirect(url_for("entry.roster", branch_id=branch.id))
+            return redirect(url_for("entry.roster", branch_id=branch_id))
         db.session.rollback()
     status_code = 422 if request.method == "POST" else 200
-    types = {m.id: type_on(type_history(m.id), form.held_on.data or day) for m in members} if members else {}
-    leaves = {m.id: on_leave(m.id, form.held_on.data or day) for m in members}
+    on = form.held_on.data or day
+    types = {mid: type_on(h, on) for mid, h in type_histories([m.id for m in members]).items()} if members else {}
+    registered = members_on_leave([m.id for m in members], on) if members else set()
+    leaves = {m.id: m.id in registered for m in members}
     return render_template("entry/meeting.html", branch=branch, community=community, form=form, members=members,
                            statuses=statuses, member_errors=member_errors, types=types, leaves=leaves,
                            guests=guests, scheme=scheme), status_code
 
 
 def _record_meeting(branch, form, members, statuses, guests, scheme, member_errors, day) -> int | None:
-    """All entries in one transaction; returns the number written, or None with member_errors filled."""
+    """All entries in one transaction; returns the number written, or None with member_errors filled.
+
+    The members' entries are checked together (ledger.check_entries: a few set-based queries for the
+    whole branch) and written in bulk; refusals are reported member by member, in roster order, as
+    if each entry had been recorded in turn.
+    """
     held_on: date = form.held_on.data
     indicator = scheme.indicators.get(form.indicator.data)
     org_life = form.kind.data == "org_life"
@@ -97,56 +105,79 @@ def _record_meeting(branch, form, members, statuses, guests, scheme, member_erro
             form.hours.errors = [_("Hours must be more than 0 and less than 1000, with at most one decimal.")]
             return None
     absence = next(iter(scheme.indicators_with(role="absence")), None)
+    user = current_user._get_current_object()
+    own = user.member_id
+
+    def status_of(m: Member) -> str:
+        status = statuses.get(m.id, "")
+        return "" if not org_life and status not in ("attended", "") else status
+
+    # Members expected: attended, absent or attended where they live (counted once all are valid).
+    expected = sum(status_of(m) in ("attended", "absent", "home") for m in members)
     meeting = Meeting(branch_id=branch.id, held_on=held_on, kind=form.kind.data, indicator_code=indicator.code,
-                      topic=form.topic.data.strip(), hours=hours, recorded_by_id=current_user.id)
+                      topic=form.topic.data.strip(), hours=hours, recorded_by_id=user.id, expected_count=expected)
     db.session.add(meeting)
     db.session.flush()
     key = form.idempotency_key.data or new_key()
-    written = expected = 0
     value = form.hours.data if indicator.is_hours else None
+    # First what each member's status asks for (nothing written yet) ...
+    plan: list[tuple[Member, str, object]] = []  # (member, "error" | "leave" | "entry", detail)
+    items: list[NewEntry] = []
+    excused = [m.id for m in members if statuses.get(m.id, "") == "excused"]
+    registered = members_on_leave(excused, held_on) if excused else set()
+    histories = type_histories([m.id for m in members if statuses.get(m.id, "") == "home"])
     for m in members:
         status = statuses.get(m.id, "")
         if org_life and status not in STATUSES:
-            member_errors[m.id] = _("Choose attended, excused, attended where they live, or absent.")
+            plan.append((m, "error", _("Choose attended, excused, attended where they live, or absent.")))
             continue
-        if not org_life and status not in ("attended", ""):
-            status = ""
-        if current_user.member_id == m.id and status in ("attended", "home", "absent"):
-            member_errors[m.id] = _("Your own record: another secretary enters it.")
+        status = status_of(m)
+        if own == m.id and status in ("attended", "home", "absent"):
+            plan.append((m, "error", _("Your own record: another secretary enters it.")))
             continue
-        try:
-            if status == "excused":
-                if not on_leave(m.id, held_on):
-                    reason = (request.form.get(f"leave-{m.id}") or "").strip()
-                    if not reason:
-                        member_errors[m.id] = _("No leave is registered for this date: give the reason to register one.")
-                        continue
-                    db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on,
-                                         reason=reason[:500], recorded_by_id=current_user.id))
-                    audit.record("leave_added", m, member_id=m.id, summary=f"{held_on}: {reason[:200]}")
-                continue
-            if status in ("attended", "absent", "home"):
-                expected += 1
-            if status == "attended":
-                record_entry(member=m, indicator_code=indicator.code, value=value, earned_on=held_on,
-                             note=meeting.topic, user=current_user, today=day, source="meeting",
-                             meeting_id=meeting.id, host_branch_id=branch.id, idempotency_key=f"{key}:{m.id}")
-            elif status == "home":
-                proof = (request.form.get(f"proof-{m.id}") or "").strip()
-                if type_on(type_history(m.id), held_on) != "C" or not proof:
-                    member_errors[m.id] = _("Attended where they live: type 3 members only, with the proof noted.")
+        if status == "excused":
+            if m.id not in registered:
+                reason = (request.form.get(f"leave-{m.id}") or "").strip()
+                if not reason:
+                    plan.append((m, "error",
+                                 _("No leave is registered for this date: give the reason to register one.")))
                     continue
-                record_entry(member=m, indicator_code=indicator.code, value=value, earned_on=held_on,
-                             note=_("Attended where they live now: %(proof)s", proof=proof), user=current_user,
-                             today=day, source="meeting", meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
-            elif status == "absent" and absence is not None:
-                record_entry(member=m, indicator_code=absence.code, value=None, earned_on=held_on,
-                             note=_("Unexcused absence: %(topic)s", topic=meeting.topic), user=current_user,
-                             today=day, source="meeting", meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
-            else:
+                plan.append((m, "leave", reason))
+            continue
+        new = None
+        if status == "attended":
+            new = NewEntry(member=m, indicator_code=indicator.code, value=value, earned_on=held_on, note=meeting.topic,
+                           source="meeting", meeting_id=meeting.id, host_branch_id=branch.id,
+                           idempotency_key=f"{key}:{m.id}")
+        elif status == "home":
+            proof = (request.form.get(f"proof-{m.id}") or "").strip()
+            if type_on(histories[m.id], held_on) != "C" or not proof:
+                plan.append((m, "error", _("Attended where they live: type 3 members only, with the proof noted.")))
                 continue
-            written += 1
-        except (EntryError, LedgerError) as err:
+            new = NewEntry(member=m, indicator_code=indicator.code, value=value, earned_on=held_on,
+                           note=_("Attended where they live now: %(proof)s", proof=proof), source="meeting",
+                           meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
+        elif status == "absent" and absence is not None:
+            new = NewEntry(member=m, indicator_code=absence.code, value=None, earned_on=held_on,
+                           note=_("Unexcused absence: %(topic)s", topic=meeting.topic), source="meeting",
+                           meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
+        if new is not None:
+            plan.append((m, "entry", len(items)))
+            items.append(new)
+    guest_from = len(items)
+    items += [NewEntry(member=g, indicator_code=indicator.code, value=value, earned_on=held_on, note=meeting.topic,
+                       source="meeting", meeting_id=meeting.id, host_branch_id=branch.id,
+                       idempotency_key=f"{key}:{g.id}") for g in guests]
+    checked = check_entries(items, today=day)
+    # ... then the refusals in roster order, stopping where recording one by one would have stopped.
+    leaves: list[tuple[Member, str]] = []
+    for m, what, detail in plan:
+        if what == "error":
+            member_errors[m.id] = detail
+        elif what == "leave":
+            leaves.append((m, detail))
+        elif what == "entry" and isinstance(checked[detail], Exception):
+            err = checked[detail]
             field, text = error_field_and_text(err, _)
             if isinstance(err, LedgerError) and err.key == "duplicate_submit":
                 form.form_errors.append(text)
@@ -155,19 +186,18 @@ def _record_meeting(branch, form, members, statuses, guests, scheme, member_erro
                 form.held_on.errors = [text]
                 return None
             member_errors[m.id] = text
-    for g in guests:
-        try:
-            record_entry(member=g, indicator_code=indicator.code, value=value, earned_on=held_on, note=meeting.topic,
-                         user=current_user, today=day, source="meeting", meeting_id=meeting.id,
-                         host_branch_id=branch.id, idempotency_key=f"{key}:{g.id}")
-            written += 1
-        except (EntryError, LedgerError) as err:
-            member_errors[g.id] = error_field_and_text(err, _)[1]
+    for g, result in zip(guests, checked[guest_from:]):
+        if isinstance(result, Exception):
+            member_errors[g.id] = error_field_and_text(result, _)[1]
     if member_errors or form.errors:
         return None
-    meeting.expected_count = expected
+    for m, reason in leaves:
+        db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on,
+                             reason=reason[:500], recorded_by_id=user.id))
+        audit.record("leave_added", m, member_id=m.id, summary=f"{held_on}: {reason[:200]}", user=user)
+    written = len(write_entries(checked, user=user))
     audit.record("meeting_recorded", meeting, summary=f"{branch.name} {held_on} {meeting.kind} {meeting.topic}: "
-                 f"{written} entries")
+                 f"{written} entries", user=user)
     return written
 
 

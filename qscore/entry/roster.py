@@ -14,7 +14,7 @@ from ..access import get_branch_or_404
 from ..clock import today
 from ..db import db
 from ..htmx import hx_redirect, is_htmx, page_or_fragment
-from ..ledger import LedgerError, correct_entry, error_field_and_text, is_live, record_entry, type_history
+from ..ledger import LedgerError, correct_entry, error_field_and_text, is_live, record_entry, type_histories
 from ..models import Branch, Member, PointEntry
 from ..scheme_versions import scheme_for_year
 from ..scoring import EntryError, MemberScore, live_entry_clause, score_members, type_on
@@ -49,10 +49,11 @@ def quick_codes(branch: Branch, data: RosterData) -> list[str]:
 
 
 def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int = 200, totals: bool = False,
-             **extra):
+             data: RosterData | None = None, **extra):
     """One row (in one of its modes), plus the branch totals out of band after a write."""
     # After a write the whole branch is scored once: the row and the out-of-band totals share it.
-    data = roster_data(branch, today(), only=None if totals else [member.id])
+    if data is None:
+        data = roster_data(branch, today(), only=None if totals else [member.id])
     context = dict(branch=branch, data=data, m=member, s=data.scores[member.id], quick=quick_codes(branch, data),
                    **extra)
     body = render_template(ROW_TEMPLATES[mode], **context)
@@ -87,14 +88,15 @@ def row(branch_id: int, member_id: int):
 def _entry_form(member: Member, day: date, form: EntryForm | None = None, indicator_code: str | None = None):
     """The form with indicators that apply to the member's type today, grouped by category."""
     scheme = scheme_for_year(day.year)
-    type_code = type_on(type_history(member.id), day)
+    history = type_histories([member.id])[member.id]
+    type_code = type_on(history, day)
     form = form or EntryForm(formdata=None, earned_on=day, idempotency_key=new_key())
     applicable = [i for i in scheme.applicable(type_code)]
     form.indicator.choices = [SelectChoice(i.code) for i in applicable]
     code = indicator_code or form.indicator.data or (applicable[0].code if applicable else None)
     form.indicator.data = code  # an unknown code stays, so validation refuses it
     indicator = next((i for i in applicable if i.code == code), None)
-    return form, scheme, type_code, applicable, indicator
+    return form, scheme, type_code, applicable, indicator, history
 
 
 @bp.get("/branches/<int:branch_id>/members/<int:member_id>/add")
@@ -107,7 +109,7 @@ def add_form(branch_id: int, member_id: int):
     if request.args.get("indicator") and request.args.get("keep"):
         # The indicator changed: keep what was typed, re-render the value field for the new indicator.
         form = EntryForm(formdata=request.args, meta={"csrf": False})
-    form, scheme, type_code, applicable, indicator = _entry_form(member, day, form, request.args.get("indicator"))
+    form, scheme, type_code, applicable, indicator, _h = _entry_form(member, day, form, request.args.get("indicator"))
     return _respond(branch, member, "form", form=form, scheme=scheme, type_code=type_code, applicable=applicable,
                     indicator=indicator)
 
@@ -119,23 +121,20 @@ def add_points(branch_id: int, member_id: int):
     _not_own_record(member)
     day = today()
     form = EntryForm()
-    form, scheme, type_code, applicable, indicator = _entry_form(member, day, form)
+    form, scheme, type_code, applicable, indicator, history = _entry_form(member, day, form)
     if form.validate_on_submit():
         try:
             before = _score_for(member, form.earned_on.data, day)
             recorded = record_entry(
                 member=member, indicator_code=form.indicator.data, value=form.value.data,
                 earned_on=form.earned_on.data, note=form.note.data, user=current_user, today=day,
-                idempotency_key=form.idempotency_key.data or None)
-            after = _score_for(member, form.earned_on.data, day)
-            db.session.commit()
-            return _respond(branch, member, totals=True, refocus=True,
-                            added=recorded.entry, added_indicator=recorded.indicator,
-                            counted=after.score - before.score, cap_message=_cap_message(recorded, after),
-                            adjusts=recorded.adjusts)
+                idempotency_key=form.idempotency_key.data or None, history=history)
+            _commit_keeping_loaded()
         except (EntryError, LedgerError) as err:
             db.session.rollback()
             _attach_error(form, err)
+        else:
+            return _added(branch, member, recorded, before, day)
     status = 422
     return _respond(branch, member, "form", status=status, form=form, scheme=scheme, type_code=type_code,
                     applicable=applicable, indicator=indicator)
@@ -153,12 +152,35 @@ def quick_add(branch_id: int, member_id: int, code: str):
         before = _score_for(member, day, day)
         recorded = record_entry(member=member, indicator_code=code, value=None, earned_on=day, note="",
                                 user=current_user, today=day, idempotency_key=key)
-        after = _score_for(member, day, day)
-        db.session.commit()
+        _commit_keeping_loaded()
     except (EntryError, LedgerError) as err:
         db.session.rollback()
         return _respond(branch, member, status=422, error=error_field_and_text(err, _)[1])
-    return _respond(branch, member, totals=True, refocus=True, added=recorded.entry,
+    return _added(branch, member, recorded, before, day)
+
+
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what this request loaded (the branch, the member, the new entry, the
+    user): the response is rendered from them right after, and reloading each costs a query."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
+def _added(branch: Branch, member: Member, recorded, before: MemberScore, day: date):
+    """The row after an inline add, with the branch totals; the branch is scored once, after the write,
+    and the member's new score is read from it (unless the entry is of an earlier year)."""
+    data = roster_data(branch, day)
+    earned_on = recorded.entry.earned_on
+    if earned_on.year == day.year and member.id in data.scores:
+        after = data.scores[member.id]
+    else:
+        after = _score_for(member, earned_on, day)
+    return _respond(branch, member, totals=True, data=data, refocus=True, added=recorded.entry,
                     added_indicator=recorded.indicator, counted=after.score - before.score,
                     cap_message=_cap_message(recorded, after), adjusts=recorded.adjusts)
 
