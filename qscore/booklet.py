@@ -7,9 +7,10 @@ rejects it with a reason. Out of scope is 404, in scope without the right is 403
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dc_field
 from datetime import date
 from decimal import Decimal
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
@@ -17,7 +18,8 @@ from babel.dates import format_skeleton
 from flask_babel import force_locale, format_date, get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select, update
+from markupsafe import Markup
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -33,9 +35,9 @@ from .models._common import utcnow
 from .scheme import Scheme
 from .scheme_versions import scheme_for_year
 from .scoring import (
-    EntryError, PeriodPoints, check_earned_on, entry_points, fetch_ledgers, score_member, type_on, year_score,
+    EntryError, MemberLedger, PeriodPoints, check_earned_on, entry_points, score_member, type_on, year_score,
 )
-from .templating import localized
+from .templating import localized, points, signed
 
 bp = Blueprint("booklet", __name__)
 
@@ -76,10 +78,23 @@ class SelfRecordForm(FlaskForm):
 
 @dataclass
 class Line:
-    """An entry of the booklet, with the correction that struck it out, if any."""
+    """An entry of the booklet, with the correction that struck it out, if any (rows of ENTRY_COLUMNS)."""
 
-    entry: PointEntry
-    correction: PointEntry | None = None
+    entry: Any
+    correction: Any = None
+
+
+class Named(NamedTuple):
+    """The member's branch or community as the booklet shows it: its name."""
+
+    name: str
+
+
+# What the booklet shows of an entry and what the year's score needs of it: read once, as plain rows.
+ENTRY_COLUMNS = (PointEntry.id, PointEntry.indicator_code, PointEntry.category, PointEntry.points,
+                 PointEntry.quantity, PointEntry.earned_on, PointEntry.note, PointEntry.source,
+                 PointEntry.host_branch_id, PointEntry.recorded_by_id, PointEntry.recorded_at,
+                 PointEntry.corrects_id, PointEntry.adjusts_publication_id)
 
 
 @dataclass
@@ -90,23 +105,63 @@ class MonthPage:
     points: PeriodPoints          # earned points of the month (after month and quarter caps)
     year_score: Decimal | None    # the capped year score at the month's end (or today)
     lines: list[Line]
+    figures: dict[str, Markup] = dc_field(init=False)  # j, z, k, total as shown (summary row and month head)
+
+    def __post_init__(self) -> None:
+        p = self.points
+        self.figures = {"j": _figure(p.j), "z": _figure(p.z), "k": _figure(p.k), "total": _figure(p.total, True)}
+
+
+def _figure(value, signed_: bool = False) -> Markup:
+    """The markup of booklet/_macros.html's figure(), made once per month in Python: every month
+    shows its four figures twice, and a template macro call costs more than the figure itself."""
+    if not value:
+        return _ZERO
+    # Digits and signs only: nothing to escape.
+    text = signed(value) if signed_ else points(value)
+    return Markup('<span class="%s">%s</span>' % ("neg" if value < 0 else "", text))
+
+
+_ZERO = Markup('<span class="zero">0</span>')
+
+
+_MONTH_LABELS: dict[tuple[str, int, int], tuple[str, str]] = {}
+
+
+def _month_labels(year: int, month: int) -> tuple[str, str]:
+    """A month's short label and title in the current locale ("5月", "2026年5月"), formatted once per process."""
+    locale = get_locale()
+    key = (str(locale), year, month)
+    labels = _MONTH_LABELS.get(key)
+    if labels is None:
+        first_day = date(year, month, 1)
+        labels = _MONTH_LABELS[key] = (format_date(first_day, "LLL"),
+                                       format_skeleton("yMMM", first_day, locale=locale))
+    return labels
 
 
 def _years(member: Member, day: date) -> list[int]:
     """Years the booklet can show: this year, last year if on the roll then, and any year with entries."""
-    years = set(db.session.scalars(select(PointEntry.year).where(PointEntry.member_id == member.id).distinct()))
+    years = set(db.session.scalars(_YEARS, {"member_id": member.id}))
     years.add(day.year)
     if member.on_roll_since.year < day.year:
         years.add(day.year - 1)
     return sorted((y for y in years if y <= day.year), reverse=True)
 
 
-def _year_arg(member: Member, day: date, raw: str | None) -> int:
+def _year_arg(member: Member, day: date, raw: str | None) -> tuple[int, list[int] | None]:
+    """The year asked for (404 if the booklet has no such year), and the booklet's years if read to check it."""
     if not raw:
-        return day.year
-    if not raw.isdigit() or int(raw) not in _years(member, day):
+        return day.year, None
+    if not raw.isdigit():
         abort(404)
-    return int(raw)
+    years = _years(member, day)
+    if int(raw) not in years:
+        abort(404)
+    return int(raw), years
+
+
+_USER_NAMES = select(User.id, User.display_name, User.username).where(User.id.in_(bindparam("ids", expanding=True)))
 
 
 def _names(model, ids) -> dict[int, str]:
@@ -114,8 +169,7 @@ def _names(model, ids) -> dict[int, str]:
     if not ids:
         return {}
     if model is User:
-        return {i: d or u for i, d, u in db.session.execute(
-            select(User.id, User.display_name, User.username).where(User.id.in_(ids)))}
+        return {i: d or u for i, d, u in db.session.execute(_USER_NAMES, {"ids": sorted(ids)})}
     return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
 
 
@@ -134,28 +188,37 @@ def _pending_periods(member: Member, records) -> dict[int, str]:
     return out
 
 
-def _booklet(member: Member, year: int, day: date) -> dict:
-    """Everything the booklet pages show for one member and year (templates never query)."""
+# The booklet's reads, built once (only their parameters change from one request to the next).
+_BRANCH_AND_COMMUNITY = (select(Branch.name, Community.name).join(Community, Community.id == Branch.community_id)
+                         .where(Branch.id == bindparam("branch_id")))
+_TYPES = (select(MemberType.type_code, MemberType.effective_from, MemberType.reason, MemberType.own_wish,
+                 MemberType.decided_by_id)
+          .where(MemberType.member_id == bindparam("member_id")).order_by(MemberType.effective_from, MemberType.id))
+_ENTRIES = (select(*ENTRY_COLUMNS)
+            .where(PointEntry.member_id == bindparam("member_id"), PointEntry.year == bindparam("year"))
+            .order_by(PointEntry.earned_on, PointEntry.id))
+_SELF_RECORDS = (select(SelfRecord).where(
+    SelfRecord.member_id == bindparam("member_id"),
+    (SelfRecord.status == "pending")
+    | ((SelfRecord.status == "rejected") & (SelfRecord.earned_on >= bindparam("start"))
+       & (SelfRecord.earned_on < bindparam("end"))))
+    .order_by(SelfRecord.earned_on, SelfRecord.id))
+_YEARS = select(PointEntry.year).where(PointEntry.member_id == bindparam("member_id")).distinct()
+
+
+def _booklet(member: Member, year: int, day: date, years: list[int] | None = None) -> dict:
+    """Everything the booklet pages show for one member and year (templates never query).
+
+    The year's entries are read once: they are listed, and the year's ledger is summed from them in
+    Python (MemberLedger.from_entries, the same rule as fetch_ledgers), not fetched again.
+    """
     as_of = day if year == day.year else date(year, 12, 31)
     scheme = scheme_for_year(year)
-    branch, community = db.session.execute(
-        select(Branch, Community).join(Community, Community.id == Branch.community_id)
-        .where(Branch.id == member.branch_id)).one()
-    types = db.session.scalars(select(MemberType).where(MemberType.member_id == member.id)
-                               .order_by(MemberType.effective_from, MemberType.id)).all()
+    branch, community = (Named(n) for n in db.session.execute(_BRANCH_AND_COMMUNITY,
+                                                              {"branch_id": member.branch_id}).one())
+    types = db.session.execute(_TYPES, {"member_id": member.id}).all()
     history = [(t.effective_from, t.type_code) for t in types]
-    entries = db.session.scalars(select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.year == year)
-                                 .order_by(PointEntry.earned_on, PointEntry.id)).all()
-
-    score, running = None, {}
-    last = as_of.month
-    if history:
-        member_ledger = fetch_ledgers(db.session, [member.id], year, as_of)[member.id]
-        score = score_member(scheme, year, as_of, history, member_ledger, on_roll_since=member.on_roll_since,
-                             left_roll_on=member.left_roll_on, status=member.status, member_id=member.id)
-        for m in range(1, last + 1):
-            month_end = min(date(year, m, calendar.monthrange(year, m)[1]), as_of)
-            running[m] = year_score(scheme, year, month_end, history, member_ledger).score
+    entries = db.session.execute(_ENTRIES, {"member_id": member.id, "year": year}).all()
 
     corrections = {e.corrects_id: e for e in entries if e.corrects_id is not None}
     lines: dict[int, list[Line]] = {m: [] for m in range(1, 13)}
@@ -163,28 +226,32 @@ def _booklet(member: Member, year: int, day: date) -> dict:
         if e.corrects_id is None:  # a correction is shown beside what it corrects
             lines[e.earned_on.month].append(Line(e, corrections.get(e.id)))
     first = 1 if member.on_roll_since.year < year else member.on_roll_since.month
-    months = []
-    for m in range(1, last + 1):
-        if m >= first or lines[m]:
-            first_day = date(year, m, 1)
-            months.append(MonthPage(
-                m, format_date(first_day, "LLL"), format_skeleton("yMMM", first_day, locale=get_locale()),
-                score.detail.months[m - 1] if score else PeriodPoints(), running.get(m), lines[m]))
+    shown = [m for m in range(1, as_of.month + 1) if m >= first or lines[m]]
 
-    records = db.session.scalars(
-        select(SelfRecord).where(
-            SelfRecord.member_id == member.id,
-            (SelfRecord.status == "pending")
-            | ((SelfRecord.status == "rejected") & (SelfRecord.earned_on >= date(year, 1, 1))
-               & (SelfRecord.earned_on < date(year + 1, 1, 1))))
-        .order_by(SelfRecord.earned_on, SelfRecord.id)).all()
+    score, running = None, {}
+    if history:
+        member_ledger = MemberLedger.from_entries(entries, year=year, as_of=as_of)
+        score = score_member(scheme, year, as_of, history, member_ledger, on_roll_since=member.on_roll_since,
+                             left_roll_on=member.left_roll_on, status=member.status, member_id=member.id)
+        for m in shown:  # the year score at each shown month's end (the last one is the score itself)
+            month_end = min(date(year, m, calendar.monthrange(year, m)[1]), as_of)
+            running[m] = score.detail.score if month_end == as_of else year_score(
+                scheme, year, month_end, history, member_ledger).score
+
+    months = [MonthPage(m, *_month_labels(year, m), score.detail.months[m - 1] if score else PeriodPoints(),
+                        running.get(m), lines[m]) for m in shown]
+
+    records = db.session.scalars(_SELF_RECORDS, {"member_id": member.id, "start": date(year, 1, 1),
+                                                 "end": date(year + 1, 1, 1)}).all()
     pending = [r for r in records if r.status == "pending"]
     rejected = sorted((r for r in records if r.status == "rejected"), key=lambda r: r.decided_at, reverse=True)
 
+    adjusted = {e.adjusts_publication_id for e in entries} - {None}
     publications = {p.id: ledger.period_label(p.year, p.quarter) for p in db.session.scalars(
-        select(Publication).where(Publication.id.in_({e.adjusts_publication_id for e in entries} - {None})))}
+        select(Publication).where(Publication.id.in_(adjusted)))} if adjusted else {}
     return {
-        "member": member, "branch": branch, "community": community, "year": year, "years": _years(member, day),
+        "member": member, "branch": branch, "community": community, "year": year,
+        "years": years if years is not None else _years(member, day),
         "day": day, "as_of": as_of, "scheme": scheme, "score": score, "types": types, "months": months,
         "entry_count": sum(1 for e in entries if e.corrects_id is None),
         "pending": pending, "rejected": rejected, "published": _pending_periods(member, pending),
@@ -192,7 +259,13 @@ def _booklet(member: Member, year: int, day: date) -> dict:
         "users": _names(User, [e.recorded_by_id for e in entries] + [t.decided_by_id for t in types]
                         + [r.decided_by_id for r in records]),
         "host_branches": _names(Branch, [e.host_branch_id for e in entries if e.host_branch_id != member.branch_id]),
-        "source_labels": SOURCE_LABELS, **_viewer_flags(member),
+        "indicator_names": {code: localized(scheme.indicators[code]) if code in scheme.indicators else ""
+                            for code in {e.indicator_code for e in entries}},
+        # Each source of the year's entries as shown: the lazy label resolved once for the page (Markup,
+        # as a lazy string renders itself through __html__), or the source itself if it has no label.
+        "source_labels": {k: Markup(str(SOURCE_LABELS[k])) if k in SOURCE_LABELS else k
+                          for k in {e.source for e in entries}},
+        **_viewer_flags(member),
         # The member sees every decision about them (grades, rectification, proposals).
         "decisions": decisions_for_member(member.id),
     }
@@ -209,9 +282,10 @@ def mine():
 def show(member_id: int):
     member = get_member_or_404(member_id)
     day = today()
-    ctx = _booklet(member, _year_arg(member, day, request.args.get("year")), day)
+    year, years = _year_arg(member, day, request.args.get("year"))
+    ctx = _booklet(member, year, day, years)
     if ctx["is_own"]:
-        ctx["form"] = _new_form(member, day)
+        ctx["form"] = _new_form(member, day, history=[(t.effective_from, t.type_code) for t in ctx["types"]])
     return page_or_fragment("booklet/show.html", "booklet/_booklet.html", **ctx)
 
 
@@ -220,8 +294,9 @@ def print_view(member_id: int):
     """An A4 page of the paper booklet, in Chinese whatever the UI language."""
     member = get_member_or_404(member_id)
     day = today()
+    year, years = _year_arg(member, day, request.args.get("year"))
     with force_locale("zh_CN"):
-        ctx = _booklet(member, _year_arg(member, day, request.args.get("year")), day)
+        ctx = _booklet(member, year, day, years)
         return render_template("booklet/print.html", **ctx)
 
 
@@ -240,8 +315,10 @@ def _choices(scheme: Scheme, type_code: str | None) -> dict[str, list[tuple[str,
     return out
 
 
-def _new_form(member: Member, day: date, formdata=None) -> SelfRecordForm:
-    history = ledger.type_history(member.id)
+def _new_form(member: Member, day: date, formdata=None, history: list | None = None) -> SelfRecordForm:
+    """The self-record form; ``history`` is the member's type history when the caller has read it already."""
+    if history is None:
+        history = ledger.type_history(member.id)
     form = SelfRecordForm(formdata=formdata) if formdata is not None else SelfRecordForm(formdata=None, earned_on=day)
     form.indicator.choices = _choices(scheme_for_year(day.year), type_on(history, day) if history else None)
     earliest = max(member.on_roll_since, date(day.year - 1, 1, 1))

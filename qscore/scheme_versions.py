@@ -6,18 +6,20 @@ place; afterwards each change is a new version with a reason. Scores use the lat
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Text, cast, exists, select
 
 from . import audit
 from .db import db
 from .models import Publication, SchemeVersion
 from .scheme import Scheme, default_scheme_data
 
-_cache: dict[tuple[int, str], Scheme] = {}
+# Parsed schemes by version id, with the stored JSON text they were parsed from: a version is edited in
+# place until the year's first publication (save_scheme), so the text, not the id, says whether the
+# parse is still current. One entry per version row: an edit replaces it.
+_cache: dict[int, tuple[str, Scheme]] = {}
 
 
 def latest_version(year: int) -> SchemeVersion | None:
@@ -44,13 +46,23 @@ def ensure_year(year: int, user: Any = None) -> SchemeVersion:
 
 
 def scheme_for_year(year: int) -> Scheme:
-    """The parsed latest scheme of the year (parsed once per stored version and process)."""
-    version = ensure_year(year)
-    # Edited in place until the first publication, so the key includes the content.
-    key = (version.id, hashlib.sha256(json.dumps(version.data, sort_keys=True).encode()).hexdigest())
-    if key not in _cache:
-        _cache[key] = Scheme.from_dict(version.data)
-    return _cache[key]
+    """The parsed latest scheme of the year (parsed once per stored content and process).
+
+    Reads the latest version's id and stored JSON text only (no JSON decoding, no ORM row): the
+    text is the memo's check, so an in-place edit, here or in another process, is seen at once.
+    """
+    row = db.session.execute(
+        select(SchemeVersion.id, cast(SchemeVersion.data, Text)).where(SchemeVersion.year == year)
+        .order_by(SchemeVersion.version.desc()).limit(1)).first()
+    if row is None:  # the year's first use: create its version (parsed from the stored text next time)
+        return Scheme.from_dict(ensure_year(year).data)
+    version_id, text = row
+    hit = _cache.get(version_id)
+    if hit is not None and hit[0] == text:
+        return hit[1]
+    scheme = Scheme.from_dict(json.loads(text))
+    _cache[version_id] = (text, scheme)
+    return scheme
 
 
 def year_has_publication(year: int) -> bool:
