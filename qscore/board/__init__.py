@@ -133,7 +133,7 @@ def _render(street_id: int | None, community_id: int | None = None, branch_id: i
         if street_id is None:
             abort(404)
     version = board_version(street_id)
-    key = (street_id, community_id, branch_id, fragment, version, today(), str(get_locale()),
+    key = (street_id, community_id, branch_id, fragment, version, today(), str(get_locale()), BUILD,
            current_app.config.get("BOARD_POLL_SECONDS"))
     cache = _cache("responses")
     body = cache.get(key)
