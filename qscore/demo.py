@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, func, insert, select
+from sqlalchemy import exists, func, insert, select, text
 
 from . import audit
 from .db import db
@@ -1091,6 +1091,7 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
             later.append(e)
     later.sort(key=lambda e: e["recorded_at"])
     db.session.execute(insert(PointEntry.__table__), later)
+    _refresh_statistics()
 
     published = _publish_ended_quarters(b, street, branches)
     reviewed = _review_past_year(b, street, branches)
@@ -1101,6 +1102,16 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
         f"{reviewed} confirmed reviews (seed {seed}, today {today.isoformat()})"))
     db.session.flush()
     return street
+
+
+def _refresh_statistics() -> None:
+    """PostgreSQL plans the scoring queries from its table statistics; after a bulk load those
+    still describe the tables as they were (often empty), and a plan made for a handful of rows can
+    take minutes over thousands. ANALYZE in this transaction counts the rows just written."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        for table in (PointEntry.__table__, Member.__table__, MemberType.__table__, BranchSpell.__table__,
+                      SelfRecord.__table__):
+            db.session.execute(text(f'ANALYZE "{table.name}"'))
 
 
 def _publish_ended_quarters(b: "_Builder", street: Street, branches: list[Branch]) -> int:
