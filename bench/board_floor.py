@@ -16,28 +16,16 @@ from decimal import Decimal
 
 from qscore import privacy
 from qscore.board.pages import ADJUSTMENT_COLUMNS, ADJUSTMENT_UNITS, MEMBER_COLUMNS, paginate
+from qscore.board.slides import plain_points as plain, signed_points as signed
+from qscore.street_settings import DEFAULTS
 
 from .floors import E, SHANGHAI, TYPE_LABEL, UTC, Floors
 
 QUARTER = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
-SETTING_DEFAULTS = {"office_phone": "", "opinion_box": "", "query_public_url": "", "board_rotation_seconds": 20,
-                    "supervision_days": 5, "mask_names": True}
 
 
 def cn_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
-
-
-def plain(value: str) -> str:
-    d = Decimal(value).quantize(Decimal("0.1"))
-    text = f"{abs(d):f}".removesuffix(".0")
-    return f"\u2212{text}" if d < 0 else text
-
-
-def signed(value: Decimal) -> str:
-    d = value.quantize(Decimal("0.1"))
-    text = f"{abs(d):f}".removesuffix(".0")
-    return f"+{text}" if d > 0 else (f"\u2212{text}" if d < 0 else "0")
 
 
 def _sort_key(r: dict):
@@ -55,7 +43,7 @@ def poll(f: Floors, street_id: int, version: str, day: str) -> int:
 
 
 def _settings(f: Floors, street_id: int) -> dict:
-    out = dict(SETTING_DEFAULTS)
+    out = dict(DEFAULTS)
     for key, value in f.rows("SELECT key, value FROM setting WHERE street_id = ?", (street_id,)):
         if key in out:
             out[key] = json.loads(value) if f.sqlite else value

@@ -53,6 +53,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
 OOB = ' hx-swap-oob="true"'
 CURRENT = ' aria-current="page"'
+BRANCH_TYPES = ("SELECT t.member_id, t.effective_from, t.type_code FROM member_type t JOIN member m "
+                "ON m.id = t.member_id WHERE m.branch_id = ? AND m.status = 'active' "
+                "ORDER BY t.member_id, t.effective_from, t.id")
 LIVE = "COALESCE(p.corrects_id, 0) = 0 AND NOT EXISTS (SELECT 1 FROM point_entry c WHERE c.corrects_id = p.id)"
 # Over a whole year of the ledger, one pass over the (few) corrected ids beats a probe per entry.
 LIVE_BULK = ("COALESCE(p.corrects_id, 0) = 0 AND p.id NOT IN "
@@ -97,6 +100,7 @@ class Floors:
         self.secret = secret
         self._schemes: dict[str, Scheme] = {}
         self.ym = "substr(p.earned_on, 1, 7)" if self.sqlite else "to_char(p.earned_on, 'YYYY-MM')"
+        self.month = "CAST(substr(p.earned_on, 6, 2) AS INTEGER)" if self.sqlite else "EXTRACT(MONTH FROM p.earned_on)::int"
 
     # -- small pieces every page needs -------------------------------------------------------
     def rows(self, sql: str, params=()):
@@ -111,6 +115,23 @@ class Floors:
 
     def _dec(self, v) -> Decimal:
         return Decimal("%.1f" % v) if isinstance(v, float) else Decimal(v)
+
+    def histories(self, sql: str, params=()) -> dict[int, list]:
+        """Type histories from rows of (member_id, effective_from, type_code), in date order."""
+        out: dict[int, list] = defaultdict(list)
+        for mid, start, code in self.rows(sql, params):
+            out[mid].append((self._date(start), code))
+        return out
+
+    def ledgers(self, sql: str, params=()) -> dict[int, MemberLedger]:
+        """Year ledgers from rows of (member_id, indicator, category, month, sum, count, first date)."""
+        out: dict[int, MemberLedger] = defaultdict(MemberLedger)
+        for mid, code, cat, mo, total, n, first_on in self.rows(sql, params):
+            led = out[mid]
+            led.sums[(code, cat, mo)] = self._dec(total)
+            led.counts[(code, cat, mo)] = n
+            led.first_dates[(code, cat, mo)] = self._date(first_on)
+        return out
 
     def session(self, token: str):
         """The login behind the cookie: one indexed lookup (session, account, street)."""
@@ -190,12 +211,7 @@ class Floors:
         """Everything the roster shows per member: 5 queries for any branch size."""
         members = self.rows("SELECT id, name, probationary, on_roll_since, left_roll_on, status FROM member "
                             "WHERE branch_id = ? AND status = 'active' ORDER BY name, id", (branch_id,))
-        histories: dict[int, list] = defaultdict(list)
-        for mid, start, code in self.rows(
-                "SELECT t.member_id, t.effective_from, t.type_code FROM member_type t JOIN member m ON m.id = t.member_id "
-                "WHERE m.branch_id = ? AND m.status = 'active' ORDER BY t.member_id, t.effective_from, t.id",
-                (branch_id,)):
-            histories[mid].append((self._date(start), code))
+        histories = self.histories(BRANCH_TYPES, (branch_id,))
         first = _month_index(day.year, day.month) - 11
         start = date(first // 12, first % 12 + 1, 1)
         ledgers: dict[int, MemberLedger] = defaultdict(MemberLedger)
@@ -456,12 +472,7 @@ class Floors:
         ind = next(i for i in scheme.indicators.values() if i.role == "attendance" and not i.retired)
         members = self.rows("SELECT id, name, on_roll_since FROM member WHERE branch_id = ? AND status = 'active' "
                             "ORDER BY name, id", (branch_id,))
-        histories: dict[int, list] = defaultdict(list)
-        for mid, start, code in self.rows(
-                "SELECT t.member_id, t.effective_from, t.type_code FROM member_type t JOIN member m ON m.id = t.member_id "
-                "WHERE m.branch_id = ? AND m.status = 'active' ORDER BY t.member_id, t.effective_from, t.id",
-                (branch_id,)):
-            histories[mid].append((self._date(start), code))
+        histories = self.histories(BRANCH_TYPES, (branch_id,))
         check_earned_on(held_on, self.today, previous_year_open=True)
         pub = self.rows("SELECT id FROM publication WHERE branch_id = ? AND year = ? AND quarter = ? "
                         "AND retracted_at IS NULL ORDER BY published_at DESC LIMIT 1",
@@ -711,21 +722,13 @@ class Floors:
         _vid, scheme = self.scheme(year)
         members = self.rows("SELECT id, on_roll_since, left_roll_on, status FROM member WHERE status = 'active' "
                             "ORDER BY id")
-        histories: dict[int, list] = defaultdict(list)
-        for mid, start, code in self.rows(
-                "SELECT t.member_id, t.effective_from, t.type_code FROM member_type t JOIN member m "
-                "ON m.id = t.member_id WHERE m.status = 'active' ORDER BY t.member_id, t.effective_from, t.id"):
-            histories[mid].append((self._date(start), code))
-        month = "CAST(substr(p.earned_on, 6, 2) AS INTEGER)" if self.sqlite else "EXTRACT(MONTH FROM p.earned_on)::int"
-        ledgers: dict[int, MemberLedger] = defaultdict(MemberLedger)
-        for mid, code, cat, mo, total, n, first_on in self.rows(
-                f"SELECT p.member_id, p.indicator_code, p.category, {month}, SUM(p.points), COUNT(*), MIN(p.earned_on) "
-                f"FROM point_entry p WHERE p.year = ? AND p.earned_on <= ? AND {LIVE_BULK} GROUP BY 1, 2, 3, 4",
-                (year, self.c.d(min(as_of, date(year, 12, 31))))):
-            led = ledgers[mid]
-            led.sums[(code, cat, mo)] = self._dec(total)
-            led.counts[(code, cat, mo)] = n
-            led.first_dates[(code, cat, mo)] = self._date(first_on)
+        histories = self.histories(
+            "SELECT t.member_id, t.effective_from, t.type_code FROM member_type t JOIN member m "
+            "ON m.id = t.member_id WHERE m.status = 'active' ORDER BY t.member_id, t.effective_from, t.id")
+        ledgers = self.ledgers(
+            f"SELECT p.member_id, p.indicator_code, p.category, {self.month}, SUM(p.points), COUNT(*), "
+            f"MIN(p.earned_on) FROM point_entry p WHERE p.year = ? AND p.earned_on <= ? AND {LIVE_BULK} "
+            "GROUP BY 1, 2, 3, 4", (year, self.c.d(min(as_of, date(year, 12, 31)))))
         t1 = time.perf_counter()
         out = {}
         for mid, since, left, status in members:

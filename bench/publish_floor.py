@@ -13,10 +13,9 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from qscore.scoring import MemberLedger, score_member
+from qscore.scoring import score_member
 
 from . import dbio
 from .floors import LIVE_BULK, Floors
@@ -40,21 +39,12 @@ def snapshot_rows(f: Floors, branch_id: int, year: int, quarter: int) -> tuple[l
                      "AND on_roll_since <= ? AND (left_roll_on IS NULL OR left_roll_on > ?) ORDER BY id",
                      (branch_id, end, end, end, end))
     _vid, scheme = f.scheme(year)
-    histories: dict[int, list] = defaultdict(list)
-    for mid, start, code in f.rows(
-            f"SELECT member_id, effective_from, type_code FROM member_type WHERE member_id IN ({on_roll}) "
-            "ORDER BY member_id, effective_from, id", (branch_id, end, end)):
-        histories[mid].append((f._date(start), code))
-    month = "CAST(substr(p.earned_on, 6, 2) AS INTEGER)" if f.sqlite else "EXTRACT(MONTH FROM p.earned_on)::int"
-    ledgers: dict[int, MemberLedger] = defaultdict(MemberLedger)
-    for mid, code, cat, mo, total, n, first_on in f.rows(
-            f"SELECT p.member_id, p.indicator_code, p.category, {month}, SUM(p.points), COUNT(*), MIN(p.earned_on) "
-            f"FROM point_entry p WHERE p.member_id IN ({on_roll}) AND p.year = ? AND p.earned_on <= ? "
-            f"AND {LIVE_BULK} GROUP BY 1, 2, 3, 4", (branch_id, end, end, year, end)):
-        led = ledgers[mid]
-        led.sums[(code, cat, mo)] = f._dec(total)
-        led.counts[(code, cat, mo)] = n
-        led.first_dates[(code, cat, mo)] = f._date(first_on)
+    histories = f.histories(f"SELECT member_id, effective_from, type_code FROM member_type WHERE member_id IN "
+                            f"({on_roll}) ORDER BY member_id, effective_from, id", (branch_id, end, end))
+    ledgers = f.ledgers(
+        f"SELECT p.member_id, p.indicator_code, p.category, {f.month}, SUM(p.points), COUNT(*), MIN(p.earned_on) "
+        f"FROM point_entry p WHERE p.member_id IN ({on_roll}) AND p.year = ? AND p.earned_on <= ? "
+        f"AND {LIVE_BULK} GROUP BY 1, 2, 3, 4", (branch_id, end, end, year, end))
     as_of = _quarter_end(year, quarter)
     rows = []
     for mid, name, since, left, status in members:

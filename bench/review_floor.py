@@ -149,17 +149,11 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
     # 3. the year's live sums up to the day
     ledgers: dict[int, MemberLedger] = defaultdict(MemberLedger)
     if members:
-        month = ("CAST(substr(p.earned_on, 6, 2) AS INTEGER)" if f.sqlite
-                 else "EXTRACT(MONTH FROM p.earned_on)::int")
-        for mid, code, cat, mo, total, n, first_on in f.rows(
-                f"SELECT p.member_id, p.indicator_code, p.category, {month}, SUM(p.points), COUNT(*), "
-                f"MIN(p.earned_on) FROM point_entry p WHERE p.member_id IN ({roll}) AND p.earned_on >= ? "
-                f"AND p.earned_on <= ? AND {LIVE} GROUP BY 1, 2, 3, 4",
-                (branch_id, d_end, d_end, f.c.d(date(year, 1, 1)), f.c.d(as_of))):
-            led = ledgers[mid]
-            led.sums[(code, cat, mo)] = f._dec(total)
-            led.counts[(code, cat, mo)] = n
-            led.first_dates[(code, cat, mo)] = f._date(first_on)
+        ledgers = f.ledgers(
+            f"SELECT p.member_id, p.indicator_code, p.category, {f.month}, SUM(p.points), COUNT(*), "
+            f"MIN(p.earned_on) FROM point_entry p WHERE p.member_id IN ({roll}) AND p.earned_on >= ? "
+            f"AND p.earned_on <= ? AND {LIVE} GROUP BY 1, 2, 3, 4",
+            (branch_id, d_end, d_end, f.c.d(date(year, 1, 1)), f.c.d(as_of)))
 
     # 4. the meeting's decisions and their cases (only once a review exists)
     decisions: dict[int, tuple] = {}
