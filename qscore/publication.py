@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from . import audit
 from .db import db
-from .models import (Branch, BranchSpell, Member, PointEntry, Publication, Reconciliation, SelfRecord, User)
+from .models import (Branch, BranchSpell, Community, Member, PointEntry, Publication, Reconciliation, SelfRecord,
+                     Street, User)
 from .models._common import utcnow
 from .scheme_versions import scheme_for_year
 from .scoring import N_, score_members
@@ -217,21 +218,19 @@ def bump_board_version(street_id: int) -> None:
 # are written): the names and retirement of streets, communities and branches, and the booklet numbers
 # that tell clashing masked names apart. A change to any of them bumps the street's board version too,
 # so a screen (and the board's rendered pages, cached per version) never shows the old ones.
-_BOARD_FIELDS = {"Street": ("name", "demo"), "Community": ("name", "retired"), "Branch": ("name", "retired"),
-                 "Member": ("booklet_no",)}
+_BOARD_FIELDS = {Street: ("name", "demo"), Community: ("name", "retired"), Branch: ("name", "retired"),
+                 Member: ("booklet_no",)}
 
 
 @event.listens_for(Session, "before_flush")
 def _bump_on_board_inputs(session: Session, flush_context, instances) -> None:
-    from .models import Community, Street
-
     streets: set[int] = set()
     for obj in list(session.dirty):
-        fields = _BOARD_FIELDS.get(type(obj).__name__)
+        fields = _BOARD_FIELDS.get(type(obj))
         if not fields:
             continue
         state = inspect(obj)
-        if not any(state.attrs[f].history.has_changes() for f in fields if f in state.attrs):
+        if not any(state.attrs[f].history.has_changes() for f in fields):
             continue
         if isinstance(obj, Street):
             streets.add(obj.id)
