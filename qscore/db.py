@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from flask import has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -38,3 +39,23 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn) -> None:
+    """A SQLite transaction that may write takes the write lock when it begins, not at its first write.
+
+    pysqlite starts a transaction only at the first INSERT/UPDATE, so the reads that decided a write
+    (is the quarter published? is this key used?) ran outside it and could be stale when it wrote:
+    points were lost around a publish. BEGIN IMMEDIATE makes each writing request's reads and writes
+    one serialised transaction (Django 5.1's and Rails 7.1's choice for SQLite). Requests that only
+    read (GET) keep pysqlite's deferred transactions, so screens never wait for a writer.
+    """
+    if conn.dialect.name != "sqlite":
+        return
+    if has_request_context() and request.method in READ_ONLY_METHODS:
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

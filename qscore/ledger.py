@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, insert, select
 
 from . import audit
+from .branch_lock import lock_branches
 from .db import db
 from .models._common import utcnow
 from .models import (BranchSpell, Leave, Member, MemberType, PointEntry, Publication, SchemeVersion, User,
@@ -227,6 +228,13 @@ class _Facts:
         self._versions: dict[int, int] = {}
         self._points: dict[tuple, Any] = {}
 
+    def lock(self) -> None:
+        """Serialise with publications (branch_lock): of each entry's quarter, and of its branch's next one.
+
+        Taken before any rule reads what a publication or an idempotency key decides."""
+        lock_branches({self.branch_on(n.member, _quarter_end(n.earned_on)) for n in self.items}
+                      | {n.member.branch_id for n in self.items})
+
     def key_used(self, key: str) -> bool:
         if self._used_keys is None:
             keys = [n.idempotency_key for n in self.items if n.idempotency_key]
@@ -359,6 +367,7 @@ def check_entries(items: Sequence[NewEntry], *, today: date) -> list[Checked | E
     """
     items = list(items)
     facts = _Facts(items, today)
+    facts.lock()
     keys: set[str] = set()
     out: list[Checked | EntryError | LedgerError] = []
     for n in items:
@@ -439,6 +448,7 @@ def record_entry(*, member: Member, indicator_code: str, value: Any, earned_on: 
     facts = _Facts([new], today)
     if history is not None:
         facts._histories = {member.id: history}
+    facts.lock()
     checked = _check(new, facts, set())
     entry = PointEntry(**{**checked.row, "recorded_by_id": getattr(user, "id", None)})
     db.session.add(entry)
@@ -456,18 +466,19 @@ def is_live(entry: PointEntry) -> bool:
 def correct_entry(*, entry: PointEntry, reason: str, user: User | None, today: date,
                   idempotency_key: str | None = None) -> Recorded:
     """Write the correction of ``entry``: a new row naming it, which takes both out of every sum."""
+    member = db.session.get(Member, entry.member_id)
+    lock_branches([branch_on(member, _quarter_end(entry.earned_on)), member.branch_id])
     reason = (reason or "").strip()
     if not reason:
         raise LedgerError("reason_required", "reason")
     if len(reason) > NOTE_MAX:
         raise LedgerError("note_too_long", "reason")
+    if idempotency_key and db.session.scalar(select(exists().where(PointEntry.idempotency_key == idempotency_key))):
+        raise LedgerError("duplicate_submit", "")
     if entry.corrects_id is not None:
         raise LedgerError("is_correction", "")
     if db.session.scalar(select(exists().where(PointEntry.corrects_id == entry.id))):
         raise LedgerError("already_corrected", "")
-    if idempotency_key and db.session.scalar(select(exists().where(PointEntry.idempotency_key == idempotency_key))):
-        raise LedgerError("duplicate_submit", "")
-    member = db.session.get(Member, entry.member_id)
     if entry.year < today.year and year_review_confirmed(member, entry.year):
         raise LedgerError("year_closed", "", year=entry.year)
     adjusts = publication_covering(member, entry.earned_on)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, event, exists, func, inspect, select
+from sqlalchemy.orm import Session, aliased
 
 from . import audit
+from .branch_lock import lock_branches
 from .db import db
-from .models import (Branch, BranchSpell, Community, Member, PointEntry, Publication, Reconciliation, SelfRecord,
-                     Street, User)
+from .models import (Branch, BranchSpell, Community, Member, PointEntry, Publication, PublicationAdjustment,
+                     Reconciliation, SelfRecord, Street, User)
 from .models._common import utcnow
 from .scheme_versions import scheme_for_year
 from .scoring import N_, score_members
@@ -40,8 +41,9 @@ PUBLISH_ERROR_TEXTS = {
 
 
 class PublishError(ValueError):
-    def __init__(self, key: str, **params: Any):
+    def __init__(self, key: str, publication: Publication | None = None, **params: Any):
         self.key = key
+        self.publication = publication  # already_published: the live one, for "published by X at T"
         self.params = {k: str(v) for k, v in params.items()}
         super().__init__(self.text())
 
@@ -103,22 +105,37 @@ def live_publication(branch_id: int, year: int, quarter: int) -> Publication | N
         Publication.retracted_at.is_(None)))
 
 
-def adjustments_since_last(branch: Branch) -> list[dict[str, str | int]]:
-    """Entries recorded since this branch's previous publication that adjust an earlier published quarter."""
-    previous = db.session.scalar(select(func.max(Publication.published_at)).where(
-        Publication.branch_id == branch.id, Publication.retracted_at.is_(None)))
-    adjusted = select(Publication.id, Publication.year, Publication.quarter).subquery()
-    stmt = (select(PointEntry, Member.name, adjusted.c.year, adjusted.c.quarter)
+def unlisted_adjustments(branch: Branch) -> list[dict[str, str | int]]:
+    """Entries of the branch that adjust a live earlier publication and no live publication lists yet.
+
+    The next publication of the branch lists them, once: what is listed is a row of
+    PublicationAdjustment, so the cut-off is what was committed, never a comparison of timestamps.
+    A retracted listing frees its entries for the next publication; an entry adjusting a retracted
+    publication is left out (the quarter's next publication counts it in its snapshot).
+    """
+    adjusted = aliased(Publication)
+    listing = aliased(Publication)
+    listed = exists().where(PublicationAdjustment.entry_id == PointEntry.id,
+                            PublicationAdjustment.publication_id == listing.id, listing.retracted_at.is_(None))
+    stmt = (select(PointEntry, Member.name, adjusted.year, adjusted.quarter)
             .join(Member, Member.id == PointEntry.member_id)
-            .join(adjusted, adjusted.c.id == PointEntry.adjusts_publication_id)
-            .where(PointEntry.branch_id == branch.id)
-            .order_by(PointEntry.recorded_at, PointEntry.id))
-    if previous is not None:
-        stmt = stmt.where(PointEntry.recorded_at > previous)
+            .join(adjusted, and_(adjusted.id == PointEntry.adjusts_publication_id, adjusted.retracted_at.is_(None)))
+            .where(PointEntry.branch_id == branch.id, ~listed)
+            .order_by(PointEntry.id))
     return [{"entry_id": e.id, "member_id": e.member_id, "name": name, "period": period(y, q),
              "indicator": e.indicator_code, "points": _one(e.points), "earned_on": e.earned_on.isoformat(),
              "correction": e.corrects_id is not None}
             for e, name, y, q in db.session.execute(stmt)]
+
+
+def later_adjustments(publication: Publication) -> list[tuple[PointEntry, str, User | None]]:
+    """Entries committed after the publication that change its quarter: (entry, member name, recorder)."""
+    return [tuple(r) for r in db.session.execute(
+        select(PointEntry, Member.name, User)
+        .join(Member, Member.id == PointEntry.member_id)
+        .outerjoin(User, User.id == PointEntry.recorded_by_id)
+        .where(PointEntry.adjusts_publication_id == publication.id)
+        .order_by(PointEntry.id))]
 
 
 @dataclass
@@ -148,13 +165,18 @@ def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness
 def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date, meeting_on: date | None,
             present: int | None, total: int | None, chair: str, street_id: int,
             published_at: datetime | None = None) -> Publication:
-    """Store the snapshot once every condition holds; raises PublishError otherwise (nothing written)."""
+    """Store the snapshot once every condition holds; raises PublishError otherwise (nothing written).
+
+    The branch is locked first (branch_lock): a second publisher waits and then finds this one, and
+    entries of the quarter are either committed before (in the snapshot) or wait and are flagged.
+    """
     p = period(year, quarter)
+    lock_branches([branch.id])
     state = readiness(branch, year, quarter, today)
     if not state.ended:
         raise PublishError("not_ended", period=p)
     if state.published is not None:
-        raise PublishError("already_published", period=p)
+        raise PublishError("already_published", state.published, period=p)
     if state.pending:
         raise PublishError("pending", n=state.pending)
     if state.unreconciled:
@@ -166,19 +188,26 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
         raise PublishError("meeting_date")
     if not (0 <= present <= total) or total <= 0:
         raise PublishError("meeting_counts")
-    rows = snapshot_rows(branch.id, year, quarter)
-    text = canonical_json(rows)
-    adjustments = canonical_json_list(adjustments_since_last(branch))
     days = int(get_setting(street_id, "supervision_days"))
-    pub = Publication(
-        branch_id=branch.id, year=year, quarter=quarter, published_by_id=user.id, meeting_on=meeting_on,
-        members_present=present, members_total=total, chair=chair.strip()[:100],
-        supervision_ends_on=today + timedelta(days=days), snapshot=text, adjustments=adjustments,
-        sha256=sha256_of(text), published_at=published_at or utcnow())
+    pub = store_publication(branch, year, quarter, published_by_id=user.id, meeting_on=meeting_on,
+                            members_present=present, members_total=total, chair=chair.strip()[:100],
+                            supervision_ends_on=today + timedelta(days=days), published_at=published_at)
+    bump_board_version(street_id)
+    audit.record("quarter_published", pub, summary=f"{branch.name} {p}: {pub.snapshot.count('member_id')} members, "
+                 f"sha256 {pub.sha256}")
+    return pub
+
+
+def store_publication(branch: Branch, year: int, quarter: int, *, published_at: datetime | None = None,
+                      **fields: Any) -> Publication:
+    """The publication row: the quarter's snapshot and its hash, and the adjustments it lists (once)."""
+    text = canonical_json(snapshot_rows(branch.id, year, quarter))
+    listed = unlisted_adjustments(branch)
+    pub = Publication(branch_id=branch.id, year=year, quarter=quarter, snapshot=text, sha256=sha256_of(text),
+                      adjustments=canonical_json_list(listed), published_at=published_at or utcnow(), **fields)
     db.session.add(pub)
     db.session.flush()
-    bump_board_version(street_id)
-    audit.record("quarter_published", pub, summary=f"{branch.name} {p}: {len(rows)} members, sha256 {pub.sha256}")
+    db.session.add_all([PublicationAdjustment(publication_id=pub.id, entry_id=a["entry_id"]) for a in listed])
     return pub
 
 

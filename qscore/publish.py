@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, make_response, redirect, render_templ
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from . import audit
 from .access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404
@@ -16,9 +17,10 @@ from .htmx import is_htmx
 from .ledger import type_history
 from .models import (Branch, Community, Member, Publication, Reconciliation, ResidentQuery, SelfRecord, Street,
                      User)
-from .publication import (PublishError, live_publication, members_on_roll, period, publish, quarter_bounds,
+from .publication import (PublishError, later_adjustments, live_publication, members_on_roll, period, publish, quarter_bounds,
                           readiness, retract, snapshot, verify)
 from .scheme_versions import scheme_for_year
+from .templating import local_time
 from .scoring import EntryError, check_earned_on, entry_points, score_members, type_on
 
 bp = Blueprint("publish", __name__)
@@ -89,7 +91,8 @@ def quarter(branch_id: int, year: int, quarter: int):
             func.count(), func.count(ResidentQuery.answered_at)).where(
             ResidentQuery.publication_id == published.id)).one()._mapping)
         return render_template("publish/published.html", rows=snapshot(published), intact=verify(published),
-                               adjustments=_adjustments(published), publisher=db.session.get(User, published.published_by_id),
+                               adjustments=_adjustments(published), later=later_adjustments(published),
+                               publisher=db.session.get(User, published.published_by_id),
                                query_counts=list(counts.values()), **context)
     members, scores, pending, recon = _quarter_data(branch, year, quarter)
     state = readiness(branch, year, quarter, day)
@@ -236,15 +239,33 @@ def publish_quarter(branch_id: int, year: int, quarter: int):
         pub = publish(branch=branch, year=year, quarter=quarter, user=current_user._get_current_object(),
                       today=today(), meeting_on=meeting_on, present=present, total=total,
                       chair=form.get("chair", ""), street_id=_street_id(branch))
+        db.session.commit()
     except PublishError as err:
         db.session.rollback()
+        if err.key == "already_published":
+            return _published_by_another(branch, year, quarter, err.publication)
         flash(err.text(_), "error")
-        status = 409 if err.key in ("already_published",) else 422
-        return quarter_page_with_status(branch_id, year, quarter, status)
-    db.session.commit()
+        return quarter_page_with_status(branch_id, year, quarter, 422)
+    except IntegrityError:
+        # The one-live-publication index refused a second one that a concurrent publish made first.
+        db.session.rollback()
+        return _published_by_another(branch, year, quarter, live_publication(branch.id, year, quarter))
     flash(_("%(period)s is published. The noticeboard shows it now; the supervision period ends on %(end)s.",
             period=period(year, quarter), end=pub.supervision_ends_on.isoformat()), "success")
     return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
+
+
+def _published_by_another(branch: Branch, year: int, quarter_: int, pub: Publication | None):
+    """The loser of two publishes of one quarter: who published it and when, on the publication's page."""
+    if pub is None:  # retracted again in between: the quarter page says what holds now
+        flash(_("Another publication of %(period)s was being made at the same time. Check the quarter and "
+                "publish again if it is still unpublished.", period=period(year, quarter_)), "error")
+        return quarter_page_with_status(branch.id, year, quarter_, 409)
+    who = db.session.get(User, pub.published_by_id) if pub.published_by_id else None
+    flash(_("%(period)s was already published by %(who)s at %(when)s. Nothing was published a second time.",
+            period=period(year, quarter_), who=(who.display_name or who.username) if who else "—",
+            when=local_time(pub.published_at)), "error")
+    return quarter_page_with_status(branch.id, year, quarter_, 409)
 
 
 def quarter_page_with_status(branch_id: int, year: int, quarter_: int, status: int):

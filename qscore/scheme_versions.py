@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Text, cast, exists, select
+from sqlalchemy import Text, cast, exists, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import audit
 from .db import db
-from .models import Publication, SchemeVersion
+from .models import AuditLog, Publication, SchemeVersion
+from .models._common import utcnow
 from .scheme import Scheme, default_scheme_data
 
 # Parsed schemes by version id, with the stored JSON text they were parsed from: a version is edited in
@@ -37,12 +39,37 @@ def ensure_year(year: int, user: Any = None) -> SchemeVersion:
         .order_by(SchemeVersion.year.desc(), SchemeVersion.version.desc()).limit(1))
     data = previous.data if previous is not None else default_scheme_data()
     Scheme.from_dict(data)  # a stored scheme is always valid
-    version = SchemeVersion(year=year, version=1, data=data, created_by_id=getattr(user, "id", None),
-                            reason=f"copied from {previous.year}" if previous else "shipped default")
+    reason = f"copied from {previous.year}" if previous else "shipped default"
+    if db.session.get_bind().dialect.name == "postgresql":
+        _create_apart(year, data, reason, user)
+        return latest_version(year)
+    # SQLite: this transaction may hold the write lock (qscore/db.py), so the row is written in it;
+    # writers are serialised there, so two requests cannot both create it.
+    version = SchemeVersion(year=year, version=1, data=data, created_by_id=getattr(user, "id", None), reason=reason)
     db.session.add(version)
     db.session.flush()
     audit.record("scheme_created", version, summary=version.reason, user=user)
     return version
+
+
+def _create_apart(year: int, data: dict[str, Any], reason: str, user: Any) -> None:
+    """A year's first version, committed at once on a connection of its own (PostgreSQL).
+
+    Two requests meeting a new year at once would otherwise both insert version 1 inside their own
+    transactions, which also hold branch locks (qscore/branch_lock.py): one fails, or they deadlock.
+    Apart, the second waits a moment for the first and inserts nothing. The row names no user id (the
+    account may not be committed yet, and this connection must never wait for the request's own).
+    """
+    table = SchemeVersion.__table__
+    with db.engine.connect() as conn:
+        created = conn.execute(
+            pg_insert(table).values(year=year, version=1, data=data, reason=reason, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["year", "version"]).returning(table.c.id)).scalar()
+        if created is not None:
+            conn.execute(insert(AuditLog.__table__).values(
+                at=utcnow(), username=getattr(user, "username", "") or "", action="scheme_created",
+                object_type="schemeversion", object_id=created, summary=reason, ip=""))
+        conn.commit()
 
 
 def scheme_for_year(year: int) -> Scheme:

@@ -14,8 +14,7 @@ from qscore import board
 from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
 from qscore.models import Branch, Publication, ResidentQuery, User
-from qscore.publication import (adjustments_since_last, bump_board_version, canonical_json, canonical_json_list,
-                                retract, sha256_of, snapshot_rows)
+from qscore.publication import bump_board_version, retract, store_publication
 from qscore.scheme_versions import scheme_for_year
 from qscore.street_settings import set_setting
 
@@ -32,14 +31,9 @@ def publish_quarter(branch_id: int, year: int = 2026, quarter: int = 1, *, user_
                     published_at: datetime | None = None, supervision_ends_on: date = date(2026, 4, 20)) -> int:
     """A publication row as the lead's publish() stores it (snapshot, hash, adjustments), without the meeting checks."""
     branch = db.session.get(Branch, branch_id)
-    text = canonical_json(snapshot_rows(branch_id, year, quarter))
-    pub = Publication(branch_id=branch_id, year=year, quarter=quarter, published_by_id=user_id,
-                      meeting_on=date(2026, 4, 10), members_present=3, members_total=4, chair="张书记",
-                      supervision_ends_on=supervision_ends_on, snapshot=text,
-                      adjustments=canonical_json_list(adjustments_since_last(branch)), sha256=sha256_of(text),
-                      **({"published_at": published_at} if published_at else {}))
-    db.session.add(pub)
-    db.session.flush()
+    pub = store_publication(branch, year, quarter, published_by_id=user_id, meeting_on=date(2026, 4, 10),
+                            members_present=3, members_total=4, chair="张书记",
+                            supervision_ends_on=supervision_ends_on, published_at=published_at)
     from qscore.models import Community
     bump_board_version(db.session.get(Community, branch.community_id).street_id)
     return pub.id

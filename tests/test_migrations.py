@@ -39,3 +39,42 @@ def test_migrations_match_the_models(make_app, empty_database_url):
         db.session.remove()
         db.engine.dispose()
     assert diff == []
+
+
+def test_duplicate_live_publications_are_resolved_by_the_upgrade(make_app, empty_database_url):
+    """Databases written before the unique index may hold several live publications of a quarter
+    (concurrent publishes): the upgrade keeps the newest, retracts the others with a reason, and
+    turns each publication's listed adjustments into rows."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade(revision="adc5a67f3fbc")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO street (id, name, demo, created_at) VALUES (1, '幸福街道', false, '2026-01-01')"))
+            conn.execute(text("INSERT INTO community (id, street_id, name, retired, created_at) "
+                              "VALUES (1, 1, '前进社区', false, '2026-01-01')"))
+            conn.execute(text("INSERT INTO branch (id, community_id, name, kind, retired, quick_indicators, created_at) "
+                              "VALUES (1, 1, '第一党支部', 'ordinary', false, '', '2026-01-01')"))
+            conn.execute(text(
+                "INSERT INTO member (id, street_id, branch_id, name, gender, on_roll_since, probationary, booklet_no, "
+                "phone, address, status, created_at) VALUES "
+                "(1, 1, 1, '张伟', 'M', '2020-01-01', false, '', '', '', 'active', '2026-01-01')"))
+            conn.execute(text(
+                "INSERT INTO point_entry (id, member_id, branch_id, year, indicator_code, category, points, earned_on, "
+                "note, source, recorded_at) VALUES (7, 1, 1, 2026, 'J1', 'J', 1, '2026-03-02', '补记', 'inline', "
+                "'2026-04-11')"))
+            for pub_id, at, adjustments in ((1, "2026-04-10 09:00:00", "[]"), (2, "2026-04-10 09:00:01", "[]"),
+                                            (3, "2026-04-10 09:00:02", '[{"entry_id": 7}]')):
+                conn.execute(text(
+                    "INSERT INTO publication (id, branch_id, year, quarter, published_at, supervision_ends_on, "
+                    "snapshot, adjustments, sha256, chair, retract_reason) VALUES "
+                    "(:id, 1, 2026, 1, :at, '2026-04-20', '[]', :adj, 'x', '', '')"),
+                    {"id": pub_id, "at": at, "adj": adjustments})
+        upgrade()
+        with db.engine.connect() as conn:
+            live = conn.execute(text("SELECT id FROM publication WHERE retracted_at IS NULL")).scalars().all()
+            reasons = conn.execute(text("SELECT retract_reason FROM publication WHERE retracted_at IS NOT NULL")).scalars().all()
+            listed = conn.execute(text("SELECT publication_id, entry_id FROM publication_adjustment")).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert live == [3] and len(reasons) == 2 and all("重复公示" in r for r in reasons)
+    assert [tuple(r) for r in listed] == [(3, 7)]

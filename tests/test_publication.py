@@ -142,6 +142,10 @@ def test_late_entry_is_an_adjustment_listed_in_the_next_publication(app, client,
     publish(client, org)
     assert add(client, org, members[0], "2026-03-20").status_code == 422  # no reason
     assert add(client, org, members[0], "2026-03-20", note="会后核对补录").status_code == 200
+    # Shown with the publication it comes after, at once.
+    page = client.get(Q1.format(b=org.branch_id)).get_data(as_text=True)
+    later = page[page.index("Recorded after this publication"):]
+    assert "会后核对补录" in later and "张伟" in later and "+1" in later
     app.config["FIXED_TODAY"] = date(2026, 7, 10)
     reconcile_all(client, org, [*members, members[-1] + 1], quarter=2)
     resp = publish(client, org, quarter=2, total="4", present="4")
@@ -152,6 +156,60 @@ def test_late_entry_is_an_adjustment_listed_in_the_next_publication(app, client,
     assert json.loads(q1.adjustments) == []
     page = client.get(f"/branches/{org.branch_id}/quarters/2026/2").get_data(as_text=True)
     assert "Adjustments to earlier published quarters" in page and "2026-Q1" in page
+
+
+def test_an_adjustment_is_listed_once_and_again_after_its_listing_is_retracted(app, client, auth, org, members):
+    auth.login("admin")
+    reconcile_all(client, org, members)
+    publish(client, org)
+    assert add(client, org, members[1], "2026-03-02", note="补记").status_code == 200
+    app.config["FIXED_TODAY"] = date(2026, 7, 10)
+    reconcile_all(client, org, [*members, members[-1] + 1], quarter=2)
+    assert publish(client, org, quarter=2, total="4", present="4").status_code == 302
+    q1, q2 = publications(app)
+    assert [a["member_id"] for a in json.loads(q2.adjustments)] == [members[1]]
+    # Retracted and made again: the adjustment is listed by the new publication, once.
+    assert client.post(f"/publications/{q2.id}/retract", data={"reason": "会议人数有误"}).status_code == 302
+    assert publish(client, org, quarter=2, total="4", present="4").status_code == 302
+    _q1, _old, again = publications(app)
+    assert [a["member_id"] for a in json.loads(again.adjustments)] == [members[1]]
+    # Nothing new since: a later publication lists nothing again.
+    app.config["FIXED_TODAY"] = date(2026, 10, 12)
+    reconcile_all(client, org, [*members, members[-1] + 1], quarter=3)
+    assert publish(client, org, quarter=3, total="4", present="4", meeting_on="2026-10-08").status_code == 302
+    assert json.loads(publications(app)[-1].adjustments) == []
+
+
+def test_a_second_publish_of_a_quarter_says_who_published_it_and_when(app, client, auth, org, members):
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    assert publish(client, org).status_code == 302
+    auth.logout()
+    auth.login("cs")
+    resp = publish(client, org)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "已由 bs 于" in body and "公示，未重复公示" in body
+    assert len(publications(app)) == 1
+
+
+def test_the_database_refuses_a_second_live_publication_of_a_quarter(app, org, members):
+    from sqlalchemy.exc import IntegrityError
+    from qscore.models import Branch
+    from qscore.publication import store_publication
+
+    with app.app_context(), app.test_request_context():
+        branch = db.session.get(Branch, org.branch_id)
+        first = store_publication(branch, 2026, 1, supervision_ends_on=date(2026, 4, 20))
+        db.session.commit()
+        with pytest.raises(IntegrityError):
+            store_publication(branch, 2026, 1, supervision_ends_on=date(2026, 4, 20))
+        db.session.rollback()
+        # A retracted one does not count: the quarter can be published again.
+        db.session.get(Publication, first.id).retracted_at = date(2026, 4, 21)
+        db.session.commit()
+        store_publication(branch, 2026, 1, supervision_ends_on=date(2026, 4, 25))
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Publication)) == 2
 
 
 def test_retraction_is_the_street_admins_with_a_reason(app, client, auth, org, members):

@@ -50,7 +50,8 @@ def count_queries():
     statements: list[str] = []
 
     def listener(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+        if not statement.startswith("BEGIN"):  # transaction control (qscore/db.py), not a query
+            statements.append(statement)
 
     engine = db.engine
     event.listen(engine, "before_cursor_execute", listener)

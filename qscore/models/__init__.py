@@ -6,7 +6,7 @@ from .settings import Setting
 from .members import Member, MemberType, BranchSpell, Leave, MEMBER_STATUSES, LEAVE_KINDS
 from .scheme import SchemeVersion
 from .ledger import PointEntry, SelfRecord, Meeting, MEETING_KINDS, ENTRY_SOURCES
-from .publication import Publication, Reconciliation, ResidentQuery
+from .publication import Publication, PublicationAdjustment, Reconciliation, ResidentQuery
 from .review import YearReview, ReviewGrade, RectificationCase, CaseFollowUp, Proposal
 from .service import (PostKind, MemberPost, PostService, Household, HouseholdVisit, VolunteerTeam,
                       TeamMembership)
@@ -18,7 +18,7 @@ __all__ = [
     "Member", "MemberType", "BranchSpell", "Leave", "MEMBER_STATUSES", "LEAVE_KINDS",
     "SchemeVersion",
     "PointEntry", "SelfRecord", "Meeting", "MEETING_KINDS", "ENTRY_SOURCES",
-    "Publication", "Reconciliation", "ResidentQuery",
+    "Publication", "PublicationAdjustment", "Reconciliation", "ResidentQuery",
     "YearReview", "ReviewGrade", "RectificationCase", "CaseFollowUp", "Proposal",
     "PostKind", "MemberPost", "PostService", "Household", "HouseholdVisit", "VolunteerTeam", "TeamMembership",
 ]

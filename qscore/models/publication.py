@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db
@@ -28,7 +28,12 @@ class Reconciliation(db.Model):
 class Publication(db.Model):
     """A branch's published quarter. The snapshot and its hash never change once written."""
 
-    __table_args__ = (Index("ix_publication_branch_period", "branch_id", "year", "quarter"),)
+    __table_args__ = (
+        Index("ix_publication_branch_period", "branch_id", "year", "quarter"),
+        # At most one live publication of a branch-quarter, whatever races the application loses.
+        Index("uq_publication_live_quarter", "branch_id", "year", "quarter", unique=True,
+              sqlite_where=text("retracted_at IS NULL"), postgresql_where=text("retracted_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
@@ -47,6 +52,17 @@ class Publication(db.Model):
     retracted_at: Mapped[datetime | None]
     retracted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     retract_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class PublicationAdjustment(db.Model):
+    """An entry listed in a publication as an adjustment to an earlier published quarter.
+
+    Written with the publication and never changed: an adjustment is listed by the first live
+    publication of its branch made after it was committed, and by that one only.
+    """
+
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publication.id"), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("point_entry.id"), primary_key=True, index=True)
 
 
 class ResidentQuery(db.Model):
