@@ -187,10 +187,21 @@ def test_previous_year_closed_once_its_review_is_confirmed(app, client, auth, or
 def test_double_submit_writes_once(app, client, auth, org, roster):
     client.set_cookie("qscore_lang", "en")
     auth.login("bs")
-    assert add(client, org, roster["a"], idempotency_key="k-123").status_code == 200
-    resp = add(client, org, roster["a"], idempotency_key="k-123")
-    assert resp.status_code == 422 and "already submitted" in resp.get_data(as_text=True)
+    assert add(client, org, roster["a"], idempotency_key="k-123456").status_code == 200
+    resp = add(client, org, roster["a"], idempotency_key="k-123456")
+    # The repeat answers like the first (the row), says so, and records nothing more.
+    assert resp.status_code == 200 and "Already recorded" in resp.get_data(as_text=True)
+    assert f'id="member-{roster["a"]}-row"' in resp.get_data(as_text=True)
     assert len(entries(app)) == 1
+
+
+@pytest.mark.parametrize("key", ["x" * 41, "k" * 60_000, "short", "has space 12345", "ключ-12345678", "a:b:c:d:e:f"])
+def test_a_malformed_or_overlong_key_is_a_bad_request(app, client, auth, org, roster, key):
+    auth.login("bs")
+    assert add(client, org, roster["a"], idempotency_key=key).status_code == 400
+    url = f"/branches/{org.branch_id}/members/{roster['a']}/quick/J1"
+    assert client.post(url, data={"idempotency_key": key}, headers={"HX-Request": "true"}).status_code == 400
+    assert len(entries(app)) == 0
 
 
 def test_no_entries_for_ones_own_member_record(app, client, auth, org, roster):
@@ -215,7 +226,7 @@ def test_members_outside_scope_are_not_found(app, client, auth, org, roster, use
 def test_quick_button_adds_todays_default_entry(app, client, auth, org, roster):
     auth.login("bs")
     resp = client.post(f"/branches/{org.branch_id}/members/{roster['a']}/quick/J1", headers=HX,
-                       data={"idempotency_key": "q1"})
+                       data={"idempotency_key": "q1-00001"})
     assert resp.status_code == 200 and 'hx-swap-oob="true"' in resp.get_data(as_text=True)
     [e] = entries(app)
     assert (e.indicator_code, e.earned_on, str(e.points)) == ("J1", date(2026, 5, 20), "1.0")
@@ -311,7 +322,7 @@ def test_expired_session_on_inline_add_gets_401(client, org, roster):
 
 def meeting(client, org, statuses: dict, **extra):
     data = {"held_on": "2026-05-15", "kind": "org_life", "indicator": "J1", "topic": "五月主题党日",
-            "idempotency_key": "m-1", **extra}
+            "idempotency_key": "m-100001", **extra}
     for mid, status in statuses.items():
         data[f"status-{mid}"] = status
     return client.post(f"/branches/{org.branch_id}/meetings/new", data=data)

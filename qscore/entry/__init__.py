@@ -19,7 +19,7 @@ def _secretaries_only():
 @bp.context_processor
 def _helpers():
     from .data import cap_notes
-    from .forms import new_key
+    from ..idempotency import new_key
 
     return {"cap_notes": cap_notes, "new_key": new_key}
 

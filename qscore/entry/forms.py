@@ -1,18 +1,13 @@
 """Forms of the entry area. Choices depend on the member's type and the scheme, set per request."""
 from __future__ import annotations
 
-import uuid
-
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from ..idempotency import KEY_MAX
 from ..models import LEAVE_KINDS, MEETING_KINDS
-
-
-def new_key() -> str:
-    return uuid.uuid4().hex
 
 
 class EntryForm(FlaskForm):
@@ -20,12 +15,12 @@ class EntryForm(FlaskForm):
     value = StringField(_l("Points"), validators=[Optional(), Length(max=12)])
     earned_on = DateField(_l("Date earned"), validators=[InputRequired(message=_l("Enter a date."))])
     note = StringField(_l("Note"), validators=[Length(max=500)])
-    idempotency_key = HiddenField(validators=[Length(max=64)])
+    idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
 
 
 class CorrectionForm(FlaskForm):
     reason = StringField(_l("Reason for the correction"), validators=[DataRequired(), Length(max=500)])
-    idempotency_key = HiddenField(validators=[Length(max=64)])
+    idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
 
 
 class MeetingForm(FlaskForm):
@@ -34,7 +29,7 @@ class MeetingForm(FlaskForm):
     indicator = SelectField(_l("Indicator"), validators=[InputRequired()], choices=[])
     topic = StringField(_l("Topic or title"), validators=[DataRequired(), Length(max=200)])
     hours = StringField(_l("Hours (volunteer service)"), validators=[Optional(), Length(max=8)])
-    idempotency_key = HiddenField(validators=[Length(max=64)])
+    idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
 
 
 class LeaveForm(FlaskForm):

@@ -8,12 +8,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
 from .. import audit
 from ..access import get_branch_or_404
 from ..clock import today
 from ..db import db
+from ..idempotency import entries_with_key_prefix, key_from, new_key
 from ..ledger import (LedgerError, NewEntry, check_entries, error_field_and_text, members_on_leave, type_histories,
                       write_entries)
 from ..models import Branch, Community, Leave, Meeting, Member
@@ -21,7 +23,7 @@ from ..scheme_versions import scheme_for_year
 from ..scoring import type_on
 from ..street_settings import get_setting
 from . import bp
-from .forms import LeaveForm, MeetingForm, new_key
+from .forms import LeaveForm, MeetingForm
 
 # What each kind of meeting records by default: an indicator role or flag, resolved in the scheme.
 DEFAULT_INDICATOR = {"org_life": "attendance", "study": "J2", "volunteer": "hours", "charity": "Z7", "other": "J2"}
@@ -62,11 +64,22 @@ def meeting_form(branch_id: int):
     member_errors: dict[int, str] = {}
     statuses = {m.id: request.form.get(f"status-{m.id}", "") for m in members}
     guests = _guests(branch, request.form.getlist("guest_ids"))
+    key = key_from(form.idempotency_key.data) if request.method == "POST" else None
     if request.method == "POST" and form.validate():
-        meeting = _record_meeting(branch, form, members, statuses, guests, scheme, member_errors, day)
-        if meeting is not None:
-            db.session.commit()
-            flash(_("Meeting recorded: %(n)d entries written.", n=meeting), "success")
+        key = key or new_key()
+        try:
+            meeting = _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors, day)
+            if meeting is not None:
+                db.session.commit()
+                flash(_("Meeting recorded: %(n)d entries written.", n=meeting), "success")
+                return redirect(url_for("entry.roster", branch_id=branch_id))
+        except (_AlreadyRecorded, IntegrityError) as err:
+            db.session.rollback()
+            written = entries_with_key_prefix(key)
+            if isinstance(err, IntegrityError) and not written:
+                raise
+            # The same form sent twice: the first recorded the meeting, this one changes nothing.
+            flash(_("This meeting was already recorded (%(n)d entries); nothing was added again.", n=written), "info")
             return redirect(url_for("entry.roster", branch_id=branch_id))
         db.session.rollback()
     status_code = 422 if request.method == "POST" else 200
@@ -79,7 +92,11 @@ def meeting_form(branch_id: int):
                            guests=guests, scheme=scheme), status_code
 
 
-def _record_meeting(branch, form, members, statuses, guests, scheme, member_errors, day) -> int | None:
+class _AlreadyRecorded(Exception):
+    """The meeting form's key was used: a second submit of the same form."""
+
+
+def _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors, day) -> int | None:
     """All entries in one transaction; returns the number written, or None with member_errors filled.
 
     The members' entries are checked together (ledger.check_entries: a few set-based queries for the
@@ -118,7 +135,6 @@ def _record_meeting(branch, form, members, statuses, guests, scheme, member_erro
                       topic=form.topic.data.strip(), hours=hours, recorded_by_id=user.id, expected_count=expected)
     db.session.add(meeting)
     db.session.flush()
-    key = form.idempotency_key.data or new_key()
     value = form.hours.data if indicator.is_hours else None
     # First what each member's status asks for (nothing written yet) ...
     plan: list[tuple[Member, str, object]] = []  # (member, "error" | "leave" | "entry", detail)
@@ -180,8 +196,7 @@ def _record_meeting(branch, form, members, statuses, guests, scheme, member_erro
             err = checked[detail]
             field, text = error_field_and_text(err, _)
             if isinstance(err, LedgerError) and err.key == "duplicate_submit":
-                form.form_errors.append(text)
-                return None
+                raise _AlreadyRecorded()
             if field in ("earned_on",):
                 form.held_on.errors = [text]
                 return None

@@ -7,20 +7,23 @@ from flask import abort, make_response, redirect, render_template, request, url_
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
 from .. import audit
-from ..access import get_branch_or_404
+from ..access import get_branch_or_404, own_record, refuse_own_record
 from ..clock import today
 from ..db import db
 from ..htmx import hx_redirect, is_htmx, page_or_fragment
+from ..idempotency import entry_with_key, key_from
 from ..ledger import LedgerError, correct_entry, error_field_and_text, is_live, record_entry, type_histories
 from ..models import Branch, Member, PointEntry
 from ..scheme_versions import scheme_for_year
 from ..scoring import EntryError, MemberScore, live_entry_clause, score_members, type_on
 from . import bp
 from .data import RosterData, roster_data
-from .forms import CorrectionForm, EntryForm, new_key
+from ..idempotency import new_key
+from .forms import CorrectionForm, EntryForm
 
 ROW_TEMPLATES = {
     "row": "entry/_row.html",
@@ -35,12 +38,6 @@ def _member_of(branch: Branch, member_id: int) -> Member:
     if member is None or member.branch_id != branch.id or member.status != "active":
         abort(404)
     return member
-
-
-def _not_own_record(member: Member) -> None:
-    """No one enters, corrects or confirms points for their own member record."""
-    if current_user.member_id == member.id:
-        abort(403)
 
 
 def quick_codes(branch: Branch, data: RosterData) -> list[str]:
@@ -103,7 +100,7 @@ def _entry_form(member: Member, day: date, form: EntryForm | None = None, indica
 def add_form(branch_id: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
-    _not_own_record(member)
+    refuse_own_record(member.id)
     day = today()
     form = None
     if request.args.get("indicator") and request.args.get("keep"):
@@ -118,9 +115,10 @@ def add_form(branch_id: int, member_id: int):
 def add_points(branch_id: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
-    _not_own_record(member)
+    refuse_own_record(member.id)
     day = today()
     form = EntryForm()
+    key = key_from(form.idempotency_key.data)
     form, scheme, type_code, applicable, indicator, history = _entry_form(member, day, form)
     if form.validate_on_submit():
         try:
@@ -128,10 +126,12 @@ def add_points(branch_id: int, member_id: int):
             recorded = record_entry(
                 member=member, indicator_code=form.indicator.data, value=form.value.data,
                 earned_on=form.earned_on.data, note=form.note.data, user=current_user, today=day,
-                idempotency_key=form.idempotency_key.data or None, history=history)
+                idempotency_key=key, history=history)
             _commit_keeping_loaded()
-        except (EntryError, LedgerError) as err:
+        except (EntryError, LedgerError, IntegrityError) as err:
             db.session.rollback()
+            if _is_repeat(err, key):
+                return _already_recorded(branch, member, key)
             _attach_error(form, err)
         else:
             return _added(branch, member, recorded, before, day)
@@ -145,18 +145,40 @@ def quick_add(branch_id: int, member_id: int, code: str):
     """One click: the indicator's default points, today, no note."""
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
-    _not_own_record(member)
+    refuse_own_record(member.id)
     day = today()
-    key = request.form.get("idempotency_key") or None
+    key = key_from(request.form.get("idempotency_key"))
     try:
         before = _score_for(member, day, day)
         recorded = record_entry(member=member, indicator_code=code, value=None, earned_on=day, note="",
                                 user=current_user, today=day, idempotency_key=key)
         _commit_keeping_loaded()
-    except (EntryError, LedgerError) as err:
+    except (EntryError, LedgerError, IntegrityError) as err:
         db.session.rollback()
+        if _is_repeat(err, key):
+            return _already_recorded(branch, member, key)
         return _respond(branch, member, status=422, error=error_field_and_text(err, _)[1])
     return _added(branch, member, recorded, before, day)
+
+
+def _is_repeat(err: Exception, key: str | None) -> bool:
+    """A second submit of the same form: refused by the ledger, or by the key's unique index when both
+    were checked at once. Any other integrity error is a real fault and is raised."""
+    if isinstance(err, LedgerError):
+        return err.key == "duplicate_submit"
+    if isinstance(err, IntegrityError):
+        if entry_with_key(key) is None:
+            raise err
+        return True
+    return False
+
+
+def _already_recorded(branch: Branch, member: Member, key: str | None):
+    """The answer to a repeated submit: the row as the first submit left it, saying nothing was added."""
+    first = entry_with_key(key)
+    if first is None or first.member_id != member.id:
+        return _respond(branch, member, status=409, error=_("This form was already submitted: the entry is recorded once."))
+    return _respond(branch, member, totals=True, refocus=True, added=first, already=True)
 
 
 def _commit_keeping_loaded() -> None:
@@ -195,7 +217,7 @@ def member_entries(branch_id: int, member_id: int):
         select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.earned_on >= date(day.year, 1, 1),
                                  live_entry_clause())
         .order_by(PointEntry.earned_on.desc(), PointEntry.id.desc()).limit(12)).all()
-    return _respond(branch, member, "entries", entries=entries, own=current_user.member_id == member.id)
+    return _respond(branch, member, "entries", entries=entries, own=own_record(member.id))
 
 
 def _entry_in_scope(entry_id: int) -> tuple[PointEntry, Branch, Member]:
@@ -210,7 +232,7 @@ def _entry_in_scope(entry_id: int) -> tuple[PointEntry, Branch, Member]:
 @bp.get("/entries/<int:entry_id>/correct")
 def correct_form(entry_id: int):
     entry, branch, member = _entry_in_scope(entry_id)
-    _not_own_record(member)
+    refuse_own_record(member.id)
     if not is_live(entry):
         abort(409)
     form = CorrectionForm(formdata=None, idempotency_key=new_key())
@@ -220,16 +242,24 @@ def correct_form(entry_id: int):
 @bp.post("/entries/<int:entry_id>/correct")
 def correct(entry_id: int):
     entry, branch, member = _entry_in_scope(entry_id)
-    _not_own_record(member)
+    refuse_own_record(member.id)
     form = CorrectionForm()
     if form.validate_on_submit():
+        key = key_from(form.idempotency_key.data)
         try:
             recorded = correct_entry(entry=entry, reason=form.reason.data, user=current_user, today=today(),
-                                     idempotency_key=form.idempotency_key.data or None)
+                                     idempotency_key=key)
             db.session.commit()
             return _respond(branch, member, totals=True, refocus=True, corrected=entry, adjusts=recorded.adjusts)
-        except LedgerError as err:
+        except (LedgerError, IntegrityError) as err:
             db.session.rollback()
+            if isinstance(err, IntegrityError) and is_live(entry):
+                raise
+            if isinstance(err, IntegrityError) or err.key == "duplicate_submit":
+                # Two undos at once: the entry is corrected once; the repeat of the same form answers like it.
+                if entry_with_key(key) is not None:
+                    return _respond(branch, member, totals=True, refocus=True, corrected=entry)
+                return _respond(branch, member, status=409, error=LedgerError("already_corrected").text(_))
             if err.key in ("already_corrected", "is_correction"):
                 return _respond(branch, member, status=409, error=err.text(_))
             form.reason.errors = [*form.reason.errors, err.text(_)]

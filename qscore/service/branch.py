@@ -12,14 +12,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, ledger
-from ..access import get_branch_or_404, get_member_or_404
+from ..access import get_branch_or_404, get_member_or_404, refuse_own_record
 from ..clock import today
 from ..db import db
+from ..idempotency import entry_with_key, key_from
 from ..htmx import is_htmx
 from ..models import Branch, Community, Household, HouseholdVisit, Member, MemberPost, PostKind
 from ..models._common import utcnow
 from ..scoring import EntryError
-from . import VISIT_INDICATOR, bp, not_own_record, require_secretary
+from . import VISIT_INDICATOR, bp, require_secretary
 
 
 def branch_context(branch: Branch, community: Community, **extra) -> dict:
@@ -72,7 +73,7 @@ def _decidable(model, record_id: int):
     if rec is None:
         abort(404)
     member = get_member_or_404(rec.member_id)
-    not_own_record(member.id)
+    refuse_own_record(member.id)
     return rec, member
 
 
@@ -156,7 +157,7 @@ def visits(household_id: int):
 @bp.post("/households/<int:household_id>/visits")
 def add_visit(household_id: int):
     h, member = _household_for_visit(household_id)
-    not_own_record(member.id)
+    refuse_own_record(member.id)
     if h.status != "confirmed":
         abort(409)
     day = today()
@@ -169,7 +170,7 @@ def add_visit(household_id: int):
         errors["visited_on"] = _("Enter the date of the visit.")
     if not values["note"]:
         errors["note"] = _("Say briefly what the contact was about.")
-    key = (request.form.get("idempotency_key") or "")[:64] or None
+    key = key_from(request.form.get("idempotency_key"))
     if not errors:
         try:
             recorded = ledger.record_entry(
@@ -183,13 +184,15 @@ def add_visit(household_id: int):
             audit.record("household_visited", visit, member_id=member.id,
                          summary=f"{member.name}: household {h.id} on {visited_on}, entry {recorded.entry.id}")
             db.session.commit()
-        except (EntryError, ledger.LedgerError) as err:
+        except (EntryError, ledger.LedgerError, IntegrityError) as err:
             db.session.rollback()
+            first = entry_with_key(f"visit:{key}" if key else None)
+            if first is not None:  # the same form sent twice: answer as the first did
+                return _visit_form_response(h, member, added=first)
+            if isinstance(err, IntegrityError):
+                raise
             field, text = ledger.error_field_and_text(err, _)
             errors[{"earned_on": "visited_on", "note": "note"}.get(field, "general")] = text
-        except IntegrityError:
-            db.session.rollback()
-            errors["general"] = _("This form was already submitted: the entry is recorded once.")
         else:
             if not is_htmx():
                 flash(_("Visit recorded: %(name)s %(code)s +%(points)s.", name=member.name, code=VISIT_INDICATOR,
