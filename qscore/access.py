@@ -20,6 +20,18 @@ def require_role(*roles: str) -> None:
         abort(403)
 
 
+def own_record(member_id: int | None, u: User | None = None) -> bool:
+    """Four eyes: nobody enters, corrects or confirms points, or decides a grade, for their own member
+    record; another person records it (DOMAIN.md "Who may do what")."""
+    u = u or user()
+    return member_id is not None and u.member_id == member_id
+
+
+def refuse_own_record(member_id: int | None) -> None:
+    if own_record(member_id):
+        abort(403)
+
+
 def branches_in_scope(u: User | None = None) -> Select:
     """A select of the Branch rows the user administers (none for a plain member)."""
     u = u or user()

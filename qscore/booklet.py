@@ -25,7 +25,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from . import audit, ledger
-from .access import SECRETARY_ROLES, get_member_or_404, user
+from .access import SECRETARY_ROLES, get_member_or_404, refuse_own_record, user
 from .clock import today
 from .db import db
 from .htmx import is_htmx, page_or_fragment
@@ -410,8 +410,9 @@ def _decidable(record_id: int) -> tuple[SelfRecord, Member]:
     if sr is None:
         abort(404)
     member = get_member_or_404(sr.member_id)
-    if current_user.role not in SECRETARY_ROLES or current_user.member_id == member.id:
+    if current_user.role not in SECRETARY_ROLES:
         abort(403)
+    refuse_own_record(member.id)
     if sr.status != "pending":
         abort(409)
     return sr, member

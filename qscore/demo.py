@@ -1175,6 +1175,7 @@ def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> 
     the future and a follow-up or two; the case of the lost mobile member is proposed for expulsion
     and waits in the street's approval queue. The same transitions as the app's (review.workflow).
     """
+    from .access import own_record
     from .publication import live_publication
     from .review.data import load_rows
     from .review.workflow import confirm_review, decide_many, ensure_review, record_meeting
@@ -1184,6 +1185,7 @@ def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> 
     users = {u.id: u for u in db.session.scalars(select(User).where(User.street_id == street.id))}
     communities = {c.id: c for c in db.session.scalars(select(Community).where(Community.street_id == street.id))}
     member_accounts = {m.id: users[m.user_id] for m in b.account_members}
+    community_secretary = {u.community_id: u for u in users.values() if u.role == "community_secretary"}
     by_id = {m.id: m for m in b.members}
     meetings = []  # (branch, orm, day, rows) of every branch that has held its review by today
     for br, orm in zip(b.branches, branches):
@@ -1217,6 +1219,10 @@ def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> 
                     DEMO_PROBLEMS[x.key].format(**{k: v.removesuffix(".0") for k, v in x.params.items()})
                     for x in row.reasons if x.key in DEMO_PROBLEMS)
         decide_many(review, decisions, user=secretary, at=b.stamp(day, 15))
+        # The secretary's own grade is recorded by the community secretary (four eyes).
+        own = [d for d in decisions if own_record(d[0].id, secretary)]
+        if own:
+            decide_many(review, own, user=community_secretary[orm.community_id], at=b.stamp(day, 15))
         opened = confirm_review(review, current={row.member.id: (row.suggested, row.score.score, row.reasons_json)
                                                  for row in rows},
                                 problems=problems, period_months=scheme.rectification_period_months, user=secretary,

@@ -256,20 +256,33 @@ def test_override_needs_a_reason(client, auth, org, members, q4, app):
         assert db.session.scalar(select(ReviewGrade)).grade == "qualified"
 
 
-def test_a_secretary_confirms_but_never_overrides_their_own_grade(client, auth, org, members, q4, app):
+def test_a_secretarys_own_grade_is_recorded_by_another_person(client, auth, org, members, q4, app):
     with app.app_context():
         u = db.session.get(User, org.branch_secretary_id)
         u.member_id = members["low"]
         db.session.commit()
+    en(client)
     auth.login("bs")
     base = f"{PAGE.format(b=org.branch_id)}/members/{members['low']}"
     assert client.get(base + "/override", headers=HX).status_code == 403
     resp = client.post(base + "/grade", data={"action": "override", "grade": "qualified", "reason": "我自己"},
                        headers=HX)
     assert resp.status_code == 403 and count(app, ReviewGrade) == 0
+    # Not even the suggestion: the meeting decides it, another person records it.
+    assert client.post(base + "/grade", data={"action": "confirm"}, headers=HX).status_code == 403
+    assert count(app, ReviewGrade) == 0
+    row = row_html(client.get(PAGE.format(b=org.branch_id)).get_data(as_text=True), members["low"])
+    assert "/override" not in row and "/grade" not in row and "another person records it" in row
+    # "Confirm all" records everyone else and leaves the secretary's own line waiting.
+    assert confirm_all(client, org).status_code == 200
+    assert count(app, ReviewGrade) == len(members) - 1
+    assert count(app, ReviewGrade, ReviewGrade.member_id == members["low"]) == 0
+    auth.logout()
+    auth.login("cs")
     assert client.post(base + "/grade", data={"action": "confirm"}, headers=HX).status_code == 200
-    page = client.get(PAGE.format(b=org.branch_id)).get_data(as_text=True)
-    assert "/override" not in row_html(page, members["low"])
+    with app.app_context():
+        own = db.session.scalar(select(ReviewGrade).where(ReviewGrade.member_id == members["low"]))
+        assert own.decided_by_id == org.community_secretary_id
 
 
 def test_confirm_all_remaining_keeps_decisions_already_made(client, auth, org, members, q4, app):
@@ -560,6 +573,10 @@ def test_the_demo_has_a_confirmed_past_year_with_cases_under_way(app, client, au
                    for r in reviews)
         overrides = db.session.scalars(select(ReviewGrade).where(ReviewGrade.grade != ReviewGrade.suggested)).all()
         assert len(overrides) == 1 and overrides[0].override_reason
+        # Every grade was recorded by someone other than the member it grades (four eyes).
+        own = db.session.execute(select(ReviewGrade.id).join(User, User.id == ReviewGrade.decided_by_id)
+                                 .where(User.member_id == ReviewGrade.member_id)).all()
+        assert own == [] and count(app, ReviewGrade) > 0
         cases = db.session.scalars(select(RectificationCase)).all()
         in_progress = [c for c in cases if c.status == "open"]
         assert in_progress and all(c.mentor_id and c.plan and c.deadline > date(2026, 5, 20) for c in in_progress)

@@ -14,6 +14,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import audit
+from ..access import own_record
 from ..clock import today
 from ..db import db
 from ..htmx import is_htmx
@@ -125,7 +126,7 @@ def opening_member(member_id: int):
     day = today()
     scheme = scheme_for_year(day.year)
     type_code = type_on(type_history(member.id), day)
-    own = current_user.member_id == member.id
+    own = own_record(member.id)
     count = max(FORM_LINES, min(request.args.get("lines", type=int) or 0, 40))
     lines: list[Line] = []
     saved, status, empty_error = None, 200, None

@@ -59,11 +59,5 @@ def require_active(member: Member) -> None:
         abort(409)
 
 
-def not_own_record(member: Member) -> None:
-    """No one records points for their own member record."""
-    if user().member_id == member.id:
-        abort(403)
-
-
 def street_id() -> int:
     return user().street_id

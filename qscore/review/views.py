@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404, user
+from ..access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404, refuse_own_record, user
 from ..clock import today
 from ..db import db
 from ..errors import render_error
@@ -166,8 +166,7 @@ def override_form(branch_id: int, year: int, member_id: int):
         check_open(review, year, live_publication(branch.id, year, 4) is not None)
     except ReviewError as err:
         return error_response(err)
-    if current_user.member_id == member.id:
-        abort(403)
+    refuse_own_record(member.id)
     return _row_response(branch, community, year, member, mode="form", values={}, errors={})
 
 
@@ -184,8 +183,7 @@ def grade(branch_id: int, year: int, member_id: int):
         chosen = row_.suggested if action == "confirm" else values["grade"]
         review = ensure_review(branch.id, year, user())
         decide(review, member, suggested=row_.suggested, score=row_.score.score, reasons_json=row_.reasons_json,
-               grade=chosen, reason="" if action == "confirm" else values["reason"], user=user(),
-               own=current_user.member_id == member.id)
+               grade=chosen, reason="" if action == "confirm" else values["reason"], user=user())
     except ReviewError as err:
         db.session.rollback()
         if err.status == 422:

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 from sqlalchemy import func, select
 
 from .. import audit
+from ..access import own_record
 from ..db import db
 from ..models import (BranchSpell, CaseFollowUp, Community, Member, Proposal, RectificationCase, ReviewGrade, User,
                       YearReview)
@@ -42,7 +43,8 @@ REVIEW_ERROR_TEXTS: dict[str, str] = {
     "stale": N_("The suggested grade changed for {n} member(s) since they were decided: decide them again."),
     "grade_invalid": N_("Choose a grade."),
     "override_reason": N_("Give the meeting's reason for a grade that differs from the suggestion."),
-    "own_override": N_("Your own grade can only be changed by another secretary."),
+    "own_grade": N_("Your own grade is recorded by another person: the community secretary or another member of "
+                    "the branch committee."),
     "case_progressed": N_("{name}'s rectification case has moved on; the grade can no longer change."),
     "reopen_reason": N_("Give the reason for reopening the review."),
     "too_long": N_("The text is too long (at most {max} characters)."),
@@ -206,14 +208,14 @@ _LOOK_UP = object()
 
 
 def decide(review: YearReview, member: Member, *, suggested: str, score: Decimal, reasons_json: str, grade: str,
-           reason: str, user: User | None, own: bool = False, at: datetime | None = None,
+           reason: str, user: User | None, at: datetime | None = None,
            existing: ReviewGrade | None | object = _LOOK_UP) -> ReviewGrade:
     """Record the meeting's grade of one member: the suggestion, or an override with a reason.
 
     ``existing`` is the member's current decision when the caller has it (None: none yet).
     """
-    if own and grade != suggested:
-        raise ReviewError("own_override", 403)
+    if user is not None and own_record(member.id, user):
+        raise ReviewError("own_grade", 403)
     if grade not in GRADES:
         raise ReviewError("grade_invalid", 422, "grade")
     reason = _text(reason, TEXT_MAX, "reason")
@@ -246,10 +248,13 @@ def decide_many(review: YearReview, items: Iterable[tuple[Member, str, Decimal, 
     """Grades of members not decided yet, in one go ("confirm all remaining suggestions").
 
     Each item is (member, suggested, score, reasons json, grade, reason); the same rules as ``decide``.
-    One audit row lists the confirmed suggestions; each override gets its own.
+    One audit row lists the confirmed suggestions; each override gets its own. The recorder's own
+    member record is left undecided (four eyes).
     """
     rows: list[tuple[Member, ReviewGrade]] = []
     for member, suggested, score, reasons_json, grade, reason in items:
+        if user is not None and own_record(member.id, user):
+            continue  # the recorder's own grade waits for another person
         if grade not in GRADES:
             raise ReviewError("grade_invalid", 422, "grade")
         reason = _text(reason, TEXT_MAX, "reason")

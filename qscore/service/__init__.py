@@ -47,11 +47,6 @@ def require_community_manager() -> None:
         abort(403)
 
 
-def not_own_record(member_id: int) -> None:
-    if current_user.member_id == member_id:
-        abort(403)
-
-
 def max_posts(street_id: int) -> int:
     from ..street_settings import get_setting
 

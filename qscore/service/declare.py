@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import audit
-from ..access import SECRETARY_ROLES, get_branch_or_404, get_member_or_404
+from ..access import SECRETARY_ROLES, get_branch_or_404, get_member_or_404, own_record
 from ..clock import today
 from ..db import db
 from ..htmx import is_htmx
@@ -25,7 +25,7 @@ LABEL_MAX = 120
 
 def _who(member: Member) -> str:
     """'own' (the member declares: pending) or 'secretary' (records for the member: confirmed)."""
-    if current_user.member_id == member.id:
+    if own_record(member.id):
         return "own"
     if current_user.role in SECRETARY_ROLES:
         return "secretary"
@@ -49,7 +49,7 @@ def declare_context(member: Member, **extra) -> dict:
     return {"member": member, "posts": posts, "households": households,
             "kinds": [k for k in kinds if k.id not in held], "limit": limit,
             "open_posts": sum(1 for p, _k in posts if p.status in ("pending", "confirmed")),
-            "is_own": current_user.member_id == member.id, **extra}
+            "is_own": own_record(member.id), **extra}
 
 
 def _respond(member: Member, status: int = 200, **extra):

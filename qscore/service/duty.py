@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit, ledger
-from ..access import get_branch_or_404
+from ..access import get_branch_or_404, own_record
 from ..clock import today
 from ..db import db
 from ..models import Branch, Community, Member, MemberPost, PointEntry, PostKind, PostService
@@ -79,7 +79,7 @@ def duty_rows(branch: Branch, first: date) -> list[DutyRow]:
         PointEntry.id.in_([s.entry_id for s in services.values() if s.entry_id]), live_entry_clause()))) \
         if services else set()
     return [DutyRow(m, p, k, services.get(p.id), services.get(p.id) is not None and services[p.id].entry_id in live,
-                    current_user.member_id == m.id) for m, p, k in rows]
+                    own_record(m.id)) for m, p, k in rows]
 
 
 def _page(branch: Branch, community: Community, first: date, status: int = 200, **extra):
