@@ -12,6 +12,7 @@ from sqlalchemy import select
 from .db import db
 from .models import BRANCH_KINDS, ROLES, Branch, Community, Street, User
 from .security import hash_password
+from .streets import create_street
 
 
 qscore_cli = AppGroup("qscore", help="qscore administration.")
@@ -50,9 +51,7 @@ def ensure_org(street: str, community: str | None = None, branch: str | None = N
                kind: str = "ordinary") -> Street:
     st = db.session.scalar(select(Street).where(Street.name == street))
     if st is None:
-        st = Street(name=street)
-        db.session.add(st)
-        db.session.flush()
+        st = create_street(street)
     if community:
         cm = db.session.scalar(select(Community).where(Community.street_id == st.id, Community.name == community))
         if cm is None:

@@ -92,6 +92,11 @@ def end_all_sessions(user_id: int, except_current: bool = False) -> None:
     db.session.execute(stmt.values(ended_at=utcnow()))
 
 
+def end_every_session() -> None:
+    """Log everybody out (a real street replaces the demo)."""
+    db.session.execute(update(UserSession).where(UserSession.ended_at.is_(None)).values(ended_at=utcnow()))
+
+
 def mark_fresh() -> None:
     """The user re-entered their password just now (for approvals that need a fresh login)."""
     user_session = g.get("user_session")

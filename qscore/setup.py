@@ -11,6 +11,7 @@ from .forms import SetupForm
 from .models import Street, User
 from .security import hash_password
 from .sessions import start_session
+from .streets import create_street
 
 bp = Blueprint("setup", __name__)
 
@@ -47,9 +48,7 @@ def setup():
         if db.session.scalar(select(Street).where(Street.name == form.street_name.data)):
             form.street_name.errors.append(_("A street with this name exists."))
             return render_template("setup/setup.html", form=form), 422
-        street = Street(name=form.street_name.data)
-        db.session.add(street)
-        db.session.flush()
+        street = create_street(form.street_name.data)
         admin = User(username=form.username.data, display_name=form.username.data,
                      password_hash=hash_password(form.password.data), role="street_admin", street_id=street.id)
         db.session.add(admin)

@@ -273,3 +273,19 @@ def test_demo_has_published_quarters_so_the_board_is_never_empty(demo):
     assert len(pubs) == branches * len(periods)
     assert all(verify(p) for p in pubs)
     assert all(p.published_at.date() > date(p.year, p.quarter * 3, 28) for p in pubs)
+
+
+def test_creating_the_real_street_ends_every_demo_session(app, runner):
+    assert runner.invoke(args=["qscore", "demo"]).exit_code == 0
+    street, branch = app.test_client(), app.test_client()
+    for client, username in ((street, "street"), (branch, "branch01")):
+        assert client.post("/login", data={"username": username, "password": DEMO_PASSWORD}).status_code == 302
+        assert client.get("/").status_code in (200, 302) and client.get("/publish").status_code == 200
+    result = runner.invoke(args=["qscore", "add-org", "--street", "幸福街道"])
+    assert result.exit_code == 0, result.output
+    for client in (street, branch):
+        resp = client.get("/publish")
+        assert resp.status_code == 302 and "/login" in resp.headers["Location"]  # logged out, at once
+    # And the demo's shared password opens nothing any more.
+    resp = street.post("/login", data={"username": "street", "password": DEMO_PASSWORD})
+    assert resp.status_code == 422
