@@ -108,14 +108,43 @@ def add_user_command(username: str, role: str, street: str, community: str | Non
 @qscore_cli.command("backup")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def backup_command(path: Path) -> None:
-    """Write a consistent copy of the SQLite database to PATH and check its integrity."""
+    """Write a consistent copy of the SQLite database to PATH (safe while the app runs) and check it."""
+    import sqlite3
+
     from .backup import BackupError, backup_sqlite
 
     try:
-        size = backup_sqlite(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
-    except BackupError as e:
+        report = backup_sqlite(current_app.config["SQLALCHEMY_DATABASE_URI"], path)
+    except (BackupError, sqlite3.Error) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(f"backup written to {path} ({size} bytes), integrity ok")
+    click.echo(f"backup written to {path} ({report.size} bytes), integrity ok; ledger: {report.ledger}")
+
+
+@qscore_cli.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--replace-damaged", is_flag=True,
+              help="Restore even when the current database fails its integrity check (a copy is still kept).")
+def restore_command(file: Path, yes: bool, replace_damaged: bool) -> None:
+    """Replace the SQLite database with the backup FILE; the current database is kept aside first."""
+    import sqlite3
+
+    from .backup import BackupError, restore_sqlite, sqlite_path
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    try:
+        live = sqlite_path(url, str(file))
+        if not yes:
+            click.confirm(f"Replace the database {live} with {file}? Stop the server first. The current database "
+                          f"is kept aside as {live.name}.before-restore-<date-time> beside it.", abort=True)
+        report = restore_sqlite(url, file, replace_damaged=replace_damaged)
+    except (BackupError, sqlite3.Error) as e:
+        raise click.ClickException(str(e)) from e
+    if report.kept:
+        click.echo(f"the database as it was is kept at {report.kept}"
+                   + (f" (ledger: {report.kept_ledger})" if report.kept_ledger else ""))
+    click.echo(f"restored {file} into {report.database}: integrity ok; ledger: {report.ledger}")
+    click.echo("if the backup is older than this version of qscore, run: flask --app app db upgrade")
 
 
 @qscore_cli.command("demo")
