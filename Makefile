@@ -41,8 +41,8 @@ test: install-test
 	$(BIN)/pytest -q
 
 messages: | $(BIN)/python
-	$(BIN)/pybabel extract --no-location --omit-header -F qscore/translations/babel.cfg -k _l -k N_ -o qscore/translations/messages.pot qscore templates
-	$(BIN)/pybabel update -i qscore/translations/messages.pot -d qscore/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract --no-location --omit-header --width 120 -F qscore/translations/babel.cfg -k _l -k N_ -o qscore/translations/messages.pot qscore templates
+	$(BIN)/pybabel update -i qscore/translations/messages.pot -d qscore/translations --no-fuzzy-matching --width 120
 
 BSTAMP := $(VENV)/.installed-bench
 
