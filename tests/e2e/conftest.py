@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from qscore import create_app
@@ -19,6 +20,10 @@ from qscore.db import db
 from ..conftest import TEST_PASSWORD, Org, dispose, truncate_all
 
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-results"
+
+# Conditions, not sleeps: a browser check waits until what a person would see is there. On two
+# shared cores under the whole suite an htmx round trip has taken over 5 s (the default).
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
