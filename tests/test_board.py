@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 import segno
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from qscore import board
@@ -124,11 +126,11 @@ def test_board_in_chinese_by_default_and_full_names_when_masking_is_off(app, cli
         assert name in body
 
 
-def test_rows_within_a_type_are_ordered_by_year_score_then_quarter_then_member(client, pub):
+def test_rows_within_a_type_are_in_pinyin_order_of_the_full_name(client, pub):
     by_type = sections(page(client))
     b = by_type["B"]
-    # 王秀英 has J1 + Z2, 王桂英 a deduction: the higher year score comes first
-    assert b.index("王*英(07)") < b.index("王*英(12)")
+    # 王桂英 (wang gui ying) before 王秀英 (wang xiu ying), whatever their scores: one order everywhere
+    assert b.index("王*英(12)") < b.index("王*英(07)")
 
 
 def test_privacy_nothing_private_reaches_the_board_or_its_poll(app, client, org, pub):
@@ -195,7 +197,7 @@ def test_adjustments_listed_in_the_next_publication(app, client, org, pub):
     body = page(client)
     assert "Second quarter 2026" in body and "First quarter 2026" not in body.split("board-adjust")[0]
     adjust = body[body.index('class="board-page board-adjust'):]
-    assert "Adjustments to First quarter 2026" in adjust
+    assert '<h3 class="board-section-title"><span>First quarter 2026</span>' in adjust
     assert re.search(r"张\*</span><span class=\"board-adjust-points board-pos\">\+3<", adjust)
     assert re.search(r"王\*英\(12\)</span><span class=\"board-adjust-points board-pos\">\+3<", adjust)
     assert "防汛值守" not in body and "群众质询核实" not in body
@@ -267,6 +269,51 @@ def test_paginate_balances_columns_and_keeps_small_sections_whole():
     many = board.paginate([("A", rows(30)), ("B", rows(9))], 2)
     assert sum(len(s.rows) for page_ in many for col in page_ for s in col) == 39
     assert all(2 * len(col) + sum(len(s.rows) for s in col) <= board.COLUMN_UNITS for p in many for col in p)
+
+
+def _rows_per_page(pages) -> list[int]:
+    return [sum(len(s.rows) for col in p for s in col) for p in pages]
+
+
+def _units(column) -> int:
+    return sum(board.HEADING_UNITS + len(s.rows) for s in column)
+
+
+def test_paginate_spreads_a_long_branch_evenly_over_its_pages():
+    rows = lambda n: list(range(n))  # noqa: E731
+    # 34 members used to show as 18 / 12 / 4
+    pages = board.paginate([("A", rows(14)), ("B", rows(10)), ("C", rows(6)), ("D", rows(4))], 2)
+    sizes = _rows_per_page(pages)
+    assert len(pages) == 3 and sum(sizes) == 34 and max(sizes) - min(sizes) <= 1, sizes
+    # the e2e street's 26 members: 13 and 13, not 20 and 6
+    street_branch = [("A", rows(6)), ("B", rows(10)), ("C", rows(4)), ("D", rows(6))]
+    assert _rows_per_page(board.paginate(street_branch, 2)) == [13, 13]
+    # a type cut by a page goes on under its heading, marked as continued, in order
+    segments = [s for p in pages for col in p for s in col]
+    assert [s.key for s in segments] == sorted(s.key for s in segments)
+    for key in "ABCD":
+        parts = [s for s in segments if s.key == key]
+        assert [r for s in parts for r in s.rows] == list(range(parts[0].total))
+        assert not parts[0].continued and all(s.continued for s in parts[1:])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=4), st.sampled_from([(2, 12), (3, 9)]))
+def test_paginate_keeps_every_row_in_order_in_the_fewest_pages_that_fit(lengths, layout):
+    columns, capacity = layout
+    sections = [("ABCD"[i], [(i, j) for j in range(n)]) for i, n in enumerate(lengths)]
+    pages = board.paginate(sections, columns, capacity)
+    assert [r for p in pages for col in p for s in col for r in s.rows] == [r for _k, rs in sections for r in rs]
+    assert all(len(p) <= columns and all(_units(col) <= capacity for col in p) for p in pages)
+    # The fewest pages: as many as filling every column to the top would take.
+    greedy = board.pages._fill([board.pages.Segment(k, tuple(rs), False, len(rs)) for k, rs in sections], capacity)
+    filled = _rows_per_page([greedy[i:i + columns] for i in range(0, len(greedy), columns)])
+    assert len(pages) == len(filled)
+    # Spread evenly over them: never less even than filling them in turn, and one type alone within one row.
+    sizes = _rows_per_page(pages)
+    assert max(sizes) - min(sizes) <= max(filled) - min(filled), (sizes, filled)
+    if len(lengths) == 1:
+        assert max(sizes) - min(sizes) <= 1, sizes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,6 +435,33 @@ def test_no_qr_without_a_public_address_but_phone_and_opinion_box(app, client, o
     assert "<svg" not in body
     assert "0571-8765 4321" in body and "党群服务中心一楼大厅" in body
     assert f'href="/queries/new?pub={pub.id}"' in body
+
+
+def _ask_block(body: str) -> str:
+    start = body.index('class="board-foot-block board-foot-ask"')
+    return body[start:body.index('class="board-foot-block board-foot-counts"', start)]
+
+
+def test_without_phone_or_opinion_box_the_board_says_where_to_ask(app, client, org, pub):
+    """The street's defaults (no phone, no box, no public address) still tell a resident what to do, in words."""
+    body = page(client)
+    ask = _ask_block(body)
+    assert "当面反映" in ask and "请到社区办公室" in ask
+    assert "监督电话" not in ask and "意见箱" not in ask
+    assert f'href="/queries/new?pub={pub.id}"' in ask and "也可在社区办公室电脑上提出质询" in ask
+    with app.app_context():
+        set_setting(org.street_id, "office_phone", "0571-8765 4321")
+        bump_board_version(org.street_id)
+        db.session.commit()
+    body = page(client)
+    ask = _ask_block(body)
+    assert "监督电话" in ask and "0571-8765 4321" in ask and "当面反映" in ask  # no box yet: in person still
+
+
+def test_the_community_is_named_once_per_slide(client, org, pub):
+    body = page(client)
+    slide = body[body.index('<section class="board-slide'):body.index("</footer>")]
+    assert slide.count("前进社区") == 1 and slide.count("第一党支部") == 1
 
 
 def test_qr_code_encodes_the_public_query_address(app, client, org, pub):

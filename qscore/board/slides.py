@@ -26,6 +26,7 @@ from sqlalchemy.orm import load_only
 from .. import privacy
 from ..db import db
 from ..models import Branch, Community, Member, Publication, ResidentQuery, Street
+from ..names import sort_key
 from .pages import ADJUSTMENT_COLUMNS, ADJUSTMENT_UNITS, MEMBER_COLUMNS, paginate
 
 TYPE_ORDER = ("A", "B", "C", "D")
@@ -162,8 +163,8 @@ def labels_for(pub: Publication, *, mask: bool = True) -> dict[int, str]:
 
 
 def _sort_key(row: dict):
-    # Within a type: year score, then quarter points, highest first; then member id (stable, tested).
-    return -Decimal(row["year_to_date"]), -Decimal(row["quarter_total"]), row["member_id"]
+    # Within a type: the pinyin of the full name, as on every list of the app (names.py); then member id.
+    return sort_key(row["name"]), row["name"], row["member_id"]
 
 
 def member_sections(rows, labels: dict[int, str]) -> list[tuple[str, list[dict]]]:
@@ -221,6 +222,11 @@ def plain_points(value) -> str:
     return f"\u2212{text}" if d < 0 else text
 
 
+def rows_on(page) -> int:
+    """The members (or adjustment lines) on one page, for its data-rows attribute."""
+    return sum(len(seg.rows) for column in page for seg in column)
+
+
 def pages_html(pub: Publication, parsed: Parsed, booklets: dict[int, str], mask: bool) -> tuple[Markup, int]:
     """The member and adjustment pages of a publication: its figures never change, so they are cached."""
     locale = str(get_locale())
@@ -239,7 +245,7 @@ def pages_html(pub: Publication, parsed: Parsed, booklets: dict[int, str], mask:
     html = Markup(render_template(
         "board/_pages.html", pub=pub, member_pages=member_pages, adjustment_pages=adjustment_pages,
         page_total=max(total, 1), period_of=period_of, plain_points=plain_points,
-        signed_points=signed_points))
+        signed_points=signed_points, rows_on=rows_on))
     return _remember(cache, key, (html, max(total, 1)))
 
 

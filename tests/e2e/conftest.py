@@ -4,7 +4,6 @@ Every page a browser test visits is checked with axe-core: a serious or critical
 """
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -19,7 +18,8 @@ from qscore.db import db
 
 from ..conftest import TEST_PASSWORD, Org, dispose, truncate_all
 
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-results"
+# Not test-results/: pytest-playwright empties that folder when a session starts.
+ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "screenshots"
 
 # Conditions, not sleeps: a browser check waits until what a person would see is there. On two
 # shared cores under the whole suite an htmx round trip has taken over 5 s (the default).
@@ -80,12 +80,16 @@ def street(fresh_db):
     return o
 
 
+# A constructed style sheet: the pages' CSP refuses an injected <style> (and logs a console error).
 _FREEZE_MOTION = """() => {
-  const style = document.createElement('style');
-  style.id = 'a11y-freeze-motion';
-  style.textContent = '*, *::before, *::after { animation-duration: 0s !important;'
-    + ' animation-delay: 0s !important; transition: none !important; }';
-  document.head.appendChild(style);
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync('*, *::before, *::after { animation-duration: 0s !important;'
+    + ' animation-delay: 0s !important; transition: none !important; }');
+  window.__a11yFreeze = sheet;
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+}"""
+_THAW_MOTION = """() => {
+  document.adoptedStyleSheets = document.adoptedStyleSheets.filter(s => s !== window.__a11yFreeze);
 }"""
 
 
@@ -109,7 +113,7 @@ class A11y:
         try:
             results = self.axe.run(page)
         finally:
-            page.evaluate("() => document.getElementById('a11y-freeze-motion')?.remove()")
+            page.evaluate(_THAW_MOTION)
         bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
         self.checked.append(page.url)
         assert not bad, "\n".join(
