@@ -27,7 +27,6 @@ import html
 import re
 from collections import defaultdict
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 from babel.support import Translations
@@ -160,8 +159,8 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
     if review is not None and members:
         for row in f.rows(
                 "SELECT g.member_id, g.grade, g.suggested, g.override_reason, c.id, c.deadline, c.status, c.outcome, "
-                "c.mentor_id, mu.display_name, mu.username FROM review_grade g "
-                "LEFT JOIN rectification_case c ON c.review_grade_id = g.id LEFT JOIN \"user\" mu ON mu.id = c.mentor_id "
+                "c.mentor_member_id, mm.name, NULL FROM review_grade g "
+                "LEFT JOIN rectification_case c ON c.review_grade_id = g.id LEFT JOIN member mm ON mm.id = c.mentor_member_id "
                 "WHERE g.review_id = ?", (review[0],)):
             if row[0] in members:
                 decisions[row[0]] = row

@@ -138,7 +138,9 @@ REASON_TEXTS: dict[str, str] = {
     # grades
     "advanced": N_("Score {score} reaches {min}; contribution in {quarters} quarter(s) ({required} needed); "
                    "no heavier deduction or veto."),
-    "score_qualified": N_("Score {score}: at least {min}, below {advanced_min} or barred from advanced."),
+    # Two texts, so a score at the advanced minimum is never called "below" it.
+    "score_qualified": N_("Score {score}: at least {min} and below {advanced_min}."),
+    "score_qualified_barred": N_("Score {score} reaches {advanced_min}, but 'advanced' is barred:"),
     "heavier_bars_advanced": N_("A heavier deduction ({indicator}, {date}) bars 'advanced'."),
     "too_few_contribution_quarters": N_("Contribution entries in {quarters} quarter(s) on the roll; "
                                         "{required} needed for 'advanced'."),
@@ -659,8 +661,8 @@ def _suggest_grade_reference(scheme: Scheme, year: int, as_of: date, score: Deci
     if len(with_z) < required:
         bars.append(Reason("too_few_contribution_quarters", {"quarters": str(len(with_z)), "required": str(required)}))
     if bars:
-        return Grade("qualified", (Reason("score_qualified", {
-            "score": str(score), "min": str(th.qualified_min), "advanced_min": str(th.advanced_min)}), *bars))
+        return Grade("qualified", (Reason("score_qualified_barred", {
+            "score": str(score), "advanced_min": str(th.advanced_min)}), *bars))
     return Grade("advanced", (Reason("advanced", {
         "score": str(score), "min": str(th.advanced_min), "quarters": str(len(with_z)),
         "required": str(required)}),))
@@ -1221,8 +1223,8 @@ def _grade(scheme: Scheme, tables: _Tables, year: int, as_of: date, score: Decim
     if len(with_z) < required:
         bars.append(Reason("too_few_contribution_quarters", {"quarters": str(len(with_z)), "required": str(required)}))
     if bars:
-        return Grade("qualified", (Reason("score_qualified", {
-            "score": str(score), "min": str(th.qualified_min), "advanced_min": str(th.advanced_min)}), *bars))
+        return Grade("qualified", (Reason("score_qualified_barred", {
+            "score": str(score), "advanced_min": str(th.advanced_min)}), *bars))
     return Grade("advanced", (Reason("advanced", {
         "score": str(score), "min": str(th.advanced_min), "quarters": str(len(with_z)),
         "required": str(required)}),))

@@ -1,6 +1,7 @@
 """Rectification cases through to the street's approval: mentor, plan, follow-ups, outcomes, proposals."""
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from qscore.models import (AuditLog, Branch, BranchSpell, CaseFollowUp, Communit
 from qscore.models._common import utcnow
 
 from .conftest import TEST_PASSWORD, make_member
+from .test_migrations import empty_database_url  # noqa: F401  (a fixture)
 from .test_review import HX, add, publish_q4
 
 Y = 2025
@@ -36,6 +38,8 @@ def cases(app, org):
         ok = make_member(org.branch_id, "李合格", "D")
         helper_member = make_member(org.branch_id, "何帮扶", "D")
         mentor = org.user("mentor1", "member", branch=db.session.get(Branch, org.branch_id), member_id=helper_member.id)
+        sibling_member = make_member(org.sibling_branch_id, "何再就业", "A")
+        gone = make_member(org.branch_id, "何转出", "D", status="transferred_out", left_roll_on=date(2026, 3, 1))
         sibling_secretary = org.user("bs3", "branch_secretary", branch=db.session.get(Branch, org.sibling_branch_id))
         outsider = org.user("outsider", "member", branch=db.session.get(Branch, org.other_branch_id))
         low_account = org.user("low", "member", branch=db.session.get(Branch, org.branch_id), member_id=low.id)
@@ -70,6 +74,7 @@ def cases(app, org):
         ids = dict(low=by_member[low.id], probationary=by_member[probationary.id], other=by_member[other.id],
                    low_member=low.id, probationary_member=probationary.id, ok_member=ok.id,
                    mentor=mentor.id, helper_member=helper_member.id, outsider=outsider.id,
+                   sibling_member=sibling_member.id, gone_member=gone.id, other_member=other.id,
                    sibling_secretary=sibling_secretary.id, foreign=foreign.id, low_account=low_account.id,
                    community=community.id)
     return ids
@@ -109,7 +114,7 @@ def follow_up(client, case_id, **data):
 
 
 def proposal(client, case_id, **data):
-    form = {"kind": "expel", "meeting_on": "2026-05-15", "members_present": "5", "members_total": "6",
+    form = {"kind": "expel", "meeting_on": "2026-07-16", "members_present": "5", "members_total": "6",
             "votes_for": "5", "votes_against": "0", "votes_abstain": "0",
             "member_statement": "本人表示接受组织处理", **data}
     return client.post(case_url(case_id, "/proposal"), data=form)
@@ -118,37 +123,96 @@ def proposal(client, case_id, **data):
 def ready(client, auth, cases, key="low", login="bs"):
     """Mentor, plan and a follow-up: the case can go on to an outcome or a proposal."""
     auth.login(login)
-    assert assign(client, cases[key], cases["mentor"]).status_code == 302
+    assert assign(client, cases[key], cases["helper_member"]).status_code == 302
     assert plan(client, cases[key]).status_code == 302
     assert follow_up(client, cases[key]).status_code == 302
+
+
+AFTER_DEADLINE = date(2026, 7, 20)  # the plan's deadline is 2026-07-15: proposals are possible from 2026-07-16
+
+
+def pass_deadline(client, day: date = AFTER_DEADLINE) -> None:
+    client.application.config["FIXED_TODAY"] = day
 
 
 # ---------------------------------------------------------------------------------------------
 # Mentor, plan, deadline, follow-ups
 # ---------------------------------------------------------------------------------------------
 
-def test_mentor_chosen_by_name_search_within_the_community(client, auth, org, cases, app):
+def test_mentor_is_a_member_of_the_branch_chosen_by_name(client, auth, org, cases, app):
     en(client)
     auth.login("bs")
-    resp = client.get(case_url(cases["low"], "/mentors?q=mentor"), headers=HX)
-    assert resp.status_code == 200 and "Choose mentor1" in resp.get_data(as_text=True)
-    body = client.get(case_url(cases["low"], "/mentors?q=o"), headers=HX).get_data(as_text=True)
-    assert "outsider" not in body and "foreign" not in body and "Choose low" not in body  # not the member
-    body = client.get(case_url(cases["low"], "/mentors?q=s"), headers=HX).get_data(as_text=True)
-    assert "Choose bs3" in body and "Choose cs" in body  # secretaries of the same community
-    assert "outsider" not in body and "bs2" not in body
+    resp = client.get(case_url(cases["low"], "/mentors?q=何"), headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Choose 何帮扶" in body
+    assert "何再就业" not in body   # another branch of the community
+    assert "何转出" not in body     # no longer on the roll
+    body = client.get(case_url(cases["low"], "/mentors?q=郑"), headers=HX).get_data(as_text=True)
+    assert "Choose 郑五七" not in body and "No member on the roll of 第一党支部 matches" in body  # not the member
+    body = client.get(case_url(cases["low"], "/mentors?q=李"), headers=HX).get_data(as_text=True)
+    assert "Choose 李合格" in body   # a member without any login account
+    body = client.get(case_url(cases["low"], "/mentors?q=mentor"), headers=HX).get_data(as_text=True)
+    assert "Choose" not in body      # accounts are not searched: members are, by name
     page = client.get(case_url(cases["low"], "?q=何")).get_data(as_text=True)  # without htmx
-    assert "Choose 何帮扶" not in page and "Choose mentor1" not in page  # display names are usernames here
-    assert assign(client, cases["low"], cases["outsider"]).status_code == 422
-    assert assign(client, cases["low"], cases["low_account"]).status_code == 422
-    assert assign(client, cases["low"], cases["foreign"]).status_code == 404
+    assert "Choose 何帮扶" in page
+    for refused in ("sibling_member", "gone_member", "low_member"):
+        resp = assign(client, cases["low"], cases[refused])
+        assert resp.status_code == 422, refused
+    assert "The mentor must be a member on the roll of 第一党支部." in \
+        assign(client, cases["low"], cases["sibling_member"]).get_data(as_text=True)
+    assert "A member cannot mentor their own case." in \
+        assign(client, cases["low"], cases["low_member"]).get_data(as_text=True)
     assert assign(client, cases["low"], 999999).status_code == 404
-    assert get(app, RectificationCase, cases["low"]).mentor_id is None
-    assert assign(client, cases["low"], cases["mentor"]).status_code == 302
-    assert get(app, RectificationCase, cases["low"]).mentor_id == cases["mentor"]
+    assert assign(client, cases["low"], "x").status_code == 404
+    assert get(app, RectificationCase, cases["low"]).mentor_member_id is None
+    assert assign(client, cases["low"], cases["ok_member"]).status_code == 302  # no account needed
+    assert get(app, RectificationCase, cases["low"]).mentor_member_id == cases["ok_member"]
+    assert "<strong>李合格</strong>" in client.get(case_url(cases["low"])).get_data(as_text=True)
+    assert "李合格" in client.get("/cases").get_data(as_text=True)  # the branch's list shows the mentor
     with app.app_context():
         log = db.session.scalar(select(AuditLog).where(AuditLog.action == "case_mentor_assigned"))
-        assert log.member_id == cases["low_member"] and log.after == {"mentor_id": cases["mentor"]}
+        assert log.member_id == cases["low_member"] and log.after == {"mentor_member_id": cases["ok_member"]}
+        assert log.username == "bs" and "李合格" in log.summary
+
+
+def test_a_mentor_from_another_street_is_not_found(client, auth, org, cases, app):
+    with app.app_context():
+        foreign_street = db.session.get(User, cases["foreign"]).street_id
+        community = Community(street_id=foreign_street, name="外社区")
+        db.session.add(community)
+        db.session.flush()
+        branch = Branch(community_id=community.id, name="外支部")
+        db.session.add(branch)
+        db.session.flush()
+        foreign_member = make_member(branch.id, "外街党员", "A").id
+        db.session.commit()
+    auth.login("bs")
+    assert assign(client, cases["low"], foreign_member).status_code == 404
+    assert get(app, RectificationCase, cases["low"]).mentor_member_id is None
+
+
+def test_the_mentor_account_is_the_one_linked_to_the_mentor_member(client, auth, org, cases, app):
+    """Mentoring rights follow the member: whoever's account is linked to the mentor's member record."""
+    auth.login("bs")
+    assert assign(client, cases["low"], cases["ok_member"]).status_code == 302
+    auth.logout()
+    auth.login("mentor1")  # linked to 何帮扶, who does not mentor this case
+    assert client.get(case_url(cases["low"])).status_code == 404
+    assert "郑五七" not in client.get("/cases").get_data(as_text=True)
+    auth.logout()
+    auth.login("bs")
+    assert assign(client, cases["low"], cases["helper_member"]).status_code == 302
+    auth.logout()
+    auth.login("mentor1")
+    assert client.get(case_url(cases["low"])).status_code == 200
+    from qscore.review import case_alerts, mentored_case_count
+
+    with app.app_context():
+        assert mentored_case_count(cases["mentor"]) == 1 and mentored_case_count(org.branch_secretary_id) == 0
+        # opened 2026-01-15 without a follow-up: silent by 2026-05-20
+        assert [a.case.id for a in case_alerts(db.session.get(User, cases["mentor"]), date(2026, 5, 20))] == \
+            [cases["low"]]
+        assert case_alerts(db.session.get(User, cases["outsider"]), date(2026, 5, 20)) == []
 
 
 def test_plan_and_deadline(client, auth, org, cases, app):
@@ -259,16 +323,20 @@ def test_extension_needs_a_later_deadline_and_a_reason(client, auth, org, cases,
 
 def test_no_proposal_without_help_and_education(client, auth, org, cases, app):
     auth.login("bs")
-    assign(client, cases["low"], cases["mentor"])
+    assign(client, cases["low"], cases["helper_member"])
     plan(client, cases["low"])
+    pass_deadline(client)
     resp = proposal(client, cases["low"])
     assert resp.status_code == 409 and n(app, Proposal) == 0
 
 
 @pytest.mark.parametrize("data", [
     {"meeting_on": ""},                                   # without the meeting date
-    {"meeting_on": "2026-05-21"},                         # in the future
+    {"meeting_on": "2026-07-21"},                         # in the future
     {"meeting_on": "2026-01-10"},                         # before the case was opened
+    {"meeting_on": "2026-01-15", "early_reason": "长期失联"},  # on the day it was opened, even with a reason
+    {"meeting_on": "2026-07-15"},                         # on the deadline: early, and no reason
+    {"meeting_on": "2026-05-15", "early_reason": "  "},   # early, and no reason
     {"members_present": "3"},                             # no quorum: 3 of 6
     {"members_present": "7"},                             # more than the total
     {"votes_for": "3", "votes_against": "2"},             # 3 of 6 is not more than half
@@ -280,6 +348,7 @@ def test_no_proposal_without_help_and_education(client, auth, org, cases, app):
 ])
 def test_proposal_refusals(client, auth, org, cases, app, data):
     ready(client, auth, cases)
+    pass_deadline(client)
     resp = proposal(client, cases["low"], **data)
     assert resp.status_code == 422
     assert n(app, Proposal) == 0 and get(app, RectificationCase, cases["low"]).status == "open"
@@ -288,6 +357,7 @@ def test_proposal_refusals(client, auth, org, cases, app, data):
 def test_a_probationary_member_is_not_persuaded_to_withdraw(client, auth, org, cases, app):
     en(client)
     ready(client, auth, cases, key="probationary")
+    pass_deadline(client)
     page = client.get(case_url(cases["probationary"])).get_data(as_text=True)
     assert 'value="persuade_withdraw"' not in page and 'value="cancel_probation"' in page
     assert "extend the case, or propose cancelling the probation" in page
@@ -300,6 +370,7 @@ def test_a_probationary_member_is_not_persuaded_to_withdraw(client, auth, org, c
 def test_proposal_goes_to_the_street_and_cannot_be_made_twice(client, auth, org, cases, app):
     en(client)
     ready(client, auth, cases)
+    pass_deadline(client)
     assert proposal(client, cases["low"]).status_code == 302
     with app.app_context():
         p = db.session.scalar(select(Proposal))
@@ -313,11 +384,144 @@ def test_proposal_goes_to_the_street_and_cannot_be_made_twice(client, auth, org,
 
 
 # ---------------------------------------------------------------------------------------------
+# When an outcome that ends membership can be proposed (issue 14, item 7)
+# ---------------------------------------------------------------------------------------------
+
+OPENED = date(2026, 1, 15)   # the fixture's review was locked on 2026-01-15
+DEADLINE = date(2026, 7, 15)  # six months later
+
+
+def _helped(app, cases, key="low"):
+    """Mentor, plan and a follow-up written directly, so any 'today' can be tried."""
+    with app.app_context():
+        case = db.session.get(RectificationCase, cases[key])
+        case.mentor_member_id, case.plan = cases["helper_member"], "每月谈心一次"
+        db.session.add(CaseFollowUp(case_id=case.id, on=OPENED, text="上门谈心"))
+        db.session.commit()
+
+
+@pytest.mark.parametrize("kind", ["expel", "persuade_withdraw"])
+@pytest.mark.parametrize("today, meeting_on, reason, refused, early", [
+    (OPENED, OPENED, "", "proposal_opening_day", False),                     # the day the case opens
+    (OPENED, OPENED, "长期失联", "proposal_opening_day", False),             # ... even with a reason
+    (date(2026, 2, 1), OPENED, "长期失联", "proposal_opening_day", False),    # a meeting held on that day
+    (date(2026, 1, 16), date(2026, 1, 16), "", "proposal_before_deadline", False),
+    (date(2026, 1, 16), date(2026, 1, 16), "长期失联", None, True),           # early, with the reason
+    (DEADLINE, DEADLINE, "", "proposal_before_deadline", False),              # the deadline day is still early
+    (DEADLINE, DEADLINE, "长期失联", None, True),
+    (date(2026, 9, 1), DEADLINE, "", "proposal_before_deadline", False),      # a meeting held before it passed
+    (date(2026, 7, 16), date(2026, 7, 16), "", None, False),                  # the day after the deadline
+    (date(2026, 9, 1), date(2026, 7, 16), "不需要的理由", None, False),       # not early: no reason kept
+])
+def test_when_a_proposal_can_be_made(app, cases, today, meeting_on, reason, refused, early, kind):
+    from qscore.review.workflow import ReviewError, propose
+
+    _helped(app, cases)
+    with app.app_context(), app.test_request_context():
+        case = db.session.get(RectificationCase, cases["low"])
+        member = db.session.get(Member, cases["low_member"])
+        bs = db.session.get(User, org_bs(app))
+        call = dict(kind=kind, meeting_on=meeting_on, present=5, total=6, votes_for=5, votes_against=0,
+                    votes_abstain=0, statement="本人表示接受组织处理", user=bs, today=today, opened_on=OPENED,
+                    early_reason=reason)
+        if refused:
+            with pytest.raises(ReviewError) as err:
+                propose(case, member, **call)
+            assert err.value.key == refused and err.value.params["earliest"] == "2026-07-16"
+            db.session.rollback()
+            assert n(app, Proposal) == 0 and get(app, RectificationCase, cases["low"]).status == "open"
+            return
+        p = propose(case, member, **call)
+        db.session.commit()
+        assert p.early_reason == (reason if early else "")
+        log = db.session.scalar(select(AuditLog).where(AuditLog.action == "proposal_made"))
+        assert log.after.get("early", False) is early and log.username == "bs"
+        if early:
+            assert log.after["early_reason"] == reason and log.after["deadline"] == "2026-07-15"
+            assert "early, before the deadline 2026-07-15: 长期失联" in log.summary
+
+
+def org_bs(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(User.id).where(User.username == "bs"))
+
+
+def test_an_early_proposal_is_refused_in_chinese_with_the_date_it_becomes_possible(client, auth, org, cases, app):
+    ready(client, auth, cases)  # today 2026-05-20: before the deadline
+    page = client.get(case_url(cases["low"])).get_data(as_text=True)
+    assert "整改期限为 2026-07-15，2026-07-16 起支部党员大会可以提出。" in page
+    assert 'name="early_reason"' in page
+    resp = proposal(client, cases["low"], meeting_on="2026-05-15")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and n(app, Proposal) == 0
+    assert "整改期限为 2026-07-15，2026-07-16 起支部党员大会才可以提出" in body and "提前提出的理由" in body
+    assert 'id="early_reason-errors"' in body and "本人表示接受组织处理" in body  # the form keeps what was typed
+    # The opening day is refused with the dates that follow.
+    app.config["FIXED_TODAY"] = OPENED
+    body = proposal(client, cases["low"], meeting_on="2026-01-15", early_reason="长期失联").get_data(as_text=True)
+    assert "立案当天（2026-01-15）不能提出" in body and "2026-07-16 起" in body and "2026-01-16 起" in body
+    assert n(app, Proposal) == 0
+
+
+def test_after_the_deadline_the_form_asks_no_reason(client, auth, org, cases, app):
+    ready(client, auth, cases)
+    pass_deadline(client)
+    page = client.get(case_url(cases["low"])).get_data(as_text=True)
+    assert 'name="early_reason"' not in page and 'id="proposal-timing"' not in page
+
+
+def test_an_extended_deadline_moves_the_earliest_proposal(client, auth, org, cases, app):
+    ready(client, auth, cases)
+    assert client.post(case_url(cases["low"], "/outcome"), data={
+        "action": "extended", "new_deadline": "2026-10-15", "extension_reason": "有转变，继续观察"}).status_code == 302
+    pass_deadline(client)  # 2026-07-20: past the first deadline, not the new one
+    resp = proposal(client, cases["low"])
+    assert resp.status_code == 422 and "2026-10-16" in resp.get_data(as_text=True)
+    assert proposal(client, cases["low"], early_reason="本人明确表示不再参加组织生活").status_code == 302
+
+
+def test_an_early_proposal_is_flagged_to_the_street_and_approved_with_its_reason(client, auth, org, cases, app):
+    ready(client, auth, cases)  # today 2026-05-20
+    resp = proposal(client, cases["low"], meeting_on="2026-05-15", early_reason="本人明确表示不再参加组织生活")
+    assert resp.status_code == 302
+    assert "提前提出的提议已连同理由报街道党工委审批。" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    auth.logout()
+    auth.login("admin")
+    queue = client.get("/approvals").get_data(as_text=True)
+    assert "提前提出：整改期限未到" in queue and "支部提出的理由：本人明确表示不再参加组织生活" in queue
+    assert "2026-05-15 的支部党员大会在整改期限（2026-07-15）前提出此项提议。" in queue
+    with app.app_context():
+        pid = db.session.scalar(select(Proposal.id))
+    assert decide(client, pid, comment="失联一年以上，同意提前除名").status_code == 302
+    with app.app_context():
+        assert db.session.get(Member, cases["low_member"]).status == "expelled"
+        log = db.session.scalar(select(AuditLog).where(AuditLog.action == "proposal_approved"))
+        assert log.user_id == org.admin_id and log.after["early"] is True
+        assert log.after["early_reason"] == "本人明确表示不再参加组织生活"
+        assert log.summary.startswith("early proposal approved: ")
+    decided = client.get("/approvals").get_data(as_text=True).split('id="decided-title"')[1]
+    assert "提前提出" in decided
+    # The branch sees the early reason with the proposal on the case page.
+    auth.logout()
+    auth.login("bs")
+    page = client.get(case_url(cases["low"])).get_data(as_text=True)
+    assert "在整改期限前提出，理由：本人明确表示不再参加组织生活" in page
+
+
+def test_a_proposal_after_the_deadline_is_not_flagged(client, auth, org, cases, app):
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    queue = client.get("/approvals").get_data(as_text=True)
+    assert f'id="proposal-{pid}-early"' not in queue and "提前提出" not in queue
+
+
+# ---------------------------------------------------------------------------------------------
 # The street's approval
 # ---------------------------------------------------------------------------------------------
 
 def _proposed(client, auth, cases, login="bs", key="low", **data) -> int:
     ready(client, auth, cases, key=key, login=login)
+    pass_deadline(client)
     assert proposal(client, cases[key], **data).status_code == 302
     auth.logout()
     with client.application.app_context():
@@ -389,9 +593,9 @@ def test_approval_takes_the_member_off_the_roll_and_the_roster(client, auth, org
         p = db.session.get(Proposal, pid)
         assert (p.status, p.decided_by_id, p.comment) == ("approved", org.admin_id, "经街道党工委研究，同意")
         m = db.session.get(Member, cases["low_member"])
-        assert (m.status, m.left_roll_on) == ("expelled", date(2026, 5, 20))
+        assert (m.status, m.left_roll_on) == ("expelled", AFTER_DEADLINE)
         spells = db.session.scalars(select(BranchSpell).where(BranchSpell.member_id == m.id)).all()
-        assert [s.ends_on for s in spells] == [date(2026, 5, 20)]
+        assert [s.ends_on for s in spells] == [AFTER_DEADLINE]
         case = db.session.get(RectificationCase, cases["low"])
         assert (case.status, case.outcome) == ("closed", "expel")
         log = db.session.scalar(select(AuditLog).where(AuditLog.action == "proposal_approved"))
@@ -420,7 +624,7 @@ def test_cancelled_probation(client, auth, org, cases, app):
     auth.login("admin")
     assert decide(client, pid).status_code == 302
     m = get(app, Member, cases["probationary_member"])
-    assert m.status == "probation_cancelled" and m.left_roll_on == date(2026, 5, 20)
+    assert m.status == "probation_cancelled" and m.left_roll_on == AFTER_DEADLINE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,7 +642,7 @@ def test_decisions_for_member_and_their_partial(client, auth, org, cases, app):
     with app.app_context(), app.test_request_context(headers={"Cookie": "qscore_lang=en"}):
         decisions = decisions_for_member(cases["low_member"])
         assert [g.grade for g in decisions.grades] == ["rectify"] and decisions.grades[0].year == 2025
-        assert len(decisions.cases) == 1 and decisions.cases[0].mentor == "mentor1"
+        assert len(decisions.cases) == 1 and decisions.cases[0].mentor == "何帮扶"
         (p, decided_on), = decisions.cases[0].proposals
         assert p.kind == "expel" and decided_on is not None
         html = render_template("review/_member_decisions.html", decisions=decisions)
@@ -471,3 +675,56 @@ def test_case_alerts_for_overdue_and_silent_cases(client, auth, org, cases, app)
     en(client)
     page = client.get("/review").get_data(as_text=True)
     assert "Overdue since 2026-07-15" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# The migration that made the mentor a member
+# ---------------------------------------------------------------------------------------------
+
+def test_the_upgrade_turns_mentor_accounts_into_their_members(make_app, empty_database_url):  # noqa: F811
+    """A mentor account linked to a member record becomes that member; one without is cleared, with an
+    audit row saying who it was. Proposals made before get no early reason."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade(revision="ec281920976c")
+        with db.engine.begin() as conn:
+            run = lambda sql, **kw: conn.execute(text(sql), kw)  # noqa: E731
+            run("INSERT INTO street (id, name, demo, created_at) VALUES (1, '幸福街道', false, '2026-01-01')")
+            run("INSERT INTO community (id, street_id, name, retired, created_at) VALUES (1, 1, '前进社区', false, "
+                "'2026-01-01')")
+            run("INSERT INTO branch (id, community_id, name, kind, retired, quick_indicators, created_at) "
+                "VALUES (1, 1, '第一党支部', 'ordinary', false, '', '2026-01-01')")
+            for mid, name in ((1, '郑五七'), (2, '何帮扶'), (3, '李书记')):
+                run("INSERT INTO member (id, street_id, branch_id, name, gender, on_roll_since, probationary, "
+                    "booklet_no, phone, address, status, created_at) VALUES (:id, 1, 1, :name, 'M', '2020-01-01', "
+                    "false, '', '', '', 'active', '2026-01-01')", id=mid, name=name)
+            for uid, username, member_id in ((1, 'mentor1', 2), (2, 'helper', None)):
+                run("INSERT INTO \"user\" (id, username, display_name, password_hash, role, street_id, community_id, "
+                    "member_id, active, must_change_password, created_at) VALUES (:id, :u, :u, 'x', 'member', 1, 1, "
+                    ":m, true, false, '2026-01-01')", id=uid, u=username, m=member_id)
+            for cid, mentor in ((1, 1), (2, 2), (3, None)):
+                run("INSERT INTO rectification_case (id, member_id, problems, mentor_id, plan, deadline, status, "
+                    "outcome, outcome_reason, opened_at) VALUES (:id, 1, '', :mentor, '', '2026-07-15', 'open', '', "
+                    "'', '2026-01-15 10:00:00')", id=cid, mentor=mentor)
+            run("INSERT INTO proposal (id, case_id, kind, meeting_on, members_present, members_total, votes_for, "
+                "votes_against, votes_abstain, member_statement, proposed_at, status, comment) VALUES "
+                "(1, 1, 'expel', '2026-07-20', 5, 6, 5, 0, 0, '接受', '2026-07-20 10:00:00', 'pending', '')")
+        upgrade(revision="a7ed59ed3030")
+        with db.engine.connect() as conn:
+            mentors = dict(conn.execute(text("SELECT id, mentor_member_id FROM rectification_case")).all())
+            early = conn.execute(text("SELECT early_reason FROM proposal")).scalar_one()
+            cleared = conn.execute(text("SELECT object_id, member_id, before FROM audit_log "
+                                        "WHERE action = 'case_mentor_cleared'")).all()
+        downgrade(revision="ec281920976c")
+        with db.engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT id, mentor_id FROM rectification_case")).all())
+        db.session.remove()
+        db.engine.dispose()
+    assert mentors == {1: 2, 2: None, 3: None} and early == ""
+    assert [(c, m) for c, m, _b in cleared] == [(2, 1)]
+    before = cleared[0][2] if isinstance(cleared[0][2], dict) else json.loads(cleared[0][2])
+    assert before["username"] == "helper" and before["mentor_user_id"] == 2
+    assert back == {1: 1, 2: None, 3: None}

@@ -447,6 +447,7 @@ def test_reason_texts_cover_every_reason_produced():
     reasons += member(full_basic_ab() + [E("Z4", 2, points=5), E("Z4", 5, points=5), E("Z4", 5, 20, points=5),
                                          E("K4", 10)]).grade.reasons
     reasons += member(full_basic_ab() + [E("Z2", 2), E("Z2", 5), E("Z2", 8), E("Z5", 9)]).grade.reasons
+    reasons += member([E("J1", mth) for mth in range(1, 11)]).grade.reasons  # 60.0: qualified, below advanced
     reasons += member([], status="expelled", left_roll_on=date(Y, 3, 1)).grade.reasons
     reasons += member([], on_roll_since=date(Y, 12, 1)).grade.reasons
     reasons += member([E("K2", mth) for mth in range(1, 7)]).grade.reasons

@@ -46,7 +46,8 @@ class RectificationCase(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     review_grade_id: Mapped[int | None] = mapped_column(ForeignKey("review_grade.id"), unique=True)
     problems: Mapped[str] = mapped_column(Text, default="")
-    mentor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    # The mentor (专人帮扶) is a member of the branch; an account is not needed to be one.
+    mentor_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     plan: Mapped[str] = mapped_column(Text, default="")
     deadline: Mapped[date]
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, rectified, proposed, closed
@@ -78,6 +79,8 @@ class Proposal(db.Model):
     votes_against: Mapped[int]
     votes_abstain: Mapped[int]
     member_statement: Mapped[str] = mapped_column(Text, default="")
+    # Set only when the meeting was held before the case's deadline had passed: the street approves the reason too.
+    early_reason: Mapped[str] = mapped_column(Text, default="")
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(12), default="pending")  # pending, approved, rejected

@@ -1,7 +1,8 @@
 """Rectification cases (限期整改): mentor, plan, deadline, follow-ups, outcome, proposal to the street.
 
-A case is seen by the secretaries whose scope holds the member's branch, and by its mentor (any
-role), who sees the plan, the log and the deadline and nothing else private about the member.
+A case is seen by the secretaries whose scope holds the member's branch, and by its mentor through
+the account linked to the mentor's member record (any role), who sees the plan, the log and the
+deadline and nothing else private about the member. A mentor needs no account.
 """
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from ..access import SECRETARY_ROLES, branch_in_scope, branches_in_scope, user
 from ..clock import today
@@ -18,8 +20,8 @@ from ..models import (Branch, CaseFollowUp, Community, Member, Proposal, Rectifi
                       YearReview)
 from . import bp
 from .data import local_date
-from .workflow import (MENTOR_ROLES, ReviewError, add_follow_up, assign_mentor, close_rectified, extend_case,
-                       parse_date, parse_int, propose, write_plan)
+from .workflow import (ReviewError, add_follow_up, assign_mentor, close_rectified, extend_case, parse_date, parse_int,
+                       propose, proposal_earliest, proposal_early_from, write_plan)
 
 
 @dataclass
@@ -53,7 +55,7 @@ def case_or_404(case_id: int) -> CaseView:
     if community.street_id != u.street_id:
         abort(404)
     in_scope = u.role in SECRETARY_ROLES and branch_in_scope(branch, community, u)
-    is_mentor = case.mentor_id == u.id
+    is_mentor = u.member_id is not None and case.mentor_member_id == u.member_id
     if not (in_scope or is_mentor):
         abort(404)
     return CaseView(case, member, branch, community, in_scope and u.member_id != member.id, is_mentor)
@@ -64,16 +66,14 @@ def _manager(view: CaseView) -> None:
         abort(403)
 
 
-def mentor_candidates(view: CaseView, q: str) -> list[tuple[User, str]]:
-    """Accounts of the member's community that may mentor (members and secretaries), by name."""
-    stmt = (select(User, Branch.name).outerjoin(Branch, Branch.id == User.branch_id)
-            .where(User.street_id == view.community.street_id, User.community_id == view.community.id,
-                   User.active.is_(True), User.role.in_(MENTOR_ROLES),
-                   or_(User.member_id.is_(None), User.member_id != view.member.id)))
-    q = (q or "").strip()
+def mentor_candidates(view: CaseView, q: str) -> list[Member]:
+    """Members on the roll of the case's branch, other than the member, whose name holds ``q``."""
+    stmt = select(Member).where(Member.street_id == view.member.street_id, Member.branch_id == view.branch.id,
+                                Member.status == "active", Member.id != view.member.id)
+    q = (q or "").strip()[:100]
     if q:
-        stmt = stmt.where(or_(User.display_name.contains(q, autoescape=True), User.username.contains(q, autoescape=True)))
-    return [(u, b or "") for u, b in db.session.execute(stmt.order_by(User.display_name, User.id).limit(12))]
+        stmt = stmt.where(Member.name.contains(q, autoescape=True))
+    return list(db.session.scalars(stmt.order_by(Member.name_key, Member.name, Member.id).limit(12)))
 
 
 def _show(view: CaseView, *, status: int = 200, errors: dict | None = None, values: dict | None = None):
@@ -81,9 +81,10 @@ def _show(view: CaseView, *, status: int = 200, errors: dict | None = None, valu
     follow_ups = db.session.execute(
         select(CaseFollowUp, User).outerjoin(User, User.id == CaseFollowUp.by_id)
         .where(CaseFollowUp.case_id == c.id).order_by(CaseFollowUp.on.desc(), CaseFollowUp.id.desc())).all()
-    mentor = db.session.get(User, c.mentor_id) if c.mentor_id else None
+    mentor = db.session.get(Member, c.mentor_member_id) if c.mentor_member_id else None
     context = dict(v=view, c=c, follow_ups=follow_ups, mentor=mentor, day=today(), errors=errors or {},
-                   values=values or {}, q=request.args.get("q", ""))
+                   values=values or {}, q=request.args.get("q", ""), earliest=proposal_earliest(c),
+                   early_from=proposal_early_from(view.opened_on))
     if view.can_manage:
         grade = db.session.execute(select(ReviewGrade, YearReview).join(
             YearReview, YearReview.id == ReviewGrade.review_id).where(ReviewGrade.id == c.review_grade_id)).first()
@@ -101,17 +102,20 @@ def _show(view: CaseView, *, status: int = 200, errors: dict | None = None, valu
 def my_cases():
     """The cases the user mentors; for secretaries also the cases of their branches."""
     u = user()
-    mentored = db.session.execute(
-        select(RectificationCase, Member.name, Branch.name)
-        .join(Member, Member.id == RectificationCase.member_id).join(Branch, Branch.id == Member.branch_id)
-        .where(RectificationCase.mentor_id == u.id, Member.street_id == u.street_id)
-        .order_by(RectificationCase.status != "open", RectificationCase.deadline)).all()
+    mentored = []
+    if u.member_id is not None:
+        mentored = db.session.execute(
+            select(RectificationCase, Member.name, Branch.name)
+            .join(Member, Member.id == RectificationCase.member_id).join(Branch, Branch.id == Member.branch_id)
+            .where(RectificationCase.mentor_member_id == u.member_id, Member.street_id == u.street_id)
+            .order_by(RectificationCase.status != "open", RectificationCase.deadline)).all()
     in_scope = []
     if u.role in SECRETARY_ROLES:
+        mentor = aliased(Member)
         in_scope = db.session.execute(
-            select(RectificationCase, Member.name, Branch.name, User)
+            select(RectificationCase, Member.name, Branch.name, mentor.name)
             .join(Member, Member.id == RectificationCase.member_id).join(Branch, Branch.id == Member.branch_id)
-            .outerjoin(User, User.id == RectificationCase.mentor_id)
+            .outerjoin(mentor, mentor.id == RectificationCase.mentor_member_id)
             .where(Member.branch_id.in_(branches_in_scope(u).with_only_columns(Branch.id)))
             .order_by(RectificationCase.status != "open", RectificationCase.deadline, RectificationCase.id)).all()
     return render_template("cases/index.html", mentored=mentored, in_scope=in_scope, day=today())
@@ -144,15 +148,15 @@ def set_mentor(case_id: int):
     view = case_or_404(case_id)
     _manager(view)
     mentor_id = parse_int(request.form.get("mentor_id"))
-    mentor = db.session.get(User, mentor_id) if mentor_id is not None else None
+    mentor = db.session.get(Member, mentor_id) if mentor_id is not None else None
     if mentor is None or mentor.street_id != view.community.street_id:
         abort(404)
     try:
-        assign_mentor(view.case, mentor=mentor, member=view.member, community=view.community, user=user())
+        assign_mentor(view.case, mentor=mentor, member=view.member, branch=view.branch, user=user())
     except ReviewError as err:
         return _refused(view, err, {})
     db.session.commit()
-    flash(_("%(name)s is the mentor of this case.", name=mentor.display_name or mentor.username), "success")
+    flash(_("%(name)s is the mentor of this case.", name=mentor.name), "success")
     return redirect(url_for("review.case", case_id=view.case.id))
 
 
@@ -212,7 +216,7 @@ def outcome(case_id: int):
 
 
 PROPOSAL_FIELDS = ("kind", "meeting_on", "members_present", "members_total", "votes_for", "votes_against",
-                   "votes_abstain", "member_statement")
+                   "votes_abstain", "member_statement", "early_reason")
 
 
 @bp.post("/cases/<int:case_id>/proposal")
@@ -222,13 +226,14 @@ def proposal(case_id: int):
     _manager(view)
     values = {k: request.form.get(k, "") for k in PROPOSAL_FIELDS}
     try:
-        propose(view.case, view.member, kind=values["kind"], meeting_on=parse_date(values["meeting_on"]),
-                present=parse_int(values["members_present"]), total=parse_int(values["members_total"]),
-                votes_for=parse_int(values["votes_for"]), votes_against=parse_int(values["votes_against"]),
-                votes_abstain=parse_int(values["votes_abstain"]), statement=values["member_statement"],
-                user=user(), today=today(), opened_on=view.opened_on)
+        made = propose(view.case, view.member, kind=values["kind"], meeting_on=parse_date(values["meeting_on"]),
+                       present=parse_int(values["members_present"]), total=parse_int(values["members_total"]),
+                       votes_for=parse_int(values["votes_for"]), votes_against=parse_int(values["votes_against"]),
+                       votes_abstain=parse_int(values["votes_abstain"]), statement=values["member_statement"],
+                       early_reason=values["early_reason"], user=user(), today=today(), opened_on=view.opened_on)
     except ReviewError as err:
         return _refused(view, err, values)
     db.session.commit()
-    flash(_("The proposal is sent to the street office for approval."), "success")
+    flash(_("The early proposal is sent to the street office for approval, with its reason.") if made.early_reason
+          else _("The proposal is sent to the street office for approval."), "success")
     return redirect(url_for("review.case", case_id=view.case.id))

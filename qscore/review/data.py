@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import aliased
 
 from ..access import SECRETARY_ROLES, branches_in_scope
 from ..db import db
@@ -115,6 +116,7 @@ class ReviewData:
     rows: list[ReviewRow]
     counts: ReviewCounts
     users: dict[int, User] = field(default_factory=dict)
+    mentors: dict[int, str] = field(default_factory=dict)  # a case's mentor: member id -> name
 
     @property
     def status(self) -> str:
@@ -163,7 +165,7 @@ def load_rows(branch_id: int, year: int, day: date, scheme: Scheme, review: Year
     members = members_on_roll(branch_id, year_end(year))
     if only is not None:
         members = [m for m in members if m.id in only]
-    members.sort(key=lambda m: (m.name, m.id))
+    members.sort(key=lambda m: (m.name_key, m.name, m.id))
     ids = [m.id for m in members]
     if not ids:
         return []
@@ -212,12 +214,14 @@ def review_data(branch: Branch, community: Community, year: int, day: date, revi
     rows = load_rows(branch.id, year, day, scheme, review)
     counts = review_counts(review, [r.member.id for r in rows])
     user_ids = {r.decision.decided_by_id for r in rows if r.decision and r.decision.decided_by_id}
-    user_ids |= {r.case.mentor_id for r in rows if r.case and r.case.mentor_id}
+    mentor_ids = {r.case.mentor_member_id for r in rows if r.case and r.case.mentor_member_id}
     if review is not None and review.confirmed_by_id:
         user_ids.add(review.confirmed_by_id)
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))} if user_ids else {}
+    mentors = dict(db.session.execute(select(Member.id, Member.name).where(Member.id.in_(mentor_ids))).all()) \
+        if mentor_ids else {}
     return ReviewData(branch, community, year, day, scheme, review, live_publication(branch.id, year, 4), rows,
-                      counts, users)
+                      counts, users, mentors)
 
 
 def problems_text(row: ReviewRow, year: int, gettext) -> str:
@@ -278,17 +282,17 @@ def decisions_for_member(member_id: int) -> MemberDecisions:
             .order_by(YearReview.year.desc())):
         out.grades.append(GradeDecision(review.year, grade.grade, branch_name, review.meeting_on,
                                         grade.override_reason if grade.grade != grade.suggested else ""))
+    mentor = aliased(Member)
     cases = db.session.execute(
-        select(RectificationCase, YearReview.year, User)
+        select(RectificationCase, YearReview.year, mentor.name)
         .outerjoin(ReviewGrade, ReviewGrade.id == RectificationCase.review_grade_id)
         .outerjoin(YearReview, YearReview.id == ReviewGrade.review_id)
-        .outerjoin(User, User.id == RectificationCase.mentor_id)
+        .outerjoin(mentor, mentor.id == RectificationCase.mentor_member_id)
         .where(RectificationCase.member_id == member_id)
         .order_by(RectificationCase.opened_at.desc(), RectificationCase.id.desc())).all()
     by_id: dict[int, CaseDecision] = {}
-    for case, year, mentor in cases:
-        by_id[case.id] = CaseDecision(case, year, (mentor.display_name or mentor.username) if mentor else "",
-                                      local_date(case.opened_at))
+    for case, year, mentor_name in cases:
+        by_id[case.id] = CaseDecision(case, year, mentor_name or "", local_date(case.opened_at))
         out.cases.append(by_id[case.id])
     if by_id:
         for p in db.session.scalars(select(Proposal).where(Proposal.case_id.in_(list(by_id)))
@@ -313,9 +317,11 @@ def case_alerts(user: User, today: date | None = None) -> list[CaseAlert]:
     from ..clock import today as clock_today
 
     day = today or clock_today()
-    scope = [RectificationCase.mentor_id == user.id]
+    scope = [RectificationCase.mentor_member_id == user.member_id] if user.member_id is not None else []
     if user.role in SECRETARY_ROLES:
         scope.append(Member.branch_id.in_(branches_in_scope(user).with_only_columns(Branch.id)))
+    if not scope:
+        return []
     rows = db.session.execute(
         select(RectificationCase, Member.name, Branch.name)
         .join(Member, Member.id == RectificationCase.member_id)
@@ -341,6 +347,7 @@ def case_alerts(user: User, today: date | None = None) -> list[CaseAlert]:
 
 
 def mentored_case_count(user_id: int) -> int:
-    """Open rectification cases this account mentors (a member account reaches them from its start page)."""
-    return db.session.scalar(select(func.count()).select_from(RectificationCase).where(
-        RectificationCase.mentor_id == user_id, RectificationCase.status.not_in(("rectified", "closed")))) or 0
+    """Open rectification cases this account's member mentors (a member account reaches them from its start page)."""
+    return db.session.scalar(select(func.count()).select_from(RectificationCase).join(
+        User, User.member_id == RectificationCase.mentor_member_id).where(
+        User.id == user_id, RectificationCase.status.not_in(("rectified", "closed")))) or 0

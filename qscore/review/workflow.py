@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Iterable
 
@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from .. import audit
 from ..access import own_record
 from ..db import db
-from ..models import (BranchSpell, CaseFollowUp, Community, Member, Proposal, RectificationCase, ReviewGrade, User,
+from ..models import (Branch, BranchSpell, CaseFollowUp, Member, Proposal, RectificationCase, ReviewGrade, User,
                       YearReview)
 from ..models._common import utcnow
 from ..scoring import N_, Reason
@@ -27,7 +27,6 @@ PROPOSAL_KINDS = ("persuade_withdraw", "expel", "cancel_probation")
 # What an approved proposal makes of the member (MEMBER_STATUSES).
 STATUS_AFTER = {"persuade_withdraw": "persuaded_withdraw", "expel": "expelled",
                 "cancel_probation": "probation_cancelled"}
-MENTOR_ROLES = ("member", "branch_secretary", "community_secretary")
 TEXT_MAX = 2000
 LONG_TEXT_MAX = 5000
 
@@ -51,7 +50,7 @@ REVIEW_ERROR_TEXTS: dict[str, str] = {
     "case_not_open": N_("This case is not open."),
     "mentor_and_plan_first": N_("Assign a mentor and write the plan first."),
     "follow_up_first": N_("Record at least one follow-up (help and education) before a proposal."),
-    "mentor_outside": N_("The mentor must be a member or secretary of {community} with an active account."),
+    "mentor_outside": N_("The mentor must be a member on the roll of {branch}."),
     "mentor_self": N_("A member cannot mentor their own case."),
     "plan_required": N_("Write the plan."),
     "deadline_required": N_("Enter a deadline."),
@@ -64,8 +63,15 @@ REVIEW_ERROR_TEXTS: dict[str, str] = {
     "probationary_withdraw": N_("A probationary member is not persuaded to withdraw: extend the case, or propose "
                                 "cancelling the probation."),
     "not_probationary": N_("Only a probationary member's probation can be cancelled."),
-    "proposal_meeting_date": N_("Enter the date of the branch general meeting: not before the case was opened "
+    "proposal_meeting_date": N_("Enter the date of the branch general meeting: after the case was opened "
                                 "({opened}), not after today."),
+    "proposal_opening_day": N_("Nothing that ends membership is proposed on the day the case is opened ({opened}): "
+                               "help and education come first. The meeting can propose from {earliest}, after the "
+                               "deadline ({deadline}); from {next} only as an early proposal with its reason, for "
+                               "the street's approval."),
+    "proposal_before_deadline": N_("The case's deadline is {deadline}: the branch meeting can propose from {earliest}. "
+                                   "A meeting held before then needs the reason for proposing early; the street "
+                                   "office approves it with the proposal."),
     "proposal_counts": N_("Enter the members present and in total, and the votes for, against and abstaining, "
                           "as whole numbers."),
     "proposal_quorum": N_("More than half of the {total} members must be present."),
@@ -369,27 +375,27 @@ def _require_open(case: RectificationCase) -> None:
 
 
 def _require_mentor_and_plan(case: RectificationCase) -> None:
-    if case.mentor_id is None or not (case.plan or "").strip():
+    if case.mentor_member_id is None or not (case.plan or "").strip():
         raise ReviewError("mentor_and_plan_first", 409)
 
 
-def check_mentor(mentor: User, member: Member, community: Community) -> None:
-    """A member or secretary of the member's community with an active account, not the member."""
-    if mentor.member_id == member.id:
+def check_mentor(mentor: Member, member: Member, branch: Branch) -> None:
+    """A member on the roll of the member's branch, not the member; no login account is needed."""
+    if mentor.id == member.id:
         raise ReviewError("mentor_self", 422, "mentor")
-    if (mentor.street_id != community.street_id or mentor.community_id != community.id
-            or mentor.role not in MENTOR_ROLES or not mentor.active):
-        raise ReviewError("mentor_outside", 422, "mentor", community=community.name)
+    if mentor.street_id != member.street_id or mentor.branch_id != branch.id or mentor.status != "active":
+        raise ReviewError("mentor_outside", 422, "mentor", branch=branch.name)
 
 
-def assign_mentor(case: RectificationCase, *, mentor: User, member: Member, community: Community,
+def assign_mentor(case: RectificationCase, *, mentor: Member, member: Member, branch: Branch,
                   user: User | None) -> None:
+    """The mentor (专人帮扶): a member of the branch. A mentor with an account also sees the case."""
     _require_open(case)
-    check_mentor(mentor, member, community)
-    before = case.mentor_id
-    case.mentor_id = mentor.id
-    audit.record("case_mentor_assigned", case, user=user, member_id=member.id, before={"mentor_id": before},
-                 after={"mentor_id": mentor.id}, summary=f"mentor {user_label(mentor)}")
+    check_mentor(mentor, member, branch)
+    before = case.mentor_member_id
+    case.mentor_member_id = mentor.id
+    audit.record("case_mentor_assigned", case, user=user, member_id=member.id, before={"mentor_member_id": before},
+                 after={"mentor_member_id": mentor.id}, summary=f"mentor {mentor.name}")
 
 
 def write_plan(case: RectificationCase, *, problems: str, plan: str, deadline: date | None, user: User | None,
@@ -460,11 +466,25 @@ def follow_up_count(case_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(CaseFollowUp).where(CaseFollowUp.case_id == case_id))
 
 
+def proposal_earliest(case: RectificationCase) -> date:
+    """The first day the branch meeting may propose without the street approving an early proposal."""
+    return case.deadline + timedelta(days=1)
+
+
+def proposal_early_from(opened_on: date) -> date:
+    """The first day of any proposal: never on the day the case is opened."""
+    return opened_on + timedelta(days=1)
+
+
 def propose(case: RectificationCase, member: Member, *, kind: str, meeting_on: date | None, present: int | None,
             total: int | None, votes_for: int | None, votes_against: int | None, votes_abstain: int | None,
-            statement: str, user: User | None, today: date, opened_on: date,
+            statement: str, user: User | None, today: date, opened_on: date, early_reason: str = "",
             at: datetime | None = None) -> Proposal:
-    """The branch general meeting's decision to propose withdrawal, expulsion or cancelled probation."""
+    """The branch general meeting's decision to propose withdrawal, expulsion or cancelled probation.
+
+    Each of them ends membership, so the meeting is held after the case's deadline; before it (and
+    never on the day the case is opened) only with ``early_reason``, which the street approves too.
+    """
     _require_open(case)
     _require_mentor_and_plan(case)
     if member.status != "active":
@@ -477,8 +497,18 @@ def propose(case: RectificationCase, member: Member, *, kind: str, meeting_on: d
         raise ReviewError("probationary_withdraw", 422, "kind")
     if kind == "cancel_probation" and not member.probationary:
         raise ReviewError("not_probationary", 422, "kind")
-    if meeting_on is None or not (opened_on <= meeting_on <= today):
+    if meeting_on is None or meeting_on > today or meeting_on < opened_on:
         raise ReviewError("proposal_meeting_date", 422, "meeting_on", opened=opened_on.isoformat())
+    earliest = proposal_earliest(case)
+    if meeting_on < proposal_early_from(opened_on):
+        raise ReviewError("proposal_opening_day", 422, "meeting_on", opened=opened_on.isoformat(),
+                          next=proposal_early_from(opened_on).isoformat(), deadline=case.deadline.isoformat(),
+                          earliest=earliest.isoformat())
+    early = meeting_on < earliest
+    early_reason = _text(early_reason, TEXT_MAX, "early_reason") if early else ""
+    if early and not early_reason:
+        raise ReviewError("proposal_before_deadline", 422, "early_reason", deadline=case.deadline.isoformat(),
+                          earliest=earliest.isoformat())
     numbers = (present, total, votes_for, votes_against, votes_abstain)
     if any(n is None or n < 0 for n in numbers) or not total:
         raise ReviewError("proposal_counts", 422, "members_present")
@@ -493,15 +523,18 @@ def propose(case: RectificationCase, member: Member, *, kind: str, meeting_on: d
         raise ReviewError("statement_required", 422, "member_statement")
     proposal = Proposal(case_id=case.id, kind=kind, meeting_on=meeting_on, members_present=present,
                         members_total=total, votes_for=votes_for, votes_against=votes_against,
-                        votes_abstain=votes_abstain, member_statement=statement,
+                        votes_abstain=votes_abstain, member_statement=statement, early_reason=early_reason,
                         proposed_by_id=getattr(user, "id", None), proposed_at=at or utcnow(), status="pending")
     db.session.add(proposal)
     case.status = "proposed"
     db.session.flush()
-    audit.record("proposal_made", proposal, user=user, member_id=member.id,
-                 after={"kind": kind, "meeting_on": meeting_on.isoformat(), "present": present, "total": total,
-                        "for": votes_for, "against": votes_against, "abstain": votes_abstain},
-                 summary=f"{kind}: {votes_for} for, {votes_against} against, {votes_abstain} abstaining")
+    after = {"kind": kind, "meeting_on": meeting_on.isoformat(), "present": present, "total": total,
+             "for": votes_for, "against": votes_against, "abstain": votes_abstain}
+    if early:
+        after.update(early=True, deadline=case.deadline.isoformat(), early_reason=early_reason)
+    audit.record("proposal_made", proposal, user=user, member_id=member.id, after=after,
+                 summary=f"{kind}: {votes_for} for, {votes_against} against, {votes_abstain} abstaining"
+                 + (f"; early, before the deadline {case.deadline}: {early_reason}" if early else ""))
     return proposal
 
 
@@ -531,5 +564,8 @@ def decide_proposal(proposal: Proposal, case: RectificationCase, member: Member,
                                                               BranchSpell.ends_on.is_(None))):
         spell.ends_on = today
     case.status, case.outcome, case.outcome_reason = "closed", proposal.kind, comment
-    audit.record("proposal_approved", proposal, user=user, member_id=member.id, before=before,
-                 after={"status": member.status, "left_roll_on": today.isoformat()}, summary=comment[:500])
+    after = {"status": member.status, "left_roll_on": today.isoformat()}
+    if proposal.early_reason:
+        after.update(early=True, early_reason=proposal.early_reason)
+    audit.record("proposal_approved", proposal, user=user, member_id=member.id, before=before, after=after,
+                 summary=("early proposal approved: " if proposal.early_reason else "") + comment[:500])

@@ -127,7 +127,7 @@ def test_a_branch_meeting_grades_locks_and_opens_a_case(page, branch, login, a11
     page.get_by_role("link", name="王秀英").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("王秀英")
     a11y.check(page)
-    page.get_by_label(re.compile("Find a member or secretary")).fill("何")
+    page.get_by_label(re.compile("Find a member of")).fill("何")
     page.get_by_role("button", name="Choose 何帮扶").click()
     expect(page.get_by_text("何帮扶 is the mentor of this case.")).to_be_visible()
     page.get_by_label("Plan for help and education").fill("每月谈心一次；带领参加志愿服务")
