@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -136,19 +136,19 @@ def month_view(branch_ids: list[int], first: date, day: date) -> MonthView:
             flags.append("dues")
         rows.append(Row(m, b, s.type_code, {k: list(v) for k, v in mine.items()},
                         s.detail.months[first.month - 1], s.score, flags, absences, warnings.get(m.id, [])))
-    rows.sort(key=lambda r: (r.branch_id, r.member.name, r.member.id))
+    rows.sort(key=lambda r: (r.branch_id, r.member.name_key, r.member.name, r.member.id))
     return MonthView(first, as_of, scheme, rows)
 
 
 FLAG_LABELS = {
-    "silent": ("No entry this month", "flag-silent"),
-    "absent": ("Absent without excuse", "flag-absent"),
-    "dues": ("Dues unpaid", "flag-dues"),
+    "silent": (_l("No entry this month"), "flag-silent"),
+    "absent": (_l("Absent without excuse"), "flag-absent"),
+    "dues": (_l("Dues unpaid"), "flag-dues"),
 }
 
 
 def _flag_labels() -> dict[str, tuple[str, str]]:
-    return {k: (_(text), cls) for k, (text, cls) in FLAG_LABELS.items()}
+    return {k: (str(text), cls) for k, (text, cls) in FLAG_LABELS.items()}
 
 
 @bp.get("/")

@@ -6,6 +6,7 @@ dues_arrears), never by code, so that an edited scheme keeps working.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,8 @@ from typing import Any
 TYPE_CODES = ("A", "B", "C", "D")
 CATEGORY_CODES = ("J", "Z", "K")  # basic requirements, playing a role, deductions
 ROLES = ("attendance", "dues_paid", "absence", "dues_arrears")
+# A quick button's label fits a roster row: "按时交党费", "Dues in arrears".
+SHORT_MAX = {"short_zh": 8, "short_en": 24}
 THRESHOLD_KEYS = (
     "advanced_min", "qualified_min", "advanced_min_quarters_with_contribution",
     "rectify_streak_months", "warning_streak_months", "min_months_on_roll_for_grade",
@@ -79,6 +82,9 @@ class Indicator:
     veto: bool = False
     retired: bool = False
     notes: str = ""
+    notes_zh: str = ""
+    short_zh: str = ""  # a button label: 2-6 characters ("出席"); empty means the full name
+    short_en: str = ""  # a button label: 1-3 words ("Attended")
 
     @property
     def is_hours(self) -> bool:
@@ -253,8 +259,11 @@ def _parse_indicator(raw: dict[str, Any], problems: list[str]) -> Indicator | No
         month_cap=caps["month_cap"], quarter_cap=caps["quarter_cap"], year_cap=caps["year_cap"],
         year_cap_by_type=cap_by_type, applies_to=applies, role=role,
         heavier=bool(raw.get("heavier")), veto=bool(raw.get("veto")), retired=bool(raw.get("retired")),
-        notes=str(raw.get("notes", "")),
+        **_texts(code, raw),
     )
+    if len(ind.short_zh) > SHORT_MAX["short_zh"] or len(ind.short_en) > SHORT_MAX["short_en"]:
+        problems.append(f"{where}: a button label of at most {SHORT_MAX['short_zh']} Chinese characters or "
+                        f"{SHORT_MAX['short_en']} letters")
     values = [points, *by_type.values(), *options]
     if ind.veto:
         if any(v != 0 for v in values):
@@ -270,6 +279,28 @@ def _parse_indicator(raw: dict[str, Any], problems: list[str]) -> Indicator | No
     if options and points not in options:
         problems.append(f"{where}: the default points must be one of the options")
     return ind
+
+
+def _texts(code: str, raw: dict[str, Any]) -> dict[str, str]:
+    """Notes and button labels; a scheme stored before they existed borrows the shipped default's
+    where its own text is the default's (same name, same notes), so that years copied earlier read right."""
+    texts = {k: str(raw.get(k) or "").strip() for k in ("notes", "notes_zh", "short_zh", "short_en")}
+    shipped = _default_texts().get(code)
+    if shipped is None:
+        return texts
+    if "notes_zh" not in raw and texts["notes"] and texts["notes"] == shipped["notes"]:
+        texts["notes_zh"] = shipped["notes_zh"]
+    if "short_zh" not in raw and str(raw.get("zh", "")) == shipped["zh"]:
+        texts["short_zh"] = shipped["short_zh"]
+    if "short_en" not in raw and str(raw.get("en", "")) == shipped["en"]:
+        texts["short_en"] = shipped["short_en"]
+    return texts
+
+
+@functools.cache
+def _default_texts() -> dict[str, dict[str, str]]:
+    return {str(i["code"]): {k: str(i.get(k) or "") for k in ("zh", "en", "notes", "notes_zh", "short_zh", "short_en")}
+            for i in default_scheme_data()["indicators"]}
 
 
 def default_scheme_data() -> dict[str, Any]:

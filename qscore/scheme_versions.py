@@ -7,8 +7,10 @@ place; afterwards each change is a new version with a reason. Scores use the lat
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import Text, cast, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -50,6 +52,19 @@ def ensure_year(year: int, user: Any = None) -> SchemeVersion:
     db.session.flush()
     audit.record("scheme_created", version, summary=version.reason, user=user)
     return version
+
+
+# The reasons ensure_year stores (in English, as every stored record); shown in the user's language.
+_COPIED = re.compile(r"copied from (\d{4})")
+
+
+def reason_text(reason: str) -> str:
+    """A version's reason as the user reads it: the two the app writes translated, the admin's as typed."""
+    if reason == "shipped default":
+        return _("a copy of the shipped default")
+    if m := _COPIED.fullmatch(reason or ""):
+        return _("a copy of %(year)s's scheme", year=m.group(1))
+    return reason
 
 
 def _create_apart(year: int, data: dict[str, Any], reason: str, user: Any) -> None:

@@ -84,6 +84,36 @@ def localized(obj) -> str:
     return (obj.zh if is_chinese() else obj.en) or obj.zh or obj.en
 
 
+def short_label(ind) -> str:
+    """An indicator's quick-button label in the user's language ("出席", "Attended"); else its name."""
+    return (ind.short_zh if is_chinese() else ind.short_en) or localized(ind)
+
+
+def indicator_notes(ind) -> str:
+    """An indicator's notes for the secretaries in the user's language, else whichever the scheme has."""
+    return (ind.notes_zh if is_chinese() else ind.notes) or ind.notes or ind.notes_zh
+
+
+# The scheme's unit keys ("hour" also makes an entry record hours); an admin's own unit is shown as typed.
+UNIT_LABELS = {
+    "attendance": _l("per attendance"),
+    "absence": _l("per absence"),
+    "hour": _l("per hour"),
+    "quarter": _l("per quarter"),
+    "month on duty": _l("per month on duty"),
+    "month overdue": _l("per month overdue"),
+    "documented contact": _l("per documented contact"),
+    "task": _l("per task"),
+    "item": _l("per item"),
+    "decision": _l("per decision"),
+}
+
+
+def unit_label(unit: str) -> str:
+    label = UNIT_LABELS.get(unit)
+    return str(label) if label is not None else gettext("per %(unit)s", unit=unit)
+
+
 def reason_text(reason) -> str:
     return reason.text(gettext)
 
@@ -115,4 +145,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["grade_label"] = lambda code: GRADE_LABELS.get(code or "none", code)
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["reason"] = reason_text
+    app.jinja_env.filters["short_label"] = short_label
+    app.jinja_env.filters["notes"] = indicator_notes
+    app.jinja_env.globals["unit_label"] = unit_label
     app.jinja_env.globals["today_iso"] = lambda: today().isoformat()

@@ -279,3 +279,59 @@ def test_a_bad_import_lists_every_problem(app, admin, org):
 def test_years_outside_the_window_are_read_only_or_missing(admin, org):
     assert admin.get("/admin/scheme/2019").status_code == 404
     assert admin.get("/admin/scheme/2019/edit").status_code == 404
+
+
+def test_button_labels_and_chinese_notes_survive_edit_export_and_import(app, admin, org):
+    j1, z3 = index_of("J1"), index_of("Z3")
+    fields = edit_form(admin)
+    assert fields[f"i{j1}-short_zh"] == "出席" and fields[f"i{j1}-short_en"] == "Attended"
+    assert fields[f"i{z3}-notes_zh"].startswith("每条记录以服务时长为数量")
+    fields[f"i{j1}-short_zh"], fields[f"i{j1}-short_en"] = "参会", "Came"
+    fields[f"i{z3}-notes_zh"] = "按小时计分"
+    assert admin.post("/admin/scheme/2026/edit", data=fields).status_code == 303
+    data = json.loads(admin.get("/admin/scheme/2026/export.json").data)
+    assert data["indicators"][j1]["short_zh"] == "参会" and data["indicators"][j1]["short_en"] == "Came"
+    assert data["indicators"][z3]["notes_zh"] == "按小时计分"
+    data["indicators"][j1]["short_zh"] = "出席会议"
+    upload = {"file": (io.BytesIO(json.dumps(data, ensure_ascii=False).encode()), "s.json"), "reason": ""}
+    assert admin.post("/admin/scheme/2026/import", data=upload, content_type="multipart/form-data").status_code == 303
+    with app.app_context():
+        j1_now = scheme_for_year(2026).indicators["J1"]
+        assert (j1_now.short_zh, j1_now.short_en) == ("出席会议", "Came")
+        assert scheme_for_year(2026).indicators["Z3"].notes_zh == "按小时计分"
+
+
+def test_a_button_label_that_does_not_fit_is_refused(app, admin, org):
+    fields = edit_form(admin)
+    fields[f"i{index_of('J1')}-short_zh"] = "参加主题党日和支部大会"
+    resp = admin.post("/admin/scheme/2026/edit", data=fields)
+    assert resp.status_code == 422 and "At most 8 characters." in resp.get_data(as_text=True)
+    data = default_scheme_data()
+    data["indicators"][0]["short_en"] = "Attended the theme party day"
+    upload = {"file": (io.BytesIO(json.dumps(data).encode()), "s.json"), "reason": ""}
+    resp = admin.post("/admin/scheme/2026/import", data=upload, content_type="multipart/form-data")
+    assert resp.status_code == 422 and "indicator J1: a button label" in resp.get_data(as_text=True)
+
+
+def test_the_chinese_scheme_page_is_chinese(app, client, auth, org):
+    """Notes, units and the version's reason in Chinese, for a year stored before the scheme had notes_zh."""
+    old = default_scheme_data()
+    for ind in old["indicators"]:
+        for k in ("notes_zh", "short_zh", "short_en"):
+            ind.pop(k, None)
+    old["indicators"][index_of("K2")]["notes"] = "Our own note."
+    with app.app_context():
+        db.session.add(SchemeVersion(year=2025, version=1, data=old, reason="shipped default"))
+        db.session.add(SchemeVersion(year=2026, version=1, data=old, reason="copied from 2025"))
+        db.session.commit()
+        j1 = scheme_for_year(2026).indicators["J1"]
+        assert (j1.short_zh, j1.short_en) == ("出席", "Attended")  # the shipped default's, the name being its own
+        assert scheme_for_year(2026).indicators["K2"].notes_zh == ""  # edited notes borrow nothing
+    auth.login("admin")
+    page = client.get("/admin/scheme/2026").get_data(as_text=True)
+    for text in ("复制自 2025 年度方案", "按出席次数计", "按服务小时计", "第三类：在现居住地所在党组织参加",
+                 "Our own note."):
+        assert text in page, text
+    for text in ("copied from", "attendance<", "C: attendance at the host organisation"):
+        assert text not in page, text
+    assert "复制自系统默认方案" in client.get("/admin/scheme/2025").get_data(as_text=True)

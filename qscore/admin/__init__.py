@@ -35,8 +35,8 @@ def _guard():
 
 @bp.context_processor
 def _admin_helpers():
-    from .labels import (ACTION_LABELS, GENDER_LABELS, INDICATOR_ROLE_LABELS, MEMBER_STATUS_LABELS,
-                         THRESHOLD_LABELS, WEIGHT_LABELS)
+    from ..audit import ACTION_LABELS
+    from .labels import GENDER_LABELS, INDICATOR_ROLE_LABELS, MEMBER_STATUS_LABELS, THRESHOLD_LABELS, WEIGHT_LABELS
     from .nav import admin_tabs
 
     return {

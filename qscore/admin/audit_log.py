@@ -1,10 +1,11 @@
 """The audit log, read by the street admin: filter by person, member, action and date; export as
-.xlsx or CSV. Rows are the street's: written by its accounts or about its members."""
+.xlsx or CSV, both in the user's language (audit_text). Rows are the street's: written by its accounts
+or about its members.
+"""
 from __future__ import annotations
 
 import csv
 import io
-import json
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,12 +16,12 @@ from ..db import db
 from ..models import AuditLog, Member, User
 from ..templating import local_time
 from . import bp
+from .audit_text import OBJECT_LABELS, Names, action_label, changes, describe, label_for
 from .scope import street_id
 from .workbooks import download, parse_date, write_workbook
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100000
-
 
 def _utc(day: date) -> datetime:
     """The street's local midnight of ``day`` as a naive UTC timestamp (how AuditLog.at is stored)."""
@@ -55,11 +56,6 @@ def filtered(f: dict):
     return stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())
 
 
-def _member_names(rows) -> dict[int, str]:
-    ids = {r.member_id for r in rows if r.member_id}
-    return dict(db.session.execute(select(Member.id, Member.name).where(Member.id.in_(ids))).all()) if ids else {}
-
-
 @bp.get("/audit")
 def audit_log():
     f = _filters()
@@ -67,26 +63,30 @@ def audit_log():
     # Staff accounts are offered by name; a member's account is typed (a street has thousands).
     users = db.session.scalars(select(User).where(User.street_id == street_id(), User.role != "member")
                                .order_by(User.username)).all()
-    actions = db.session.scalars(select(AuditLog.action).distinct().order_by(AuditLog.action)).all()
-    return render_template("admin/audit.html", pg=page, f=f, users=users, actions=actions,
-                           names=_member_names(page.items))
+    actions = sorted(db.session.scalars(select(AuditLog.action).distinct()).all(), key=action_label)
+    names = Names.read(page.items)
+    rows = [(r, describe(r, names), changes(r, names)) for r in page.items]
+    return render_template("admin/audit.html", pg=page, f=f, users=users, actions=actions, rows=rows,
+                           names=names.members, action_label=action_label)
 
 
-def _cell(value) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+def _cell(items: list[tuple[str, str, str]], which: int) -> str:
+    return "；".join(f"{item[0]}：{item[which]}" for item in items if item[which] != "—")
 
 
 @bp.get("/audit/export")
 def audit_export():
     f = _filters()
     rows = db.session.scalars(filtered(f).limit(EXPORT_LIMIT)).all()
-    names = _member_names(rows)
+    names = Names.read(rows, every_member=True)
     headers = ["时间", "账号", "操作", "对象", "对象编号", "党员编号", "党员", "摘要", "修改前", "修改后", "IP"]
 
     def lines():
         for r in rows:
-            yield [local_time(r.at), r.username, r.action, r.object_type, r.object_id, r.member_id,
-                   names.get(r.member_id, ""), r.summary, _cell(r.before), _cell(r.after), r.ip]
+            items = changes(r, names)
+            yield [local_time(r.at), r.username, action_label(r.action), label_for(OBJECT_LABELS, r.object_type),
+                   r.object_id, r.member_id, names.members.get(r.member_id, ""), describe(r, names),
+                   _cell(items, 1), _cell(items, 2), r.ip]
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
     if request.args.get("format") == "csv":

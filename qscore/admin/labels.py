@@ -1,4 +1,4 @@
-"""Words the administration shows for stored codes (statuses, genders, audit actions)."""
+"""Words the administration shows for stored codes (statuses, genders; audit actions are audit.ACTION_LABELS)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -12,41 +12,6 @@ MEMBER_STATUS_LABELS = {
     "deceased": _l("Deceased"),
 }
 GENDER_LABELS = {"M": _l("Male"), "F": _l("Female")}
-ACTION_LABELS = {
-    "login": _l("Logged in"),
-    "logout": _l("Logged out"),
-    "password_change": _l("Changed own password"),
-    "setup": _l("Set up the street"),
-    "community_created": _l("Community created"),
-    "community_renamed": _l("Community renamed"),
-    "community_retired": _l("Community retired"),
-    "community_reinstated": _l("Community reinstated"),
-    "branch_created": _l("Branch created"),
-    "branch_updated": _l("Branch renamed or changed"),
-    "branch_retired": _l("Branch retired"),
-    "branch_reinstated": _l("Branch reinstated"),
-    "account_created": _l("Account created"),
-    "account_updated": _l("Account changed"),
-    "account_disabled": _l("Account disabled"),
-    "account_enabled": _l("Account enabled"),
-    "password_reset": _l("Password reset"),
-    "accounts_bulk_created": _l("Member accounts created in bulk"),
-    "member_added": _l("Member added"),
-    "member_imported": _l("Member imported"),
-    "members_imported": _l("Roster imported"),
-    "member_updated": _l("Member edited"),
-    "member_transferred": _l("Member transferred"),
-    "member_status_changed": _l("Member left the roll"),
-    "member_type_changed": _l("Type changed"),
-    "private_viewed": _l("Private fields viewed"),
-    "roster_exported": _l("Roster exported"),
-    "opening_balances_recorded": _l("Opening balances recorded"),
-    "entry_added": _l("Points recorded"),
-    "entry_corrected": _l("Entry corrected"),
-    "scheme_created": _l("Scheme of a year created"),
-    "scheme_saved": _l("Scheme saved"),
-    "settings_changed": _l("Settings changed"),
-}
 THRESHOLD_LABELS = {
     "advanced_min": _l("Advanced from (score)"),
     "qualified_min": _l("Qualified from (score)"),

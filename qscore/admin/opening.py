@@ -178,7 +178,7 @@ def opening_template():
     day = today()
     scheme = scheme_for_year(day.year)
     indicators = [["代码", "类别", "指标", "分值", "说明"]] + [
-        [i.code, i.category, i.zh, ", ".join(str(p) for p in i.points_options) or str(i.points), i.notes]
+        [i.code, i.category, i.zh, ", ".join(str(p) for p in i.points_options) or str(i.points), i.notes_zh or i.notes]
         for i in scheme.indicators.values() if not i.retired and not i.veto]
     data = template_workbook(
         "期初积分", OPENING_COLUMNS, choices={"indicator": [i[0] for i in indicators[1:]]},

@@ -18,7 +18,8 @@ from ..clock import today
 from ..db import db
 from ..models import SchemeVersion, User
 from ..scheme import Scheme, SchemeError
-from ..scheme_versions import ensure_year, latest_version, save_scheme, year_has_publication
+from ..scheme_versions import ensure_year, latest_version, reason_text, save_scheme, year_has_publication
+from ..templating import UNIT_LABELS
 from . import bp
 from .forms import SchemeImportForm
 from .scheme_form import form_fields, from_fields, to_fields
@@ -71,7 +72,7 @@ def scheme_year(year: int):
                            scheme=Scheme.from_dict(shown.data), versions=_versions(year),
                            published=year_has_publication(year), editable=year in _editable_years(),
                            next_exists=latest_version(year + 1) is not None, day=day,
-                           import_form=SchemeImportForm(formdata=None))
+                           import_form=SchemeImportForm(formdata=None), reason_text=reason_text)
 
 
 @bp.post("/scheme/<int:year>/start")
@@ -84,7 +85,7 @@ def scheme_start(year: int):
     db.session.commit()
     if not existed:
         flash(_("The scheme of %(y)d is started: %(how)s. Edit it freely until the year's first publication.",
-                y=year, how=version.reason), "success")
+                y=year, how=reason_text(version.reason)), "success")
     return redirect(url_for("admin.scheme_year", year=year)), 303
 
 
@@ -97,6 +98,7 @@ def _edit_page(year: int, version: SchemeVersion, fields: dict, errors: dict, pr
         opened.add("new-")
     return render_template("admin/scheme_edit.html", year=year, version=version, data=version.data, f=fields,
                            errors=errors, problems=problems, published=year_has_publication(year), reason=reason,
+                           unit_keys=list(UNIT_LABELS),
                            scheme=Scheme.from_dict(version.data),
                            indicator_errors=lambda prefix: prefix in opened or any(k.startswith(prefix) for k in errors)), status
 
@@ -183,4 +185,4 @@ def scheme_import(year: int):
     return render_template("admin/scheme.html", year=year, version=version, latest=version,
                            scheme=Scheme.from_dict(version.data), versions=_versions(year), published=published,
                            editable=True, next_exists=latest_version(year + 1) is not None, day=today(),
-                           import_form=form, import_problems=problems), 422
+                           import_form=form, import_problems=problems, reason_text=reason_text), 422

@@ -13,10 +13,11 @@ from typing import Any, Mapping
 
 from flask_babel import gettext as _
 
-from ..scheme import CATEGORY_CODES, ROLES, THRESHOLD_KEYS, TYPE_CODES
+from ..scheme import CATEGORY_CODES, ROLES, SHORT_MAX, THRESHOLD_KEYS, TYPE_CODES
 
 TYPE_NUMBERS = ("base", "basic_cap", "contribution_cap")
-INDICATOR_TEXTS = ("zh", "en", "unit", "notes")
+INDICATOR_TEXTS = ("zh", "en", "short_zh", "short_en", "unit", "notes_zh", "notes")
+TEXT_LIMITS = {"notes": 2000, "notes_zh": 2000, **SHORT_MAX}
 CAPS = ("month_cap", "quarter_cap", "year_cap")
 BY_TYPE = ("points_by_type", "year_cap_by_type")
 FLAGS = ("heavier", "veto", "retired")
@@ -126,7 +127,7 @@ class _Reader:
 
 def _indicator(r: _Reader, p: str, ind: dict[str, Any]) -> None:
     for k in INDICATOR_TEXTS:
-        value = r.text(p + k, 2000 if k == "notes" else 200)
+        value = r.text(p + k, TEXT_LIMITS.get(k, 200))
         if value or k in ind:
             ind[k] = value
     if not ind.get("zh") and not ind.get("en"):
