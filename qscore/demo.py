@@ -5,6 +5,16 @@ history, branch spells, leaves, meetings, about two years of ledger (the past fu
 current year up to ``today``), a few corrections, self-records in every state and the accounts
 listed by ``demo_accounts()``, all with the password ``qscore-demo``.
 
+Every figure of the statistics page is alive, and every stage of the cycle has an example: the
+communities' volunteer posts (奉献岗) and contact households (联系户) in the seed's proportions
+(SERVICE_RATIOS: 前进社区 is its Qianlong, 271 posts and 189 households for 250 members), each
+month on duty a Z1 the branch confirmed with its PostService rows, each visit a Z2 with its
+HouseholdVisit, declarations waiting for the branch; volunteer teams with members (11 -> 13 in
+前进社区); published quarters, one of them adjusted later because a resident's query proved an
+entry missing, another query answered and one waiting; the past year's review with rectification
+cases under way, extended, closed as rectified (late in the year) and proposed for expulsion to
+the street.
+
 The grades of the past year come out as a street office would expect them: most members
 qualified, about a sixth advanced, a handful to rectify (an unexcused-absence streak, a dues-arrears
 streak, two low scores, a veto), one heavier deduction on an otherwise strong member. The plan is
@@ -20,6 +30,7 @@ A meeting's ``expected_count`` is the branch's roll on the day less members on a
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,8 +42,9 @@ from sqlalchemy import exists, func, insert, select, text
 
 from . import audit
 from .db import db
-from .models import (Branch, BranchSpell, Community, Leave, Meeting, Member, MemberType, PointEntry, Reconciliation,
-                     RectificationCase, SelfRecord, Street, User)
+from .models import (Branch, BranchSpell, Community, Household, HouseholdVisit, Leave, Meeting, Member, MemberPost,
+                     MemberType, PointEntry, PostKind, PostService, Reconciliation, RectificationCase, ResidentQuery,
+                     SelfRecord, Street, TeamMembership, User, VolunteerTeam)
 from .scheme import Scheme
 from .scheme_versions import ensure_year, scheme_for_year
 from .scoring import Entry, MemberLedger, entry_points, suggest_grade, year_score
@@ -117,7 +129,23 @@ KEY_TASKS = (
     (0, 5, 10, "防汛应急值守"),
 )
 POSTS = ("楼道长", "治安巡逻岗", "环境卫生监督岗", "政策宣传岗", "文明劝导岗", "垃圾分类督导岗",
-         "邻里调解岗", "关爱独居老人岗", "小区议事岗")
+         "邻里调解岗", "关爱独居老人岗", "小区议事岗", "党员先锋岗")
+POSTS_FROM_HOME = ("政策宣传岗", "邻里调解岗", "关爱独居老人岗")  # what a member with limited mobility can hold
+# How many posts a member holds (奉献岗, at most 4) and how many households they keep contact with (联系户),
+# by tier: the seed's Qianlong has 271 posts and 189 households for 250 members (1.08 and 0.76 a member).
+POST_COUNTS = {"advanced": ((1, 48), (2, 34), (3, 13), (4, 5)),
+               "qualified": ((0, 27), (1, 52), (2, 16), (3, 4), (4, 1))}
+HOUSEHOLD_COUNTS = {"advanced": ((1, 50), (2, 38), (3, 12)), "qualified": ((0, 42), (1, 50), (2, 8))}
+# Posts and households per member on the roll, by community: 前进社区 is the seed's Qianlong.
+SERVICE_RATIOS = ((1.084, 0.756), (0.95, 0.68), (1.0, 0.72))
+HOUSEHOLD_KINDS = ("独居老人", "空巢老人", "高龄老人", "困难家庭", "残疾人家庭", "低保户", "退役军人家庭")
+# Volunteer teams (志愿服务队) per community: (in force at the end of last year, founded this year); 前进社区
+# is the seed's Qianlong (11 -> 13). The last name of the list is a team that was dissolved last year.
+TEAMS = ("党员先锋志愿服务队", "红色楼道长志愿服务队", "银发生辉志愿服务队", "平安巡逻志愿服务队", "环境卫生志愿服务队",
+         "文明劝导志愿服务队", "垃圾分类督导志愿服务队", "邻里调解志愿服务队", "助老助残志愿服务队", "政策宣讲志愿服务队",
+         "文艺宣传志愿服务队", "便民维修志愿服务队", "防汛应急志愿服务队", "关爱青少年志愿服务队", "疫情防控志愿服务队")
+TEAM_PLAN = ((11, 2), (7, 1), (8, 1))
+DISSOLVED_TEAM = "疫情防控志愿服务队"
 CONTACT_NOTES = ("走访联系户，了解诉求并帮助解决", "电话联系联系户，转达社区通知", "走访联系户，宣传防诈骗知识",
                  "帮助联系户办理高龄补贴")
 SUGGESTION_NOTES = ("关于小区停车管理的建议被社区采纳", "调解邻里噪音纠纷", "调解楼上漏水纠纷",
@@ -197,6 +225,22 @@ class _Meeting:
 
 
 @dataclass
+class _Held:
+    """A volunteer post (``what`` is its kind) or a contact household (``what`` is its private label)."""
+
+    what: str
+    declared_on: date
+    status: str = "confirmed"   # pending, confirmed, rejected, ended (MemberPost and Household)
+    ended_on: date | None = None
+    id: int | None = None
+
+    def in_force(self, first: date, last: date) -> bool:
+        """Confirmed (or since ended) and held at some time in [first, last] (service.duty's rule)."""
+        return (self.status in ("confirmed", "ended") and self.declared_on <= last
+                and (self.ended_on is None or self.ended_on > first))
+
+
+@dataclass
 class _Member:
     index: int
     branch: _Branch
@@ -215,8 +259,8 @@ class _Member:
     role: str = ""               # secretary, community, account
     tier: str = "qualified"      # advanced, qualified
     special: str = ""            # k1_streak, k2_streak, low, lost, veto, k4, recent
-    post: str = ""
-    households: bool = False
+    posts: list[_Held] = field(default_factory=list)
+    households: list[_Held] = field(default_factory=list)
     pairing: bool = False
     diligence: float = 1.0       # scales the optional items of qualified members
     flexible_host: _Branch | None = None
@@ -241,6 +285,18 @@ class _Member:
             if start <= d <= end:
                 return kind
         return None
+
+    def serving(self, first: date, last: date) -> list[_Held]:
+        """The posts in force in a month, in the order the duty screen lists them (by kind)."""
+        return sorted((p for p in self.posts if p.in_force(first, last)), key=lambda p: p.what)
+
+    def open_posts(self) -> list[_Held]:
+        return [p for p in self.posts if p.status in ("pending", "confirmed")]
+
+
+def duty_note(posts: list[_Held]) -> str:
+    """The note service.duty writes on a month's Z1 (its Chinese text: "Volunteer post: %(posts)s")."""
+    return "奉献岗：" + "、".join(p.what for p in posts)
 
 
 def _last_day(y: int, m: int) -> date:
@@ -472,6 +528,8 @@ class _Builder:
                     ("k4", ("ordinary", "retirees"), "B"))
         for special, kinds, t in specials:
             pool = [m for m in by_branch(kinds) if m.type0 == t and m.on_roll_since.year < self.prev]
+            if special == "k2_streak":  # in branch01's branch, so its secretary sees a rectification case
+                pool = [m for m in pool if m.branch.index == 0] or pool
             m = r.choice(pool)
             m.special = special
             if special == "k4":
@@ -497,8 +555,6 @@ class _Builder:
                 m.tier = "advanced"
         for m in self.members:
             m.diligence = r.uniform(0.85, 1.0) if m.tier == "advanced" else r.uniform(0.3, 1.0)
-            m.post = r.choice(POSTS) if (m.tier == "advanced" or r.random() < 0.35) else ""
-            m.households = m.tier == "advanced" or r.random() < 0.5
             m.pairing = m.tier == "advanced" and r.random() < 0.25
 
         # Leaves: health exemptions for type D, working away for type C, a few visits to family.
@@ -531,6 +587,174 @@ class _Builder:
         for m in r.sample(visitors, 6):
             s = date(self.prev, r.randint(2, 11), r.randint(1, 10))
             m.leaves.append(("leave", s, s + timedelta(days=r.randint(20, 45)), "赴外地子女家探亲"))
+
+    # -- volunteer posts, contact households, volunteer teams -----------------------------------
+    def plan_service(self) -> None:
+        """Posts and households each member took up (recorded by the branch, so confirmed), ended when the
+        member left the roll or a type change took them away; a few recent declarations still pending."""
+        r = self.rng
+        for m in self.members:
+            taken = self._taken_up(m)
+            if taken is None or m.special == "lost":
+                continue
+            tier = "advanced" if m.tier == "advanced" else "qualified"
+            at_home = m.type_on(taken) == "D"
+            posts = r.choices(*zip(*POST_COUNTS[tier]))[0]
+            homes = r.choices(*zip(*HOUSEHOLD_COUNTS[tier]))[0]
+            if at_home:
+                posts, homes = int(r.random() < 0.35), int(r.random() < 0.25)
+            if m.special == "low":
+                posts, homes = min(posts, 1), 0
+            for kind in r.sample(POSTS_FROM_HOME if at_home else POSTS, posts):
+                m.posts.append(_Held(kind, min(taken + timedelta(days=r.randint(0, 20)), self.today)))
+            for _ in range(homes):
+                m.households.append(_Held(self._household_label(m), min(taken + timedelta(days=r.randint(0, 40)),
+                                                                         self.today)))
+            self._end_held(m)
+        self._match_proportions()
+        self._pending_declarations()
+
+    def _match_proportions(self) -> None:
+        """Add or take away a few posts and households so that each community holds its SERVICE_RATIOS of
+        them per member on today's roll (the draws above land near them, this makes them exact)."""
+        r = self.rng
+        for ci, ratios in enumerate(SERVICE_RATIOS):
+            roll = [m for m in self.members if m.branch.community == ci and m.on_roll(self.today)]
+            for attr, ratio, most in (("posts", ratios[0], 4), ("households", ratios[1], 3)):
+                def held(m: _Member) -> list[_Held]:
+                    return [h for h in getattr(m, attr) if h.in_force(self.today, self.today)]
+
+                have, target = sum(len(held(m)) for m in roll), round(ratio * len(roll))
+                for _ in range(400):
+                    if have == target:
+                        break
+                    m = r.choice(roll)
+                    taken = self._taken_up(m)
+                    if have < target and taken is not None and m.special != "lost" and len(held(m)) < most:
+                        if attr == "households":
+                            m.households.append(_Held(self._household_label(m), taken))
+                        else:
+                            kinds = [k for k in (POSTS_FROM_HOME if m.type_on(self.today) == "D" else POSTS)
+                                     if k not in {p.what for p in m.open_posts()}]
+                            if not kinds:
+                                continue
+                            m.posts.append(_Held(r.choice(kinds), taken))
+                        have += 1
+                    elif have > target and m.tier != "advanced":
+                        gone = [h for h in held(m) if h.ended_on is None]
+                        if gone:
+                            getattr(m, attr).remove(gone[-1])
+                            have -= 1
+
+    def _taken_up(self, m: _Member) -> date | None:
+        """When the member took up posts: the spring campaign (亮身份、认岗位) of a recent year, or a few
+        weeks after arriving; None for a member who arrived too recently."""
+        r = self.rng
+        if m.on_roll_since < date(self.prev, 1, 1):
+            return max(date(self.prev - r.choice((0, 1, 1, 2)), r.randint(2, 4), r.randint(1, 28)), m.on_roll_since)
+        d = m.on_roll_since + timedelta(days=r.randint(20, 75))
+        return d if d < self.today else None
+
+    def _household_label(self, m: _Member) -> str:
+        """A contact household as the branch writes it down (private: shown on the service pages only)."""
+        r = self.rng
+        estate = r.choice(COMMUNITIES[m.branch.community][2])
+        return (f"{estate}{r.randint(1, 28)}幢{r.randint(1, 3)}单元{r.randint(1, 6)}0{r.randint(1, 4)}室"
+                f"（{r.choice(HOUSEHOLD_KINDS)}）")
+
+    def _end_held(self, m: _Member) -> None:
+        """Posts end when the member leaves the roll, becomes type D (but for what can be done from home) or
+        leaves a community job to work away (type A -> C, households too); a few households move away."""
+        r = self.rng
+        ends: list[tuple[date, tuple[str, ...], bool]] = []  # (from, posts kept, households end too)
+        for i, (since, t, _reason, _wish) in enumerate(m.types[1:], 1):
+            if t == "D":
+                ends.append((since, POSTS_FROM_HOME, False))
+            elif t == "C" and m.types[i - 1][1] == "A":
+                ends.append((since, (), True))
+        if m.left_roll_on is not None:
+            ends.append((m.left_roll_on, (), True))
+        for since, kept, homes in sorted(ends, key=lambda e: e[0]):
+            for h in [p for p in m.posts if p.what not in kept] + (m.households if homes else []):
+                if h.status == "confirmed" and h.ended_on is None:
+                    h.status, h.ended_on = "ended", since
+        m.posts = [p for p in m.posts if p.ended_on is None or p.ended_on > p.declared_on]
+        m.households = [h for h in m.households if h.ended_on is None or h.ended_on > h.declared_on]
+        for h in m.households:
+            if h.status == "confirmed" and r.random() < 0.05:
+                d = h.declared_on + timedelta(days=r.randint(120, 600))
+                if d < self.today - timedelta(days=30):
+                    h.status, h.ended_on = "ended", d
+
+    def _pending_declarations(self) -> None:
+        """Member accounts declared a post or a household from their booklet in the last days (waiting for
+        the branch); two secretaries declared a post of their own (waiting for another secretary); one
+        household was turned down (another member already keeps contact with it)."""
+        r = self.rng
+        declarants = self.account_members[:4] + [self.branches[1].secretary, self.branches[4].secretary]
+        for i, m in enumerate(declarants):
+            d = max(self.today - timedelta(days=r.randint(1, 12)), m.on_roll_since)
+            held = {p.what for p in m.open_posts()}
+            free = [k for k in (POSTS_FROM_HOME if m.type_on(d) == "D" else POSTS) if k not in held]
+            if (i % 2 == 0 or m.role == "secretary") and free and len(held) < 4:
+                m.posts.append(_Held(r.choice(free), d, "pending"))
+            else:
+                m.households.append(_Held(self._household_label(m), d, "pending"))
+        m = self.account_members[3]
+        m.households.append(_Held(self._household_label(m), max(self.today - timedelta(days=r.randint(25, 40)),
+                                                                 m.on_roll_since), "rejected"))
+
+    def fit_households(self) -> None:
+        """Every documented visit (Z2) is to a household the member kept contact with that day: a visit
+        planned before the household's declaration moves the declaration earlier."""
+        for m in self.members:
+            for e in sorted((e for e in m.rows if e["indicator_code"] == "Z2" and e["source"] == "post"),
+                            key=lambda e: e["earned_on"]):
+                d = e["earned_on"]
+                if any(h.in_force(d, d) for h in m.households):
+                    continue
+                later = [h for h in m.households if h.status in ("confirmed", "ended") and h.declared_on > d]
+                if later:
+                    min(later, key=lambda h: h.declared_on).declared_on = d
+                else:
+                    m.households.append(_Held(self._household_label(m), d))
+
+    def plan_teams(self) -> list[dict[str, Any]]:
+        """The communities' volunteer teams with their members (TEAM_PLAN); 前进社区 dissolved one last year."""
+        r = self.rng
+        teams: list[dict[str, Any]] = []
+        for ci, (before, new) in enumerate(TEAM_PLAN):
+            plan = [(name, date(r.randint(2015, self.prev - 1), r.randint(1, 12), r.randint(1, 28)), None)
+                    for name in TEAMS[:before]]
+            # This year's teams were founded at even intervals between New Year and today.
+            plan += [(name, date(self.year, 1, 1) + (self.today - date(self.year, 1, 1)) * (j + 1) // (new + 1), None)
+                     for j, name in enumerate(TEAMS[before:before + new])]
+            if ci == 0:
+                plan.append((DISSOLVED_TEAM, date(2020, 2, 3), date(self.prev, r.randint(3, 6), r.randint(1, 28))))
+            people = [m for m in self.members if m.branch.community == ci and m.special != "lost"]
+            for name, founded, dissolved in plan:
+                size = r.randint(6, 12) if founded.year == self.year else r.randint(9, 22)
+                # A weighted draw without replacement: members who hold posts or are advanced join more often.
+                weight = {m.index: (4 if m.tier == "advanced" else 2 if m.posts else 1)
+                          * (0.3 if m.types[-1][1] == "D" or m.special == "low" else 1) for m in people}
+                chosen = sorted(people, key=lambda m: -r.random() ** (1 / weight[m.index]))[:size]
+                rows = []
+                for m in sorted(chosen, key=lambda m: m.index):
+                    joined = max(founded, m.on_roll_since)
+                    joined += timedelta(days=r.randint(0, max(0, min(60 if founded.year == self.year else 500,
+                                                                     (self.today - joined).days))))
+                    left = m.left_roll_on
+                    if dissolved is not None:
+                        left = min(left or dissolved, dissolved)
+                    elif left is None and r.random() < 0.04:
+                        left = joined + timedelta(days=r.randint(90, 400))
+                        left = left if left <= self.today else None
+                    if joined > self.today or (left is not None and left <= joined):
+                        continue
+                    rows.append((m, joined, left))
+                teams.append({"community": ci, "name": name, "founded_on": founded, "dissolved_on": dissolved,
+                              "members": rows})
+        return teams
 
     @staticmethod
     def _add_months(d: date, n: int) -> tuple[int, int]:
@@ -718,19 +942,20 @@ class _Builder:
                 d = date(y, (q - 1) * 3 + r.randint(1, 3), r.randint(1, 28))
                 if start <= d <= end:
                     self.add(m, "Z5", d, note=r.choice(SUGGESTION_NOTES))
-        # Monthly: volunteer post on duty (Z1), contact households (Z2).
+        # Monthly: the branch confirms a past month's duty at the member's posts early the next month (one Z1
+        # on the month's last day, as service.duty writes it); documented visits to contact households (Z2).
         for y, mo in _months(start, end):
-            t = m.type_on(date(y, mo, 1))
-            if m.post and m.special not in ("low", "lost"):
-                p = (0.45 if m.tier == "advanced" else 0.07) * (0.5 if t == "D" else 1)
-                d = date(y, mo, r.randint(20, 28))
-                if start <= d <= end and not m.leave_on(d) and r.random() < p:
-                    self.add(m, "Z1", d, note=f"{m.post}履职")
+            first, last = date(y, mo, 1), _last_day(y, mo)
+            t = m.type_on(first)
+            serving = m.serving(first, last)
+            if serving and last < end and m.special not in ("low", "lost") and not m.leave_on(first + timedelta(14)):
+                if r.random() < (0.6 if m.tier == "advanced" else 0.3) * (0.5 if t == "D" else 1):
+                    self.add(m, "Z1", last, note=duty_note(serving), source="post", delays=(1, 2, 3, 4, 6, 8))
             if m.households and m.special not in ("low", "lost"):
-                p = 0.2 if m.tier == "advanced" else 0.05
+                p = 0.25 if m.tier == "advanced" else 0.1
                 d = date(y, mo, r.randint(1, 28))
-                if start <= d <= end and r.random() < p:
-                    self.add(m, "Z2", d, note=r.choice(CONTACT_NOTES))
+                if start <= d <= end and r.random() < p and any(h.in_force(d, d) for h in m.households):
+                    self.add(m, "Z2", d, note=r.choice(CONTACT_NOTES), source="post")
         # Key tasks (Z4) and commendations (Z7).
         for back, mo, day, task in KEY_TASKS:
             d = date(self.year - back, mo, day)
@@ -806,12 +1031,17 @@ class _Builder:
         return ys.score, g.code
 
     def balance(self) -> None:
-        """Qualified members stay below advanced, advanced members reach it (the past year)."""
-        r = self.rng
-        y = self.prev
+        """Qualified members stay below advanced (the past year, and this year's projection as of today);
+        advanced members reach it (the past year)."""
+        for y in (self.prev, self.year):
+            self._balance(y)
+
+    def _balance(self, y: int) -> None:
         order = ("Z1", "Z2", "Z5", "Z6", "Z7", "Z4", "Z3")
         for m in self.members:
             if m.special in ("left", "recent", "k4", "low", "lost", "veto", "k1_streak", "k2_streak"):
+                continue
+            if y == self.year and m.tier != "qualified":
                 continue
             score, code = self.grade(m, y)
             if m.tier == "qualified":
@@ -821,9 +1051,8 @@ class _Builder:
                     rows = [e for e in m.rows if e["year"] == y and e["category"] == "Z" and e["note"] != "慈善一日捐"]
                     if not rows:
                         break
-                    rows.sort(key=lambda e: order.index(e["indicator_code"]))
-                    first = [e for e in rows if e["indicator_code"] == rows[0]["indicator_code"]]
-                    m.rows.remove(r.choice(first))
+                    # The earliest of the first kind goes: the latest months keep their duty and visits.
+                    m.rows.remove(min(rows, key=lambda e: (order.index(e["indicator_code"]), e["earned_on"])))
                     score, code = self.grade(m, y)
             elif m.tier == "advanced":
                 guard = 0
@@ -839,7 +1068,7 @@ class _Builder:
         for q in range(1, 5):
             d = date(y, (q - 1) * 3 + 2, r.randint(1, 28))
             if q not in quarters and d >= start:
-                self.add(m, "Z2", d, note=r.choice(CONTACT_NOTES))
+                self.add(m, "Z2", d, note=r.choice(CONTACT_NOTES), source="post")
                 return
         z5 = sum(1 for e in m.rows if e["year"] == y and e["indicator_code"] == "Z5")
         d = date(y, r.randint(max(start.month, 1), 12), r.randint(1, 28))
@@ -959,6 +1188,8 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
     b.plan_dates()
     b.plan_type_changes()
     b.plan_roles()
+    b.plan_service()
+    teams = b.plan_teams()
 
     street = Street(name=DEMO_STREET, demo=True)
     db.session.add(street)
@@ -1058,6 +1289,7 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
     b.flexible_conflict()
     b.plan_corrections()
     b.plan_self_records()
+    b.fit_households()
 
     rows = sorted((e for m in b.members for e in m.rows), key=lambda e: (e["recorded_at"], e["member_id"]))
     db.session.execute(insert(PointEntry.__table__), rows)  # one executemany
@@ -1091,6 +1323,7 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
             later.append(e)
     later.sort(key=lambda e: e["recorded_at"])
     db.session.execute(insert(PointEntry.__table__), later)
+    _write_service(b, communities, teams)
     _refresh_statistics()
 
     published = _publish_ended_quarters(b, street, branches)
@@ -1102,6 +1335,69 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
         f"{reviewed} confirmed reviews (seed {seed}, today {today.isoformat()})"))
     db.session.flush()
     return street
+
+
+def _write_service(b: "_Builder", communities: list[Community], teams: list[dict[str, Any]]) -> None:
+    """The communities' post lists, members' posts and households, the months on duty behind each Z1 and
+    the visit behind each Z2 (both written above with source "post"), and the volunteer teams."""
+    kinds = [PostKind(community_id=c.id, name=name) for c in communities for name in POSTS]
+    db.session.add_all(kinds)
+    db.session.flush()
+    kind_id = {(k.community_id, k.name): k.id for k in kinds}
+
+    def created(m: "_Member", h: _Held) -> tuple[int, datetime]:
+        """Declared from the booklet by a member with an account, else recorded by the secretary for them."""
+        by = m.user_id if m.user_id is not None and (h.status != "confirmed" or m.role == "account") else b.recorder(m)
+        return by, b.stamp(h.declared_on)
+
+    posts, households = [], []
+    for m in b.members:
+        community_id = communities[m.branch.community].id
+        for p in m.posts:
+            by, at = created(m, p)
+            decided = p.status != "pending"  # a declaration from the booklet is decided a day or two later
+            posts.append(MemberPost(member_id=m.id, post_kind_id=kind_id[(community_id, p.what)],
+                                    declared_on=p.declared_on, status=p.status, ended_on=p.ended_on,
+                                    created_by_id=by, created_at=at, decided_by_id=b.recorder(m) if decided else None,
+                                    decided_at=None if not decided else at if by == b.recorder(m)
+                                    else at + timedelta(days=b.rng.randint(1, 3))))
+        for h in m.households:
+            by, at = created(m, h)
+            households.append(Household(member_id=m.id, label=h.what, declared_on=h.declared_on, status=h.status,
+                                        ended_on=h.ended_on, created_by_id=by, created_at=at))
+    db.session.add_all(posts + households)
+    db.session.flush()
+    for held, orm in zip([h for m in b.members for h in m.posts] + [h for m in b.members for h in m.households],
+                         posts + households):
+        held.id = orm.id
+
+    by_id = {m.id: m for m in b.members}
+    services, visits = [], []
+    visited: dict[int, int] = defaultdict(int)  # visits so far per member
+    for entry_id, member_id, code, earned_on, note, by, at in db.session.execute(
+            select(PointEntry.id, PointEntry.member_id, PointEntry.indicator_code, PointEntry.earned_on,
+                   PointEntry.note, PointEntry.recorded_by_id, PointEntry.recorded_at)
+            .where(PointEntry.source == "post").order_by(PointEntry.member_id, PointEntry.earned_on, PointEntry.id)):
+        m = by_id[member_id]
+        if code == "Z1":
+            first = earned_on.replace(day=1)
+            services += [{"member_post_id": p.id, "month": first, "entry_id": entry_id, "confirmed_by_id": by,
+                          "confirmed_at": at} for p in m.serving(first, earned_on)]
+        else:  # each visit to one of the households in force that day, in turn
+            homes = [h for h in m.households if h.in_force(earned_on, earned_on)]
+            visits.append({"household_id": homes[visited[member_id] % len(homes)].id, "visited_on": earned_on,
+                           "note": note, "entry_id": entry_id, "recorded_by_id": by, "recorded_at": at})
+            visited[member_id] += 1
+    db.session.execute(insert(PostService.__table__), services)
+    db.session.execute(insert(HouseholdVisit.__table__), visits)
+
+    team_rows = [VolunteerTeam(community_id=communities[t["community"]].id, name=t["name"], founded_on=t["founded_on"],
+                               dissolved_on=t["dissolved_on"]) for t in teams]
+    db.session.add_all(team_rows)
+    db.session.flush()
+    db.session.execute(insert(TeamMembership.__table__), [
+        {"team_id": orm.id, "member_id": m.id, "joined_on": joined, "left_on": left}
+        for t, orm in zip(teams, team_rows) for m, joined, left in t["members"]])
 
 
 def _refresh_statistics() -> None:
@@ -1118,34 +1414,162 @@ def _publish_ended_quarters(b: "_Builder", street: Street, branches: list[Branch
     """Every branch publishes every ended quarter at a meeting after the quarter, once its entries were in.
 
     Each member is marked reconciled; the publication happens after the last entry earned in the
-    quarter was recorded, so nothing in the demo needs to be a prior-period adjustment.
+    quarter was recorded. Residents then ask about three publications (QUERY_BRANCHES): one query
+    proved an entry missing, which the branch recorded as a prior-period adjustment and the next
+    publication lists (when there is one by today); one is about the list as a whole and answered;
+    one came in the last days and waits for an answer.
     """
-    from .publication import members_on_roll, publish, quarter_bounds
+    from .publication import bump_board_version, members_on_roll, publish, quarter_bounds
 
     count = 0
     for br, orm in zip(b.branches, branches):
-        for year in (b.prev, b.year):
-            for quarter in (1, 2, 3, 4):
-                start, end = quarter_bounds(year, quarter)
-                latest = db.session.scalar(select(func.max(PointEntry.recorded_at)).join(
-                    Member, Member.id == PointEntry.member_id).where(
-                    Member.branch_id == orm.id, PointEntry.earned_on >= start, PointEntry.earned_on <= end))
-                day = end + timedelta(days=10)
-                if latest is not None and latest.date() >= day:
-                    day = latest.date() + timedelta(days=1)
-                if day > b.today or (year == b.today.year and end >= b.today):
-                    continue
-                members = members_on_roll(orm.id, end)
-                db.session.add_all([Reconciliation(branch_id=orm.id, year=year, quarter=quarter, member_id=m.id,
-                                                   status="agrees", recorded_by_id=br.user_id,
-                                                   recorded_at=b.stamp(day, 9)) for m in members])
-                db.session.flush()
-                present = max(1, len(members) - b.rng.randint(0, max(1, len(members) // 8)))
-                publish(branch=orm, year=year, quarter=quarter, user=db.session.get(User, br.user_id), today=day,
-                        meeting_on=day, present=present, total=len(members), chair=br.secretary.name,
-                        street_id=street.id, published_at=b.stamp(day, 11))
-                count += 1
+        schedule = _publication_days(b, orm)
+        this_year = [(y, q) for y, q, _day in schedule if y == b.year]
+        # The query that finds a missing entry: about this year's second-last publication (so the last one
+        # lists the adjustment), else the only one of this year; early in the year, about a quarter of last
+        # year before the fourth (whose adjustments the review soon closes), listed by the next publication.
+        target = this_year[-2] if len(this_year) > 1 else this_year[-1] if this_year else next(
+            ((y, q) for y, q, _day in reversed(schedule[:-1]) if q != 4), None)
+        secretary = db.session.get(User, br.user_id)
+        published = []
+        for year, quarter, day in schedule:
+            if br.index == QUERY_BRANCHES[0] and published and published[-1][0] == target:
+                _query_with_adjustment(b, br, orm, published[-1][1], published[-1][2], day, secretary)
+            _start, end = quarter_bounds(year, quarter)
+            members = members_on_roll(orm.id, end)
+            db.session.add_all([Reconciliation(branch_id=orm.id, year=year, quarter=quarter, member_id=m.id,
+                                               status="agrees", recorded_by_id=br.user_id,
+                                               recorded_at=b.stamp(day, 9)) for m in members])
+            db.session.flush()
+            present = max(1, len(members) - b.rng.randint(0, max(1, len(members) // 8)))
+            pub = publish(branch=orm, year=year, quarter=quarter, user=secretary, today=day, meeting_on=day,
+                          present=present, total=len(members), chair=br.secretary.name, street_id=street.id,
+                          published_at=b.stamp(day, 11))
+            published.append(((year, quarter), pub, day))
+            count += 1
+        if not published:
+            continue
+        if br.index == QUERY_BRANCHES[0] and published[-1][0] == target:
+            _query_with_adjustment(b, br, orm, published[-1][1], published[-1][2], b.today, secretary)
+        elif br.index == QUERY_BRANCHES[1]:
+            _general_query(b, br, orm, published, secretary)
+        elif br.index == QUERY_BRANCHES[2]:
+            _waiting_query(b, br, orm, published[-1][1], published[-1][2])
+    bump_board_version(street.id)
     return count
+
+
+def _publication_days(b: "_Builder", orm: Branch) -> list[tuple[int, int, date]]:
+    """(year, quarter, day) of the quarters the branch has published by today: ten days after the quarter,
+    or the day after its last entry was recorded."""
+    from .publication import quarter_bounds
+
+    out = []
+    for year in (b.prev, b.year):
+        for quarter in (1, 2, 3, 4):
+            start, end = quarter_bounds(year, quarter)
+            if end >= b.today:
+                continue
+            latest = db.session.scalar(select(func.max(PointEntry.recorded_at)).join(
+                Member, Member.id == PointEntry.member_id).where(
+                Member.branch_id == orm.id, PointEntry.earned_on >= start, PointEntry.earned_on <= end))
+            day = end + timedelta(days=10)
+            if latest is not None and latest.date() >= day:
+                day = latest.date() + timedelta(days=1)
+            if day <= b.today:
+                out.append((year, quarter, day))
+    return out
+
+
+# Residents' queries (群众质询): about 前进社区第一党支部 (an entry found missing), 光明社区第一党支部 (the
+# list as a whole, answered) and 和平社区第一党支部 (waiting for an answer); indexes into BRANCHES.
+QUERY_BRANCHES = (0, 7, 4)
+QUERY_ASKERS = (("李女士", "13957112368"), ("王先生", ""), ("", "和平里小区 陈阿姨，电话 13868027715"))
+GENERAL_QUESTION = "请问第三类、第四类党员的基础分为什么比第一类党员高？这样公平吗？"
+GENERAL_ANSWER = ("您好！按照街道党员分类量化管理办法，四类党员的基础分和加分上限各不相同：第一类（社区工作者党员）"
+                  "基础分50分，发挥作用类最多可加35分；第三类（失业、再就业及流动党员）基础分60分、第四类（老弱病残"
+                  "行动不便党员）基础分65分，但加分上限较低。这是“有统有分”，既统一要求，又照顾困难党员的实际情况。"
+                  "感谢您的关心和监督！")
+
+
+def _query_with_adjustment(b: "_Builder", br: "_Branch", orm: Branch, pub, published_on: date, before: date,
+                           secretary: User) -> None:
+    """A resident says a volunteer service of the published quarter is missing; the branch checks it, records
+    it with the date it was earned (through the ledger: a prior-period adjustment, with its reason) and
+    answers, linking the entry. Asked a few days after the publication, answered before ``before``."""
+    from .board import labels_for, plain_points
+    from .ledger import NewEntry, check_entries, write_entries
+    from .publication import quarter_bounds
+
+    r = b.rng
+    asked = published_on + timedelta(days=r.randint(3, 6))
+    answered = asked + timedelta(days=r.randint(2, 4))
+    if answered >= before or answered > b.today:
+        return
+    labels = labels_for(pub)
+    start, end = quarter_bounds(pub.year, pub.quarter)
+    day = _weekday(date(end.year, end.month, 14))
+    found = [m for m in br.members if m.id in labels and m.status == "active" and not m.role and not m.special
+             and m.type_on(day) != "D" and m.on_roll(day)
+             and not any(e["indicator_code"] == "Z3" and start <= e["earned_on"] <= end for e in m.rows)]
+    if not found:
+        return
+    m = r.choice(found)
+    she = "她" if m.gender == "F" else "他"
+    when = f"{day.month}月{day.day}日"
+    # Every rule of the ledger (record_entries), written on the day the branch recorded it.
+    [checked] = check_entries([NewEntry(
+        member=db.session.get(Member, m.id), indicator_code="Z3", value=Decimal("2"), earned_on=day,
+        note=f"群众质询反映{when}小区垃圾分类督导志愿服务2小时漏记，经核实补录", source="query")], today=answered)
+    if isinstance(checked, Exception):
+        raise checked
+    [entry_id] = write_entries([checked], user=secretary, at=b.stamp(answered, 10))
+    name, contact = QUERY_ASKERS[0]
+    db.session.add(ResidentQuery(
+        publication_id=pub.id, branch_id=orm.id, member_label=labels[m.id],
+        question=f"公示栏上{labels[m.id]}这个季度的发挥作用类积分好像少算了：{she}{when}和我们一起参加了小区垃圾分类督导"
+                 f"志愿服务，请支部核实一下。",
+        asker_name=name, asker_contact=contact, created_at=b.stamp(asked, 19),
+        answer=f"您好！经核实，该同志{when}参加垃圾分类督导志愿服务2小时，支部当时漏录。已按实际日期补记"
+               f"{plain_points(checked.row['points'])}分，作为对{pub.year}年第{pub.quarter}季度公示的调整，列入支部下次公示。感谢您的监督！",
+        answered_by_id=secretary.id, answered_at=b.stamp(answered, 16), correction_entry_id=entry_id))
+
+
+def _general_query(b: "_Builder", br: "_Branch", orm: Branch, published: list, secretary: User) -> None:
+    """A question about the list as a whole on the latest publication that has been up a week, answered."""
+    r = b.rng
+    up = [(pub, day) for _period, pub, day in published if day + timedelta(days=7) <= b.today]
+    if not up:
+        return
+    pub, day = up[-1]
+    asked = day + timedelta(days=r.randint(1, 3))
+    name, contact = QUERY_ASKERS[1]
+    db.session.add(ResidentQuery(
+        publication_id=pub.id, branch_id=orm.id, member_label="", question=GENERAL_QUESTION, asker_name=name,
+        asker_contact=contact, created_at=b.stamp(asked, 10), answer=GENERAL_ANSWER, answered_by_id=secretary.id,
+        answered_at=b.stamp(asked + timedelta(days=r.randint(1, 3)), 15)))
+
+
+def _waiting_query(b: "_Builder", br: "_Branch", orm: Branch, pub, published_on: date) -> None:
+    """A query about a member's deduction on the latest publication, received in the last days."""
+    from .board import labels_for, plain_points
+    from .publication import snapshot
+
+    r = b.rng
+    asked = max(published_on + timedelta(days=1), b.today - timedelta(days=r.randint(1, 3)))
+    if asked > b.today:
+        return
+    labels = labels_for(pub)
+    deducted = [row for row in snapshot(pub) if Decimal(row["K"]) < 0]
+    if deducted:
+        row = r.choice(deducted)
+        label = labels[row["member_id"]]
+        question = f"公示栏上{label}这个季度综合扣分类扣了{plain_points(-Decimal(row['K']))}分，请问是因为什么扣的分？"
+    else:
+        label, question = "", "支部每季度什么时候召开党员大会核对积分？我们群众能不能列席旁听？"
+    name, contact = QUERY_ASKERS[2]
+    db.session.add(ResidentQuery(publication_id=pub.id, branch_id=orm.id, member_label=label, question=question,
+                                 asker_name=name, asker_contact=contact, created_at=b.stamp(asked, 9)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1163,17 +1587,24 @@ DEMO_OVERRIDE = "该同志此期间因病住院治疗，会后补交了住院证
 DEMO_PLAN = ("1. 联系人每月至少谈心谈话一次，了解思想和生活情况；\n2. 带领参加主题党日和志愿服务，按时交纳党费；\n"
              "3. 每季度向支部书面汇报整改情况。")
 DEMO_FOLLOW_UPS = ("上门谈心谈话，本人认识到问题，表示愿意整改", "电话联系，提醒按时参加主题党日并交纳党费",
-                   "陪同参加社区志愿服务活动，表现积极", "与家属沟通，共同做好思想工作")
+                   "陪同参加社区志愿服务活动，表现积极", "与家属沟通，共同做好思想工作",
+                   "一起学习党章和党员义务，本人写了书面认识", "本月按时参加主题党日，党费已补交，继续跟踪")
 DEMO_STATEMENT = "本人长期在外地务工，与支部失去联系，未按时交纳党费，经多次联系后表示接受组织处理。"
+DEMO_EXTENSION = "有一定转变，但按时交纳党费、参加组织生活尚不稳定，延长整改期继续观察"
+DEMO_RECTIFIED = "经帮扶教育，该同志按时参加组织生活、交纳党费，积极参加志愿服务，整改到位，经支委会研究同意结束整改"
+# What becomes of the cases opened at the review, in turn (the lost member's is proposed for expulsion).
+CASE_STAGES = ("extended", "rectified", "under_way")
+DEMO_EARLY_REASON = "本人已明确表示不再参加组织生活、不交纳党费，帮扶人多次上门和电话联系均无转变，支部大会决定提前提出。"
 
 
 def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> int:
     """Every branch holds its review of the past year a few days after publishing quarter 4.
 
     The meeting confirms the suggestions, with one override with its reason; each rectification
-    case gets a mentor (a member account of the community where there is one), a plan, a deadline in
-    the future and a follow-up or two; the case of the lost mobile member is proposed for expulsion
-    and waits in the street's approval queue. The same transitions as the app's (review.workflow).
+    case gets a mentor (a member of the branch, one with an account where there is one), a plan, a
+    deadline and the mentor's follow-ups, and then goes its own way (CASE_STAGES); the case of the
+    lost mobile member is proposed for expulsion and waits in the street's approval queue. The same
+    transitions as the app's (review.workflow).
     """
     from .access import own_record
     from .publication import live_publication
@@ -1202,6 +1633,7 @@ def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> 
     keys = lambda row: [x.key for x in row.reasons]  # noqa: E731
     override = next((row for row in rectify if keys(row) == ["absence_streak"]), None) or next(
         (row for row in rectify if "veto" not in keys(row)), None)
+    staged = 0  # cases opened so far (but the lost member's), for their stages
     for br, orm, day, rows in meetings:
         secretary = users[br.user_id]
         review = ensure_review(orm.id, year, secretary)
@@ -1228,41 +1660,75 @@ def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> 
                                 problems=problems, period_months=scheme.rectification_period_months, user=secretary,
                                 today=day, at=b.stamp(day, 17))
         for case in opened:
-            _demo_case(b, case, by_id[case.member_id], br, communities[orm.community_id], secretary, users,
-                       member_accounts, day, len(rows))
+            m = by_id[case.member_id]
+            stage = "lost" if m.special == "lost" else CASE_STAGES[staged % len(CASE_STAGES)]
+            staged += m.special != "lost"
+            _demo_case(b, case, m, br, communities[orm.community_id], secretary, users, member_accounts, day,
+                       len(rows), stage)
     return len(meetings)
 
 
 def _demo_case(b: "_Builder", case, m: "_Member", br: "_Branch", community: Community, secretary: User,
-               users: dict[int, User], member_accounts: dict[int, User], opened: date, roll: int) -> None:
-    """Mentor, plan, a follow-up or two; a proposal for the lost member; an extension if the deadline passed."""
-    from .review.workflow import add_follow_up, add_months, assign_mentor, extend_case, propose, write_plan
+               users: dict[int, User], member_accounts: dict[int, User], opened: date, roll: int, stage: str) -> None:
+    """Mentor, plan and the mentor's monthly talks; then by ``stage``: the lost member proposed for expulsion,
+    a case extended when its first deadline passed, one closed as rectified once it has been followed for four
+    months, the others under way (extended too if today is past their deadline)."""
+    from .review.workflow import (add_follow_up, add_months, assign_mentor, close_rectified, extend_case, propose,
+                                  write_plan)
 
     r = b.rng
     member = db.session.get(Member, m.id)
-    # A member account of the community mentors where there is one (so the demo's members see "my cases").
-    mentor = next((u for mid, u in member_accounts.items() if u.community_id == community.id and mid != m.id
-                   and not any(c.mentor_id == u.id for c in db.session.scalars(select(RectificationCase)))), None)
-    if mentor is None:
-        mentor = secretary if secretary.member_id != m.id else users[b.community_user[br.community]]
+    # A member of the branch mentors: one with an account where there is one (so the demo's members see "my
+    # cases"), else the secretary, else another member on the branch's roll.
+    mentoring = set(db.session.scalars(select(RectificationCase.mentor_member_id)))
+    mentor_id = next((mid for mid, u in member_accounts.items() if u.branch_id == member.branch_id and mid != m.id
+                      and mid not in mentoring), None)
+    if mentor_id is None:
+        mentor_id = secretary.member_id if secretary.member_id not in (None, m.id) else db.session.scalar(
+            select(Member.id).where(Member.branch_id == member.branch_id, Member.status == "active", Member.id != m.id)
+            .order_by(Member.id))
+    mentor = db.session.get(Member, mentor_id)
+    mentor_user = member_accounts.get(mentor_id, secretary)  # who writes the mentor's follow-ups
     planned = min(opened + timedelta(days=r.randint(2, 6)), b.today)
-    assign_mentor(case, mentor=mentor, member=member, community=community, user=secretary)
-    write_plan(case, problems=case.problems, plan=DEMO_PLAN, deadline=add_months(opened, 6), user=secretary,
+    assign_mentor(case, mentor=mentor, member=member, branch=db.session.get(Branch, member.branch_id), user=secretary)
+    # The case to extend gets a first stage of three months when six would not have passed by today.
+    months = 3 if stage == "extended" and add_months(opened, 6) > b.today else 6
+    write_plan(case, problems=case.problems, plan=DEMO_PLAN, deadline=add_months(opened, months), user=secretary,
                today=planned)
-    visits = [d for d in (planned + timedelta(days=r.randint(18, 30)), planned + timedelta(days=r.randint(50, 70)))
-              if d < b.today]
-    for d in visits:
-        add_follow_up(case, on=d, text=r.choice(DEMO_FOLLOW_UPS), user=mentor, today=d, opened_on=opened,
+    # The mentor's talks, about monthly (the plan's "at least once a month"), up to today.
+    talks, d = [], planned + timedelta(days=r.randint(18, 30))
+    while d < b.today:
+        talks.append(d)
+        d += timedelta(days=r.randint(25, 35))
+    texts = r.sample(DEMO_FOLLOW_UPS, len(DEMO_FOLLOW_UPS))
+    if m.special == "lost":
+        talks = talks[:2]
+    closing = add_months(opened, 4) + timedelta(days=r.randint(1, 10)) if stage == "rectified" else None
+    if closing is not None and (closing > b.today or len([t for t in talks if t < closing]) < 3):
+        closing = None  # too early in the year to close it: the case is still under way
+    extension = None
+    if m.special != "lost" and closing is None and case.deadline <= b.today:
+        # The branch extends a case whose deadline passed, by three months or six, to a day after today.
+        later = [d for d in (add_months(case.deadline, 3), add_months(case.deadline, 6)) if d > b.today]
+        extension = ((min(case.deadline + timedelta(days=r.randint(1, 7)), b.today), later[0]) if later
+                     else (b.today, b.today + timedelta(days=r.randint(60, 90))))
+    for i, d in enumerate(t for t in talks if closing is None or t < closing):
+        if extension is not None and extension[0] <= d:
+            extend_case(case, deadline=extension[1], reason=DEMO_EXTENSION, user=secretary, today=extension[0],
+                        at=b.stamp(extension[0], 9))
+            extension = None
+        add_follow_up(case, on=d, text=texts[i % len(texts)], user=mentor_user, today=d, opened_on=opened,
                       at=b.stamp(d))
-    if m.special == "lost" and visits:
-        meeting = _weekday(visits[-1] + timedelta(days=r.randint(10, 20)))
+    if extension is not None:
+        extend_case(case, deadline=extension[1], reason=DEMO_EXTENSION, user=secretary, today=extension[0],
+                    at=b.stamp(extension[0], 9))
+    if closing is not None:
+        close_rectified(case, note=DEMO_RECTIFIED, user=secretary)
+    if m.special == "lost" and talks:
+        meeting = _weekday(talks[-1] + timedelta(days=r.randint(10, 20)))
         if meeting < b.today:
             present = roll - r.randint(1, 3)
             propose(case, member, kind="cancel_probation" if member.probationary else "expel", meeting_on=meeting,
                     present=present, total=roll, votes_for=present - 1, votes_against=0, votes_abstain=1,
                     statement=DEMO_STATEMENT, user=secretary, today=meeting, opened_on=opened,
-                    at=b.stamp(meeting, 18))
-            return
-    if case.deadline <= b.today:  # the demo is loaded late in the year: the branch extended the case
-        extend_case(case, deadline=b.today + timedelta(days=r.randint(60, 90)), reason="有一定转变，延长整改期继续观察",
-                    user=secretary, today=b.today, at=b.stamp(b.today, 9))
+                    early_reason=DEMO_EARLY_REASON if meeting <= case.deadline else "", at=b.stamp(meeting, 18))

@@ -1,13 +1,11 @@
 """The street office reads its figures: scope and period, charts with their tables, the workbook, the report.
 
-The demo street (two years of ledger) plus volunteer posts, contact households and teams gives the
+The demo street (two years of ledger, volunteer posts, contact households and teams) gives the
 figures page what a street office would show its superiors.
 """
 from __future__ import annotations
 
-import random
 import re
-from datetime import date
 
 import pytest
 from openpyxl import load_workbook
@@ -16,43 +14,12 @@ from sqlalchemy import select
 
 from qscore.db import db
 from qscore.demo import DEMO_PASSWORD, load_demo
-from qscore.models import (Branch, Community, Household, Member, MemberPost, PostKind, TeamMembership, User,
-                           VolunteerTeam)
+from qscore.models import User
 
 from ..conftest import FIXED_TODAY, truncate_all
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
-
-POSTS = ("楼栋长", "环境卫生监督岗", "治安巡逻岗", "政策宣传岗", "关爱热线岗", "文明劝导岗")
-TEAMS = ("平安巡逻志愿服务队", "助老帮困志愿服务队", "环境整治志愿服务队", "文明宣讲志愿服务队", "邻里调解志愿服务队")
-
-
-def seed_service(seed: int = 7) -> None:
-    """Posts, households and teams for the demo street, the same every run."""
-    rng = random.Random(seed)
-    for i, c in enumerate(db.session.scalars(select(Community).order_by(Community.id)).all()):
-        kinds = [PostKind(community_id=c.id, name=n) for n in POSTS]
-        teams = [VolunteerTeam(community_id=c.id, name=n, founded_on=date(2024 + j // 2, 1 + 5 * (j % 2), 1))
-                 for j, n in enumerate(TEAMS[: 3 + i])]
-        db.session.add_all(kinds + teams)
-        db.session.flush()
-        members = db.session.scalars(select(Member).join(Branch, Branch.id == Member.branch_id)
-                                     .where(Branch.community_id == c.id, Member.status == "active")
-                                     .order_by(Member.id)).all()
-        for m in members:
-            for k in rng.sample(kinds, rng.choice((0, 1, 1, 1, 2, 2, 3))):
-                db.session.add(MemberPost(member_id=m.id, post_kind_id=k.id, status="confirmed",
-                                          declared_on=date(2025, rng.randint(1, 12), rng.randint(1, 28))))
-            for _n in range(rng.choice((0, 0, 1, 1, 1, 2))):
-                db.session.add(Household(member_id=m.id, label=f"{rng.randint(1, 30)}栋{rng.randint(1, 6)}0{rng.randint(1, 4)}",
-                                         declared_on=date(2025, rng.randint(1, 12), 1), status="confirmed"))
-            for t in teams:
-                if rng.random() < 0.12:
-                    db.session.add(TeamMembership(team_id=t.id, member_id=m.id,
-                                                  joined_on=max(t.founded_on, date(2025, 1, 1))))
-    db.session.flush()
-
 
 @pytest.fixture(scope="module")
 def demo(live_app):
@@ -61,7 +28,6 @@ def demo(live_app):
     live_app.extensions.pop("qscore_setup_done", None)
     with live_app.app_context(), live_app.test_request_context():
         load_demo(FIXED_TODAY)
-        seed_service()
         db.session.commit()
     yield live_app
     with live_app.app_context():
