@@ -47,6 +47,7 @@ from qscore.demo import COMPOUND_SURNAMES, GIVEN, ORG_LIFE_TOPICS, POSTS, SINGLE
 from qscore.models import (Branch, BranchSpell, Community, Leave, Meeting, Member, MemberType, Publication,
                            ReviewGrade, SchemeVersion, SelfRecord, Street, User, YearReview)
 from qscore.scheme import Scheme, default_scheme_data
+from qscore.names import sort_key
 from qscore.scoring import MemberLedger, entry_points, score_member
 
 from . import dbio
@@ -311,7 +312,7 @@ class Generator:
 
     # -- writing the fixed part -----------------------------------------------------------------
     def write_organisations(self) -> None:
-        raw, c = self.raw, self.c
+        raw = self.raw
         created = datetime(self.scale.first_day.year - 1, 12, 1, 2, 0)
         dbio.insert_dicts(raw, Street.__table__, [{**s, "created_at": created} for s in self.streets])
         dbio.insert_dicts(raw, Community.__table__, [{**x, "created_at": created} for x in self.communities])
@@ -331,6 +332,7 @@ class Generator:
             n = prefix[m.branch.community] = prefix.get(m.branch.community, 0) + 1
             rows.append({
                 "id": m.id, "street_id": m.branch.street, "branch_id": m.branch.id, "name": m.name,
+                "name_key": sort_key(m.name),
                 "gender": m.gender, "birth_year": m.birth_year,
                 "joined_party_on": m.on_roll_since - timedelta(days=r.randint(0, 4000)),
                 "on_roll_since": m.on_roll_since, "probationary": m.on_roll_since > LAST_DAY - timedelta(days=365)
@@ -644,7 +646,7 @@ class Generator:
                 row[17] = sid
 
     def flush_month(self) -> None:
-        raw, c = self.raw, self.c
+        raw = self.raw
         dbio.insert_dicts(raw, Meeting.__table__, self.meeting_rows)
         dbio.insert_dicts(raw, SelfRecord.__table__, self.self_records)
         self.count("meeting", len(self.meeting_rows))
@@ -767,7 +769,6 @@ class Generator:
         self.raw.commit()
 
     def run(self) -> dict[str, Any]:
-        t0 = time.perf_counter()
         self.plan_organisations()
         self.plan_members()
         self.write_organisations()

@@ -8,7 +8,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from flask import Flask, current_app, g, redirect, request, session, url_for
+from flask import Flask, current_app, g, redirect, session, url_for
 from flask_login import LoginManager, current_user
 from sqlalchemy import select, update
 

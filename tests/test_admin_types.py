@@ -165,10 +165,10 @@ def test_community_secretary_changes_types_in_their_community(app, client, auth,
 def test_review_reminders(app, admin, org):
     with app.app_context(), app.test_request_context():
         old = make_member(org.branch_id, "老张", "B", birth_year=1950)       # 76, not type 4
-        old_d = make_member(org.branch_id, "老李", "D", birth_year=1940)     # already type 4
-        silent = make_member(org.branch_id, "小王", "A", birth_year=1985)    # no attendance for 3 months
+        make_member(org.branch_id, "老李", "D", birth_year=1940)             # already type 4
+        make_member(org.branch_id, "小王", "A", birth_year=1985)             # no attendance for 3 months
         active = make_member(org.branch_id, "小赵", "A", birth_year=1985)
-        newcomer = make_member(org.branch_id, "新人", "A", birth_year=1990, on_roll_since=date(2026, 4, 1))
+        make_member(org.branch_id, "新人", "A", birth_year=1990, on_roll_since=date(2026, 4, 1))
         record_entry(member=active, indicator_code="J1", value=None, earned_on=date(2026, 4, 5), note="",
                      user=None, today=FIXED_TODAY)
         record_entry(member=old, indicator_code="J1", value=None, earned_on=date(2026, 5, 5), note="",

@@ -36,7 +36,6 @@ def test_scope_of_start_page(client, auth, org):
 
 def test_member_account_sees_only_member_navigation(client, auth, org, app):
     with app.app_context():
-        from qscore.models import Community
         from .conftest import Org  # noqa: F401
         db.session.add(User(username="m1", display_name="张三", password_hash=db.session.get(User, org.admin_id).password_hash,
                             role="member", street_id=org.street_id, community_id=org.community_id, branch_id=org.branch_id))
