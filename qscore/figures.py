@@ -63,6 +63,7 @@ from sqlalchemy import case, exists, extract, func, literal_column, select, unio
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from .names import sort_key
 from .models import (BranchSpell, Household, Meeting, Member, MemberPost, MemberType, PointEntry,
                      ResidentQuery, ReviewGrade, TeamMembership, VolunteerTeam, YearReview)
 from .scheme import Scheme
@@ -790,7 +791,7 @@ def member_lines(session: Session, figure: str, scheme: Scheme, branch_ids: Sequ
     if figure in MEMBER_FIGURES:
         s = member_rows(figure, w, scheme).subquery("figure")
         rows = session.execute(select(Member.id, Member.name, s.c.branch_id, s.c.value)
-                               .join(s, s.c.member_id == Member.id).order_by(s.c.branch_id, Member.name, Member.id))
+                               .join(s, s.c.member_id == Member.id).order_by(s.c.branch_id, Member.name_key, Member.name, Member.id))
         return [MemberLine(int(i), n, int(b), v, figure == "types" or bool(v and Decimal(str(v)) > 0))
                 for i, n, b, v in rows]
     if figure == "attendance":
@@ -798,7 +799,7 @@ def member_lines(session: Session, figure: str, scheme: Scheme, branch_ids: Sequ
         rows = session.execute(select(Member.id, Member.name, s.c.branch_id, func.count())
                                .join(s, s.c.member_id == Member.id)
                                .group_by(Member.id, Member.name, s.c.branch_id)
-                               .order_by(s.c.branch_id, Member.name, Member.id))
+                               .order_by(s.c.branch_id, Member.name_key, Member.name, Member.id))
         return [MemberLine(int(i), n, int(b), int(k), True) for i, n, b, k in rows]
     if figure == "dues":
         rows_ = dues_rows(w.branch_ids, dues_quarters(period, today), scheme)
@@ -808,7 +809,7 @@ def member_lines(session: Session, figure: str, scheme: Scheme, branch_ids: Sequ
         rows = session.execute(select(Member.id, Member.name, s.c.branch_id, func.sum(s.c.value), func.count())
                                .join(s, s.c.member_id == Member.id)
                                .group_by(Member.id, Member.name, s.c.branch_id)
-                               .order_by(s.c.branch_id, Member.name, Member.id))
+                               .order_by(s.c.branch_id, Member.name_key, Member.name, Member.id))
         return [MemberLine(int(i), n, int(b), f"{int(p or 0)}/{int(k)}", int(p or 0) == int(k))
                 for i, n, b, p, k in rows]
     if figure in ("scores", "grades"):
@@ -830,5 +831,5 @@ def member_lines(session: Session, figure: str, scheme: Scheme, branch_ids: Sequ
             out.append(MemberLine(m.id, m.name, b, value if figure == "grades" else (sc.type_code, value), True))
         for mid, g in confirmed.items():
             out.append(MemberLine(mid, names.get(mid, ""), branch_of[mid], g if g in GRADE_CODES else "none", True))
-        return sorted(out, key=lambda line: (line.branch_id, line.name, line.member_id))
+        return sorted(out, key=lambda line: (line.branch_id, sort_key(line.name), line.name, line.member_id))
     raise KeyError(figure)

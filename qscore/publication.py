@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from . import audit
 from .branch_lock import lock_branches
 from .db import db
+from .names import sort_key
 from .models import (Branch, BranchSpell, Community, Member, PointEntry, Publication, PublicationAdjustment,
                      Reconciliation, SelfRecord, Street, User)
 from .models._common import utcnow
@@ -62,14 +63,14 @@ def period(year: int, quarter: int) -> str:
 
 
 def members_on_roll(branch_id: int, day: date) -> list[Member]:
-    """Members of the branch on ``day`` (by branch spell and time on the roll), by member id."""
+    """Members of the branch on ``day`` (by branch spell and time on the roll), in pinyin order of name."""
     spell = select(BranchSpell.member_id).where(
         BranchSpell.branch_id == branch_id, BranchSpell.starts_on <= day,
         (BranchSpell.ends_on.is_(None)) | (BranchSpell.ends_on > day))
     return list(db.session.scalars(
         select(Member).where(Member.id.in_(spell), Member.on_roll_since <= day,
                              (Member.left_roll_on.is_(None)) | (Member.left_roll_on > day))
-        .order_by(Member.id)))
+        .order_by(Member.name_key, Member.name, Member.id)))
 
 
 def _one(value) -> str:
@@ -275,7 +276,9 @@ def _bump_on_board_inputs(session: Session, flush_context, instances) -> None:
 
 
 def snapshot(publication: Publication) -> list[dict[str, Any]]:
-    return json.loads(publication.snapshot)
+    """The published rows, in the order people read them: by the pinyin of the name (the stored JSON
+    stays in member id order, which is what the hash covers)."""
+    return sorted(json.loads(publication.snapshot), key=lambda r: (sort_key(r["name"]), r["name"], r["member_id"]))
 
 
 def verify(publication: Publication) -> bool:

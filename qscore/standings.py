@@ -45,7 +45,7 @@ def active_members(branch_ids: list[int]) -> list[Member]:
         return []
     return list(db.session.scalars(
         select(Member).where(Member.branch_id.in_(branch_ids), Member.status == "active")
-        .order_by(Member.branch_id, Member.name, Member.id)))
+        .order_by(Member.branch_id, Member.name_key, Member.name, Member.id)))
 
 
 def standings(branch_ids: list[int], today: date) -> Standings:

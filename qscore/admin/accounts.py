@@ -304,7 +304,7 @@ def account_bulk():
     branch, community = next((b, c) for b, c, _n in rows if b.id == form.branch_id.data)
     members = db.session.scalars(select(Member).where(
         Member.branch_id == branch.id, Member.status == "active", Member.id.not_in(has_account))
-        .order_by(Member.name, Member.id)).all()
+        .order_by(Member.name_key, Member.name, Member.id)).all()
     taken = set(db.session.scalars(select(User.username).where(User.username.like("m%"))))
     sheet = []
     for m in members:

@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from .. import audit
 from ..clock import today
 from ..db import db
+from ..names import sort_key
 from ..htmx import is_htmx
 from ..models import AuditLog, BranchSpell, Member, MemberType
 from ..scheme_versions import scheme_for_year
@@ -183,7 +184,8 @@ def import_members(rows: list[dict], day: date) -> list[int]:
     # Core inserts on the tables: executemany in batches, without building ORM objects.
     member = Member.__table__
     ids = list(db.session.scalars(insert(member).returning(member.c.id, sort_by_parameter_order=True), [
-        {"street_id": street, "branch_id": r["branch_id"], "name": r["name"], "gender": r["gender"],
+        {"street_id": street, "branch_id": r["branch_id"], "name": r["name"], "name_key": sort_key(r["name"]),
+         "gender": r["gender"],
          "birth_year": r["birth_year"], "joined_party_on": r["joined_party_on"], "on_roll_since": r["on_roll_since"],
          "probationary": r["probationary"], "booklet_no": r["booklet_no"], "phone": r["phone"],
          "address": r["address"], "status": "active"} for r in rows]))
@@ -259,7 +261,7 @@ def export_roster():
     """The members of the list's filter, in the template's columns (phone and address only on request)."""
     day = today()
     private = request.args.get("private") == "1"
-    members = list(db.session.scalars(filtered_members(_filters(), day).order_by(Member.branch_id, Member.name)))
+    members = list(db.session.scalars(filtered_members(_filters(), day).order_by(Member.branch_id, Member.name_key, Member.name, Member.id)))
     places = {b.id: (c.name, b.name) for b, c in scoped_branches(include_retired=True)}
     types = current_types(members, day)
     scheme = scheme_for_year(day.year)

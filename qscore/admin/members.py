@@ -91,7 +91,7 @@ def filtered_members(f: dict, day: date):
 def members():
     day = today()
     f = _filters()
-    page = db.paginate(filtered_members(f, day).order_by(Member.name, Member.id), per_page=PAGE_SIZE,
+    page = db.paginate(filtered_members(f, day).order_by(Member.name_key, Member.name, Member.id), per_page=PAGE_SIZE,
                        error_out=False)
     branches = scoped_branches(include_retired=True)
     context = dict(pg=page, f=f, day=day, types=current_types(page.items, day),

@@ -42,7 +42,7 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> Ros
     stmt = select(Member).where(Member.branch_id == branch.id, Member.status == "active")
     if only is not None:
         stmt = stmt.where(Member.id.in_(only))
-    members = list(db.session.scalars(stmt.order_by(Member.name, Member.id)))
+    members = list(db.session.scalars(stmt.order_by(Member.name_key, Member.name, Member.id)))
     ids = [m.id for m in members]
     scores = score_members(db.session, scheme, day.year, day, members)
     warnings = member_warnings(db.session, scheme, day, members) if members else {}

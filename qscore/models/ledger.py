@@ -71,8 +71,11 @@ class SelfRecord(db.Model):
     earned_on: Mapped[date]
     quantity: Mapped[Decimal | None] = mapped_column(Numeric(7, 1))
     note: Mapped[str] = mapped_column(Text, default="")
-    # member (from the booklet) or reconciliation (entered by the secretary from the paper booklet)
+    # member (from the booklet), reconciliation (entered by the secretary from the paper booklet), or
+    # meeting (the recording secretary's own line of a meeting, confirmed by another person)
     origin: Mapped[str] = mapped_column(String(16), default="member")
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id"))
+    host_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     reject_reason: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import db
+from ..names import sort_key
 from ._common import utcnow
 
 MEMBER_STATUSES = (
@@ -22,6 +23,8 @@ class Member(db.Model):
     street_id: Mapped[int] = mapped_column(ForeignKey("street.id"), index=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     name: Mapped[str] = mapped_column(String(100))
+    # Pinyin of the name (qscore/names.py), kept whenever the name is set: every list orders by it.
+    name_key: Mapped[str] = mapped_column(String(800), default="")
     gender: Mapped[str] = mapped_column(String(1), default="")  # "M", "F"
     birth_year: Mapped[int | None]
     joined_party_on: Mapped[date | None]
@@ -36,6 +39,11 @@ class Member(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     branch = relationship("Branch", lazy="raise")
+
+
+@event.listens_for(Member.name, "set")
+def _keep_name_key(target: Member, value: str, _old, _initiator) -> None:
+    target.name_key = sort_key(value or "")
 
 
 class MemberType(db.Model):

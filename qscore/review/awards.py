@@ -29,7 +29,7 @@ def _advanced(year: int):
         .join(ReviewGrade, ReviewGrade.review_id == YearReview.id)
         .join(Member, Member.id == ReviewGrade.member_id)
         .where(YearReview.year == year, YearReview.status == "confirmed", ReviewGrade.grade == "advanced")
-        .order_by(Community.name, Branch.name, Member.name, Member.id)).all()
+        .order_by(Community.name, Branch.name, Member.name_key, Member.name, Member.id)).all()
     grouped: dict[int, tuple[Community, list]] = {}
     for community, branch, member, grade in rows:
         grouped.setdefault(community.id, (community, []))[1].append((branch, member, grade))

@@ -27,7 +27,7 @@ def branch_context(branch: Branch, community: Community, **extra) -> dict:
     """Members of the branch with their posts, households and visits this year (templates never query)."""
     day = today()
     members = db.session.scalars(select(Member).where(Member.branch_id == branch.id, Member.status == "active")
-                                 .order_by(Member.name, Member.id)).all()
+                                 .order_by(Member.name_key, Member.name, Member.id)).all()
     ids = [m.id for m in members]
     posts: dict[int, list] = defaultdict(list)
     households: dict[int, list] = defaultdict(list)

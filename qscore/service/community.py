@@ -164,11 +164,11 @@ def _team_context(team: VolunteerTeam, c: Community, **extra) -> dict:
     rows = db.session.execute(
         select(TeamMembership, Member.name, Branch.name).join(Member, Member.id == TeamMembership.member_id)
         .join(Branch, Branch.id == Member.branch_id).where(TeamMembership.team_id == team.id)
-        .order_by(TeamMembership.left_on.is_not(None), Member.name)).all()
+        .order_by(TeamMembership.left_on.is_not(None), Member.name_key, Member.name)).all()
     current = {m.member_id for m, _n, _b in rows if m.left_on is None}
     candidates = db.session.execute(
         select(Member.id, Member.name, Branch.name).join(Branch, Branch.id == Member.branch_id)
-        .where(Branch.community_id == c.id, Member.status == "active").order_by(Branch.id, Member.name)).all()
+        .where(Branch.community_id == c.id, Member.status == "active").order_by(Branch.id, Member.name_key, Member.name)).all()
     return {"team": team, "community": c, "rows": rows, "candidates": [r for r in candidates if r[0] not in current],
             "day": today(), "can_manage": current_user.role in ("street_admin", "community_secretary"), **extra}
 

@@ -70,7 +70,7 @@ def duty_rows(branch: Branch, first: date) -> list[DutyRow]:
         .where(Member.branch_id == branch.id, Member.status == "active",
                MemberPost.status.in_(("confirmed", "ended")), MemberPost.declared_on <= last,
                (MemberPost.ended_on.is_(None)) | (MemberPost.ended_on > first))
-        .order_by(Member.name, Member.id, PostKind.name, MemberPost.id)).all()
+        .order_by(Member.name_key, Member.name, Member.id, PostKind.name, MemberPost.id)).all()
     post_ids = [p.id for _m, p, _k in rows]
     services = {s.member_post_id: s for s in db.session.scalars(
         select(PostService).where(PostService.member_post_id.in_(post_ids), PostService.month == first))} \
