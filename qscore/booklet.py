@@ -25,7 +25,7 @@ from wtforms import DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from . import audit, ledger
-from .access import SECRETARY_ROLES, get_member_or_404, refuse_own_record, user
+from .access import SECRETARY_ROLES, get_member_or_404, own_record, refuse_own_record, user
 from .clock import today
 from .db import db
 from .htmx import is_htmx, page_or_fragment
@@ -173,9 +173,12 @@ def _names(model, ids) -> dict[int, str]:
     return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
 
 
-def _viewer_flags(member: Member) -> dict:
-    is_own = current_user.member_id == member.id
-    return {"is_own": is_own, "can_decide": current_user.role in SECRETARY_ROLES and not is_own}
+def _viewer_flags(member: Member, year: int, day: date) -> dict:
+    is_own = own_record(member.id)
+    can_decide = current_user.role in SECRETARY_ROLES and not is_own
+    # A secretary undoes an entry from here too, while its year is open (the same rule as correct_entry).
+    return {"is_own": is_own, "can_decide": can_decide,
+            "can_correct": can_decide and member.status == "active" and ledger.open_for_corrections(member, year, day)}
 
 
 def _pending_periods(member: Member, records) -> dict[int, str]:
@@ -265,10 +268,16 @@ def _booklet(member: Member, year: int, day: date, years: list[int] | None = Non
         # as a lazy string renders itself through __html__), or the source itself if it has no label.
         "source_labels": {k: Markup(str(SOURCE_LABELS[k])) if k in SOURCE_LABELS else k
                           for k in {e.source for e in entries}},
-        **_viewer_flags(member),
+        **_viewer_flags(member, year, day),
         # The member sees every decision about them (grades, rectification, proposals).
         "decisions": decisions_for_member(member.id),
     }
+
+
+def months_after_change(member: Member, year: int) -> str:
+    """The booklet's months of a year and, out of band, its figures: what changes when an entry is undone."""
+    ctx = _booklet(member, year, today())
+    return render_template("booklet/_months.html", **ctx) + render_template("booklet/_figures.html", oob=True, **ctx)
 
 
 @bp.get("/booklet")
@@ -484,7 +493,8 @@ def confirm(record_id: int):
     try:
         recorded = ledger.record_entry(member=member, indicator_code=sr.indicator_code, value=value,
                                        earned_on=sr.earned_on, note=note, user=user(), today=today(),
-                                       source="self_record", self_record_id=sr.id)
+                                       source="self_record", self_record_id=sr.id, meeting_id=sr.meeting_id,
+                                       host_branch_id=sr.host_branch_id)
     except (EntryError, ledger.LedgerError) as err:
         db.session.rollback()
         field, text = ledger.error_field_and_text(err, _)

@@ -12,7 +12,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, exists, insert, select
@@ -25,7 +26,8 @@ from .models import (BranchSpell, Leave, Member, MemberType, PointEntry, Publica
                      YearReview)
 from .scheme import Indicator
 from .scheme_versions import ensure_year, scheme_for_year
-from .scoring import N_, EntryError, check_earned_on, check_note, entry_points, quarter_of, type_on
+from .scoring import (N_, EntryError, check_earned_on, check_note, entry_points, live_entry_clause, quarter_of,
+                      type_on)
 
 NOTE_MAX = 500
 
@@ -101,6 +103,11 @@ def year_review_confirmed(member: Member, year: int) -> bool:
     return bool(db.session.scalar(select(exists().where(
         YearReview.branch_id == branch_on(member, date(year, 12, 31)), YearReview.year == year,
         YearReview.status == "confirmed"))))
+
+
+def open_for_corrections(member: Member, year: int, today: date) -> bool:
+    """Entries of a year can be corrected until that year's review of the member's branch is confirmed."""
+    return year >= today.year or not year_review_confirmed(member, year)
 
 
 def on_leave(member_id: int, day: date) -> bool:
@@ -380,18 +387,18 @@ def check_entries(items: Sequence[NewEntry], *, today: date) -> list[Checked | E
     return out
 
 
-def write_entries(checked: Sequence[Checked], *, user: User | None) -> list[int]:
+def write_entries(checked: Sequence[Checked], *, user: User | None, at: datetime | None = None) -> list[int]:
     """Insert checked entries and their audit rows in two bulk statements; returns the entry ids.
 
     The same rows as record_entry writes one by one (entry_added, with the entry as "after"), in the
-    current transaction (flushed, not committed).
+    current transaction (flushed, not committed). ``at``: when they were recorded (the demo's past days).
     """
     checked = list(checked)
     if not checked:
         return []
     db.session.flush()  # whatever the entries refer to (a meeting) is in the database first
     user_id = getattr(user, "id", None)
-    now = utcnow()  # one transaction, one time
+    now = at or utcnow()  # one transaction, one time
     rows = [{**c.row, "recorded_by_id": user_id, "recorded_at": now} for c in checked]
     ids = _insert_returning_ids(rows)
     audit.record_many("entry_added", "pointentry", [
@@ -458,6 +465,46 @@ def record_entry(*, member: Member, indicator_code: str, value: Any, earned_on: 
     return Recorded(entry, checked.indicator, checked.adjusts)
 
 
+@dataclass(frozen=True)
+class Doubt:
+    """A likely mistake to ask about before recording (never a refusal): what the ledger already holds."""
+
+    key: str  # "same_day": the same item again that day; "attended_and_absent"; "large_deduction"
+    existing: PointEntry | None = None
+    points: Decimal | None = None
+
+
+DOUBT_ROLES = frozenset({"attendance", "absence"})
+
+
+def likely_mistakes(member: Member, indicator_code: str, value: Any, earned_on: date, *,
+                    threshold: Decimal) -> list[Doubt]:
+    """What a careful colleague would ask about: the same item for the same member and day again; an
+    attendance and an absence on one day; a deduction of ``threshold`` points or more. An entry the
+    ledger would refuse anyway raises no doubt (recording it gives the refusal)."""
+    scheme = scheme_for_year(earned_on.year)
+    indicator = scheme.indicators.get(indicator_code)
+    if indicator is None:
+        return []
+    try:
+        points = entry_points(scheme, indicator, type_on(type_history(member.id), earned_on), value).points
+    except EntryError:
+        return []
+    doubts: list[Doubt] = []
+    same_day = db.session.scalars(select(PointEntry).where(
+        PointEntry.member_id == member.id, PointEntry.earned_on == earned_on, live_entry_clause())
+        .order_by(PointEntry.id)).all()
+    for e in same_day:
+        other = scheme.indicators.get(e.indicator_code)
+        if e.indicator_code == indicator.code:
+            doubts.append(Doubt("same_day", e))
+        elif other is not None and {other.role, indicator.role} == DOUBT_ROLES:
+            doubts.append(Doubt("attended_and_absent", e))
+    if points < 0 and -points >= threshold:
+        doubts.append(Doubt("large_deduction", None, points))
+    return doubts
+
+
 def is_live(entry: PointEntry) -> bool:
     return entry.corrects_id is None and not db.session.scalar(
         select(exists().where(PointEntry.corrects_id == entry.id)))
@@ -479,7 +526,7 @@ def correct_entry(*, entry: PointEntry, reason: str, user: User | None, today: d
         raise LedgerError("is_correction", "")
     if db.session.scalar(select(exists().where(PointEntry.corrects_id == entry.id))):
         raise LedgerError("already_corrected", "")
-    if entry.year < today.year and year_review_confirmed(member, entry.year):
+    if not open_for_corrections(member, entry.year, today):
         raise LedgerError("year_closed", "", year=entry.year)
     adjusts = publication_covering(member, entry.earned_on)
     correction = PointEntry(

@@ -121,6 +121,8 @@ def _row_response(branch: Branch, year: int, quarter: int, member: Member, statu
                            editable=live_publication(branch.id, year, quarter) is None, **extra)
     state = readiness(branch, year, quarter, today())
     body += render_template("publish/_readiness.html", state=state, oob=True, period=period(year, quarter))
+    body += render_template("publish/_recon_all.html", oob=True, branch=branch, year=year, quarter=quarter,
+                            members=members, recon=recon, pending=pending)
     resp = make_response(body, status)
     resp.vary.add("HX-Request")
     return resp
@@ -155,6 +157,41 @@ def reconcile(branch_id: int, year: int, quarter: int, member_id: int):
     if not is_htmx():
         return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
     return _row_response(branch, year, quarter, member)
+
+
+@bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/reconcile-all")
+def reconcile_all(branch_id: int, year: int, quarter: int):
+    """'All booklets agree': every member not yet reconciled and with nothing pending agrees, in one click.
+
+    Members already marked (absent, or agreeing) and members with pending items keep their rows: only
+    the differences need a click each."""
+    branch, _c = get_branch_or_404(branch_id)
+    _quarter_or_404(year, quarter)
+    if live_publication(branch.id, year, quarter) is not None:
+        abort(409)
+    members, _scores, pending, recon = _quarter_data(branch, year, quarter)
+    todo = [m for m in members if m.id not in recon and not pending.get(m.id)]
+    if todo:
+        db.session.add_all([Reconciliation(branch_id=branch.id, year=year, quarter=quarter, member_id=m.id,
+                                           status="agrees", recorded_by_id=current_user.id) for m in todo])
+        audit.record("reconciled_all", branch, after={"agrees": [m.id for m in todo]},
+                     summary=f"{branch.name} {period(year, quarter)}: {len(todo)} booklets agree")
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same click twice: the first marked them
+            db.session.rollback()
+    if not is_htmx():
+        return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
+    members, scores, pending, recon = _quarter_data(branch, year, quarter)
+    state = readiness(branch, year, quarter, today())
+    context = dict(branch=branch, year=year, quarter=quarter, members=members, scores=scores, pending=pending,
+                   recon=recon, scheme=scheme_for_year(year))
+    body = render_template("publish/_recon_rows.html", **context)
+    body += render_template("publish/_recon_all.html", oob=True, **context)
+    body += render_template("publish/_readiness.html", state=state, oob=True, period=period(year, quarter))
+    resp = make_response(body)
+    resp.vary.add("HX-Request")
+    return resp
 
 
 @bp.route("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/members/<int:member_id>/booklet-item",

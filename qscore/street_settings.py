@@ -17,6 +17,8 @@ DEFAULTS: dict[str, Any] = {
     "mask_names": True,
     "flexible_branch_kinds": ["reemployment"],
     "timezone": "Asia/Shanghai",
+    # A deduction of at least this many points asks "are you sure?" before it is recorded.
+    "deduction_confirm_points": 5,
 }
 
 

@@ -18,7 +18,8 @@ def admin(client, auth, org):
 
 GOOD = {"office_phone": "0571-8888 6666", "opinion_box": "社区服务中心一楼", "query_public_url": "",
         "board_rotation_seconds": "30", "supervision_days": "7", "mask_names": "y",
-        "flexible_branch_kinds": ["reemployment", "mobile"], "timezone": "Asia/Shanghai"}
+        "flexible_branch_kinds": ["reemployment", "mobile"], "timezone": "Asia/Shanghai",
+        "deduction_confirm_points": "5"}
 
 
 def settings(app, org):
@@ -63,6 +64,8 @@ def test_save_settings(app, admin, org):
     ({"timezone": "Mars/Olympus"}, "Not a time zone name, e.g. Asia/Shanghai."),
     ({"office_phone": "call the office"}, "Digits, spaces, +, - and brackets only."),
     ({"flexible_branch_kinds": ["nonsense"]}, "is not a valid choice"),
+    ({"deduction_confirm_points": "0"}, "Between 1 and 100 points."),
+    ({"deduction_confirm_points": ""}, "Enter a number."),
 ])
 def test_bad_settings_are_refused(app, admin, org, changes, message):
     resp = admin.post("/admin/settings", data={**GOOD, **changes})

@@ -473,3 +473,55 @@ def test_members_cannot_decide(client, auth, bk, app):
     assert client.post("/self-records/99999/confirm", headers=HX).status_code == 404
     with app.app_context():
         assert db.session.get(SelfRecord, sr).status == "pending"
+
+
+def test_a_secretary_undoes_an_entry_from_the_booklet(app, client, auth, org, bk):
+    auth.login("bs")
+    page = client.get(f"/members/{bk.member}").get_data(as_text=True)
+    row = page[page.index(f'id="entry-{bk.j1}"'):]
+    row = row[:row.index("</tr>")]
+    assert f"/entries/{bk.j1}/correct?on=booklet" in row  # a live entry has its undo button
+    corrected = page[page.index(f'id="entry-{bk.wrong}"'):]
+    assert "/correct?on=booklet" not in corrected[:corrected.index("</tr>")]  # a corrected one has none
+    form = client.get(f"/entries/{bk.j1}/correct?on=booklet", headers=HX)
+    assert form.status_code == 200 and f'<tr id="entry-{bk.j1}"' in form.get_data(as_text=True)
+    key = "undo-00000001"
+    # Without a reason: the form again, in the entry's row, and nothing written.
+    resp = client.post(f"/entries/{bk.j1}/correct?on=booklet", data={"reason": "", "idempotency_key": key}, headers=HX)
+    assert resp.status_code == 422 and resp.headers["HX-Retarget"] == f"#entry-{bk.j1}"
+    resp = client.post(f"/entries/{bk.j1}/correct?on=booklet", data={"reason": "记错了日期", "idempotency_key": key},
+                       headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and body.lstrip().startswith('<div id="booklet-months"') and "记错了日期" in body
+    assert 'id="booklet-figures"' in body or 'hx-swap-oob="true"' in body  # the figures follow
+    with app.app_context():
+        fix = db.session.scalar(select(PointEntry).where(PointEntry.corrects_id == bk.j1))
+        assert fix is not None and fix.note == "记错了日期" and fix.recorded_by_id == org.branch_secretary_id
+    # The same form again changes nothing and answers with the booklet as it is.
+    again = client.post(f"/entries/{bk.j1}/correct?on=booklet", data={"reason": "记错了日期", "idempotency_key": key},
+                        headers=HX)
+    assert again.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PointEntry).where(PointEntry.corrects_id == bk.j1)) == 1
+
+
+def test_the_member_and_other_branches_see_no_undo_on_the_booklet(app, client, auth, org, bk):
+    auth.login("m1")
+    assert "/correct?on=booklet" not in client.get(f"/members/{bk.member}").get_data(as_text=True)
+    assert client.post(f"/entries/{bk.j1}/correct?on=booklet", data={"reason": "x"}, headers=HX).status_code == 403
+    auth.logout()
+    auth.login("bs2")
+    assert client.get(f"/entries/{bk.j1}/correct?on=booklet", headers=HX).status_code == 404
+
+
+def test_every_undoable_entry_is_listed_on_the_roster_not_only_the_newest(app, client, auth, org):
+    with app.app_context(), app.test_request_context():
+        bs = db.session.get(User, org.branch_secretary_id)
+        m = make_member(org.branch_id, "赵六", "B")
+        ids = [record_entry(member=m, indicator_code="J5", value=None, earned_on=date(2026, 1 + i % 5, 1 + i),
+                            note="学习", user=bs, today=FIXED_TODAY).entry.id for i in range(20)]
+        db.session.commit()
+        mid = m.id
+    auth.login("bs")
+    body = client.get(f"/branches/{org.branch_id}/members/{mid}/entries", headers=HX).get_data(as_text=True)
+    assert all(f"/entries/{i}/correct" in body for i in ids)

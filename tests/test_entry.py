@@ -346,6 +346,37 @@ def test_meeting_entered_once_for_the_branch(app, client, auth, org, roster):
         assert (m.topic, m.expected_count) == ("五月主题党日", 2)
 
 
+def test_the_secretary_present_at_their_own_meeting_is_recorded_in_the_one_save(app, client, auth, org, roster):
+    """The meeting witnessed the secretary's attendance: one save records every line, and the
+    secretary's own waits for another person to confirm it (four eyes), in the pending queue."""
+    from qscore.models import SelfRecord
+
+    with app.app_context():
+        db.session.get(User, org.branch_secretary_id).member_id = roster["a"]
+        db.session.commit()
+    auth.login("bs")
+    page = client.get(f"/branches/{org.branch_id}/meetings/new").get_data(as_text=True)
+    assert "另一位" in page or "其他支委" in page  # the page says how the own line is handled
+    resp = meeting(client, org, {m: "attended" for m in (roster["a"], roster["c"], roster["d"])})
+    assert resp.status_code == 302
+    assert {e.member_id for e in entries(app)} == {roster["c"], roster["d"]}
+    flash = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "确认" in flash
+    with app.app_context():
+        [own] = db.session.scalars(select(SelfRecord)).all()
+        m = db.session.scalar(select(Meeting))
+        assert (own.member_id, own.status, own.origin, own.meeting_id) == (roster["a"], "pending", "meeting", m.id)
+        assert m.expected_count == 3
+    # The secretary cannot confirm it; the community secretary can, and it counts for the meeting.
+    assert client.post(f"/self-records/{own.id}/confirm", headers=HX).status_code == 403
+    auth.logout()
+    auth.login("cs")
+    assert client.post(f"/self-records/{own.id}/confirm", headers=HX).status_code == 200
+    mine = entries(app, member_id=roster["a"])
+    assert [(e.indicator_code, e.meeting_id, e.host_branch_id) for e in mine] == [("J1", m.id, org.branch_id)]
+    assert mine[0].recorded_by_id == org.community_secretary_id
+
+
 def test_meeting_with_a_member_undecided_writes_nothing(app, client, auth, org, roster):
     auth.login("bs")
     resp = meeting(client, org, {roster["a"]: "attended", roster["c"]: "attended"})
@@ -429,3 +460,69 @@ def test_leave_registration(app, client, auth, org, roster):
     resp = client.post(f"/branches/{org.branch_id}/leaves", data={
         "member_id": roster["far"], "kind": "leave", "starts_on": "2026-05-01", "ends_on": "2026-05-02", "reason": "x"})
     assert resp.status_code == 422  # not a member of this branch
+
+
+# --- likely mistakes ask first ---------------------------------------------------------------
+
+def test_a_second_j1_the_same_day_asks_first_and_records_only_on_yes(app, client, auth, org, roster):
+    auth.login("bs")
+    assert add(client, org, roster["a"], idempotency_key="first-000001").status_code == 200
+    resp = add(client, org, roster["a"], idempotency_key="second-00001")
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "确定吗" in body and "已经有一条 J1 +1" in body
+    assert len(entries(app)) == 1  # nothing yet
+    resp = add(client, org, roster["a"], idempotency_key="second-00001", confirmed="y")
+    assert resp.status_code == 200 and "已记录" in resp.get_data(as_text=True)
+    assert len(entries(app)) == 2
+
+
+def test_present_and_absent_the_same_day_asks_first(app, client, auth, org, roster):
+    auth.login("bs")
+    add(client, org, roster["a"], idempotency_key="first-000001", earned_on="2026-05-20")  # today
+    resp = add(client, org, roster["a"], indicator="K1", note="未请假", idempotency_key="second-00001",
+               earned_on="2026-05-20")
+    assert "同一天既出席又缺席" in resp.get_data(as_text=True) and len(entries(app)) == 1
+    # A quick button asks the same way, and its "yes" records it.
+    url = f"/branches/{org.branch_id}/members/{roster['a']}/quick/J1"
+    resp = client.post(url, data={"idempotency_key": "quick-000001"}, headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "确定吗" in body and '"confirmed": "y"' in body and len(entries(app)) == 1
+    assert client.post(url, data={"idempotency_key": "quick-000001", "confirmed": "y"}, headers=HX).status_code == 200
+    assert len(entries(app)) == 2
+
+
+def test_a_large_deduction_asks_first_at_the_streets_threshold(app, client, auth, org, roster):
+    from qscore.street_settings import set_setting
+
+    auth.login("bs")
+    resp = add(client, org, roster["a"], indicator="K4", value="-5", note="参与赌博", idempotency_key="k4-00000001")
+    assert "这将扣除" in resp.get_data(as_text=True) and entries(app) == []
+    assert add(client, org, roster["a"], indicator="K3", value="-3", note="未完成任务",
+               idempotency_key="k3-00000001").status_code == 200  # under the threshold: no question
+    with app.app_context():
+        set_setting(org.street_id, "deduction_confirm_points", 10)
+        db.session.commit()
+    resp = add(client, org, roster["c"], indicator="K4", value="-5", note="参与赌博", idempotency_key="k4-00000002")
+    assert "这将扣除" not in resp.get_data(as_text=True) and len(entries(app)) == 2
+
+
+# --- the veto is its own action ----------------------------------------------------------------
+
+def test_the_veto_is_not_in_the_entry_list_but_its_own_confirmed_action(app, client, auth, org, roster):
+    auth.login("bs")
+    form = client.get(f"/branches/{org.branch_id}/members/{roster['a']}/add", headers=HX).get_data(as_text=True)
+    assert 'value="V"' not in form and f"/members/{roster['a']}/veto" in form
+    assert add(client, org, roster["a"], indicator="V", note="处分决定").status_code == 422  # not a choice here
+    url = f"/branches/{org.branch_id}/members/{roster['a']}/veto"
+    page = client.get(url, headers=HX).get_data(as_text=True)
+    assert "计为 0 分" in page and "限期整改" in page
+    data = {"earned_on": "2026-05-18", "note": "街道纪工委处分决定〔2026〕3号", "idempotency_key": "veto-0000001"}
+    resp = client.post(url, data=data, headers=HX)
+    assert resp.status_code == 422 and "请勾选确认" in resp.get_data(as_text=True) and entries(app) == []
+    resp = client.post(url, data={**data, "note": "", "confirm": "y"}, headers=HX)
+    assert resp.status_code == 422 and entries(app) == []
+    resp = client.post(url, data={**data, "confirm": "y"}, headers=HX)
+    assert resp.status_code == 200
+    [veto] = entries(app)
+    assert veto.indicator_code == "V" and veto.note == data["note"]
+    assert year_score(app, roster["a"]) == "0"

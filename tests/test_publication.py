@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from qscore.audit import AppendOnlyError
 from qscore.db import db
-from qscore.models import AuditLog, Publication, Reconciliation, SelfRecord, User
+from qscore.models import AuditLog, Publication, Reconciliation, SelfRecord
 from qscore.publication import canonical_json, sha256_of
 
 from .conftest import make_member
@@ -270,3 +270,36 @@ def test_sheet_and_notice_print_views(app, client, auth, org, members):
     [pub] = publications(app)
     notice = client.get(f"/publications/{pub.id}/notice").get_data(as_text=True)
     assert "张伟" in notice and "2026-05-25" in notice and "13900001111" not in notice
+
+
+def test_all_booklets_agree_in_one_click_leaving_the_differences(app, client, auth, org, members):
+    auth.login("bs")
+    # One member is absent (deferred), one has a pending item: only the others are marked by the one click.
+    client.post(f"/branches/{org.branch_id}/quarters/2026/1/members/{members[2]}/reconcile",
+                data={"status": "deferred"}, headers=HX)
+    with app.app_context():
+        db.session.add(SelfRecord(member_id=members[1], indicator_code="J5", earned_on=date(2026, 3, 1), note="笔记"))
+        db.session.commit()
+    page = client.get(Q1.format(b=org.branch_id)).get_data(as_text=True)
+    assert "全部一致（1 人）" in page
+    resp = client.post(f"/branches/{org.branch_id}/quarters/2026/1/reconcile-all", headers=HX)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and body.lstrip().startswith('<tbody id="recon-rows"') and 'id="readiness"' in body
+    with app.app_context():
+        rows = {r.member_id: r.status for r in db.session.scalars(select(Reconciliation))}
+    assert rows == {members[0]: "agrees", members[2]: "deferred"}
+    # Again: nothing more to mark, nothing changes.
+    assert client.post(f"/branches/{org.branch_id}/quarters/2026/1/reconcile-all", headers=HX).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Reconciliation)) == 2
+
+
+def test_reconciliation_lists_members_in_pinyin_order(app, client, auth, org):
+    with app.app_context():
+        for name in ("张伟", "王秀英", "李娜", "欧阳明华", "曾子"):
+            make_member(org.branch_id, name, "A")
+        db.session.commit()
+    auth.login("bs")
+    page = client.get(Q1.format(b=org.branch_id)).get_data(as_text=True)
+    order = sorted(("张伟", "王秀英", "李娜", "欧阳明华", "曾子"), key=page.index)
+    assert order == ["李娜", "欧阳明华", "王秀英", "曾子", "张伟"]  # li, ou, wang, zeng (a surname), zhang

@@ -131,7 +131,7 @@ def _publish_race(base: str, branch_id: int, members: list[int], publishers: lis
     def deduct(b, key, member_id):
         return lambda: b.post(f"/branches/{branch_id}/members/{member_id}/entries",
                               {"indicator": "K2", "earned_on": "2026-03-10", "value": "", "note": "催缴后仍欠缴",
-                               "idempotency_key": key}, htmx=True)
+                               "idempotency_key": key, "confirmed": "y"}, htmx=True)  # "yes" to "again that day?"
 
     jobs = [publish(b) for b in publishers]
     jobs += [deduct(b, k, members[i % len(members)]) for i, (b, k) in enumerate(zip(writers, keys))]
@@ -140,7 +140,8 @@ def _publish_race(base: str, branch_id: int, members: list[int], publishers: lis
         assert not isinstance(r, Exception), r
     assert all(status != 500 for status, _b in results), [s for s, _b in results]
     entry_answers = results[len(publishers):]
-    acknowledged = {k: status for k, (status, _b) in zip(keys, entry_answers) if status == 200}
+    # Acknowledged: the row came back saying the entry is recorded.
+    acknowledged = {k: status for k, (status, body) in zip(keys, entry_answers) if status == 200 and "已记录" in body}
     return results[:len(publishers)], acknowledged
 
 
@@ -217,7 +218,8 @@ def test_the_same_form_sent_twice_at_once_records_once_and_answers_both(server, 
         keys = [new_key() for _m in members]
         jobs = []
         for key, member_id in zip(keys, members):
-            form = {"indicator": "J1", "earned_on": "2026-05-18", "value": "", "note": "", "idempotency_key": key}
+            form = {"indicator": "J1", "earned_on": "2026-05-18", "value": "", "note": "", "idempotency_key": key,
+                    "confirmed": "y"}
             path = f"/branches/{branch_id}/members/{member_id}/entries"
             jobs += [lambda b=b, p=path, f=form: b.post(p, f, htmx=True) for b in people]
         results = _fire(jobs)

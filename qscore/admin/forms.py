@@ -153,6 +153,10 @@ class SettingsForm(FlaskForm):
     flexible_branch_kinds = MultiCheckboxField(_l("Branch kinds whose members may attend any branch"),
                                                choices=options(BRANCH_KINDS))
     timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)], filters=[strip])
+    deduction_confirm_points = IntegerField(
+        _l("Ask before a deduction of (points)"),
+        validators=[InputRequired(message=_l("Enter a number.")),
+                    NumberRange(1, 100, message=_l("Between 1 and 100 points."))])
 
     def validate_query_public_url(self, field) -> None:
         if field.data and not re.match(r"^https?://[^\s/]+\S*$", field.data):

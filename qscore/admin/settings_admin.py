@@ -25,6 +25,8 @@ EXPLANATIONS = {
     "flexible_branch_kinds": _l("Members of these kinds of branch may attend any branch's organisational life, "
                                 "and it counts."),
     "timezone": _l("Dates and times are the street's; change only for a street outside China's time zone."),
+    "deduction_confirm_points": _l("A deduction of this many points or more is recorded only after the secretary "
+                                   "answers “are you sure?”."),
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectChoice, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..idempotency import KEY_MAX
@@ -15,6 +15,27 @@ class EntryForm(FlaskForm):
     value = StringField(_l("Points"), validators=[Optional(), Length(max=12)])
     earned_on = DateField(_l("Date earned"), validators=[InputRequired(message=_l("Enter a date."))])
     note = StringField(_l("Note"), validators=[Length(max=500)])
+    idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
+    # Set by the "yes, record it" button after a likely mistake was asked about (ledger.likely_mistakes).
+    confirmed = BooleanField()
+
+
+class QuickForm(FlaskForm):
+    """A quick button's one click: its key, and the answer to a likely-mistake question."""
+
+    idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
+    confirmed = BooleanField()
+
+
+class VetoForm(FlaskForm):
+    """The veto (一票否决) is its own action: what it does to the year is said and confirmed."""
+
+    earned_on = DateField(_l("Date of the decision"), validators=[InputRequired(message=_l("Enter a date."))])
+    note = StringField(_l("The decision it rests on"), validators=[
+        DataRequired(message=_l("Name the decision (for example the disciplinary decision and its number).")),
+        Length(max=500)])
+    confirm = BooleanField(_l("I confirm the consequences above"), validators=[
+        DataRequired(message=_l("Tick the box to confirm: the veto sets the year's score to 0."))])
     idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
 
 

@@ -12,13 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
 from .. import audit
-from ..access import get_branch_or_404
+from ..access import get_branch_or_404, own_record
 from ..clock import today
 from ..db import db
 from ..idempotency import entries_with_key_prefix, key_from, new_key
 from ..ledger import (LedgerError, NewEntry, check_entries, error_field_and_text, members_on_leave, type_histories,
                       write_entries)
-from ..models import Branch, Community, Leave, Meeting, Member
+from ..models import Branch, Community, Leave, Meeting, Member, SelfRecord
 from ..scheme_versions import scheme_for_year
 from ..scoring import type_on
 from ..street_settings import get_setting
@@ -46,7 +46,7 @@ def _default_indicator(scheme, kind: str) -> str | None:
 
 def _members(branch: Branch) -> list[Member]:
     return list(db.session.scalars(select(Member).where(Member.branch_id == branch.id, Member.status == "active")
-                                   .order_by(Member.name, Member.id)))
+                                   .order_by(Member.name_key, Member.name, Member.id)))
 
 
 @bp.route("/branches/<int:branch_id>/meetings/new", methods=["GET", "POST"])
@@ -68,10 +68,13 @@ def meeting_form(branch_id: int):
     if request.method == "POST" and form.validate():
         key = key or new_key()
         try:
-            meeting = _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors, day)
-            if meeting is not None:
+            recorded = _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors, day)
+            if recorded is not None:
                 db.session.commit()
-                flash(_("Meeting recorded: %(n)d entries written.", n=meeting), "success")
+                written, own = recorded
+                flash(_("Meeting recorded: %(n)d entries written.", n=written)
+                      + (" " + _("Your own line waits for confirmation by the community secretary or another "
+                                 "committee member.") if own else ""), "success")
                 return redirect(url_for("entry.roster", branch_id=branch_id))
         except (_AlreadyRecorded, IntegrityError) as err:
             db.session.rollback()
@@ -96,8 +99,10 @@ class _AlreadyRecorded(Exception):
     """The meeting form's key was used: a second submit of the same form."""
 
 
-def _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors, day) -> int | None:
-    """All entries in one transaction; returns the number written, or None with member_errors filled.
+def _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors,
+                    day) -> tuple[int, int] | None:
+    """All entries in one transaction; returns (entries written, own lines waiting for confirmation),
+    or None with member_errors filled.
 
     The members' entries are checked together (ledger.check_entries: a few set-based queries for the
     whole branch) and written in bulk; refusals are reported member by member, in roster order, as
@@ -123,7 +128,6 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
             return None
     absence = next(iter(scheme.indicators_with(role="absence")), None)
     user = current_user._get_current_object()
-    own = user.member_id
 
     def status_of(m: Member) -> str:
         status = statuses.get(m.id, "")
@@ -148,9 +152,6 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
             plan.append((m, "error", _("Choose attended, excused, attended where they live, or absent.")))
             continue
         status = status_of(m)
-        if own == m.id and status in ("attended", "home", "absent"):
-            plan.append((m, "error", _("Your own record: another secretary enters it.")))
-            continue
         if status == "excused":
             if m.id not in registered:
                 reason = (request.form.get(f"leave-{m.id}") or "").strip()
@@ -178,7 +179,8 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
                            note=_("Unexcused absence: %(topic)s", topic=meeting.topic), source="meeting",
                            meeting_id=meeting.id, idempotency_key=f"{key}:{m.id}")
         if new is not None:
-            plan.append((m, "entry", len(items)))
+            # The recorder's own line is checked like the others but waits for another person (four eyes).
+            plan.append((m, "own" if own_record(m.id, user) else "entry", len(items)))
             items.append(new)
     guest_from = len(items)
     items += [NewEntry(member=g, indicator_code=indicator.code, value=value, earned_on=held_on, note=meeting.topic,
@@ -192,7 +194,7 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
             member_errors[m.id] = detail
         elif what == "leave":
             leaves.append((m, detail))
-        elif what == "entry" and isinstance(checked[detail], Exception):
+        elif what in ("entry", "own") and isinstance(checked[detail], Exception):
             err = checked[detail]
             field, text = error_field_and_text(err, _)
             if isinstance(err, LedgerError) and err.key == "duplicate_submit":
@@ -210,10 +212,27 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
         db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on,
                              reason=reason[:500], recorded_by_id=user.id))
         audit.record("leave_added", m, member_id=m.id, summary=f"{held_on}: {reason[:200]}", user=user)
-    written = len(write_entries(checked, user=user))
+    own_items = {detail for _m, what, detail in plan if what == "own"}
+    written = len(write_entries([c for i, c in enumerate(checked) if i not in own_items], user=user))
+    for i in sorted(own_items):
+        _own_line_for_confirmation(items[i], meeting, user)
     audit.record("meeting_recorded", meeting, summary=f"{branch.name} {held_on} {meeting.kind} {meeting.topic}: "
-                 f"{written} entries", user=user)
-    return written
+                 f"{written} entries" + (", own line waits for confirmation" if own_items else ""), user=user)
+    return written, len(own_items)
+
+
+def _own_line_for_confirmation(new: NewEntry, meeting: Meeting, user) -> SelfRecord:
+    """The recording secretary's own line: a pending item that another person confirms into the ledger
+    (the community secretary, or another committee member), in the queue of pending self-records."""
+    quantity = Decimal(str(new.value)) if new.value not in (None, "") else None
+    sr = SelfRecord(member_id=new.member.id, indicator_code=new.indicator_code, earned_on=new.earned_on,
+                    quantity=quantity, note=new.note, origin="meeting", meeting_id=meeting.id,
+                    host_branch_id=new.host_branch_id, created_by_id=user.id)
+    db.session.add(sr)
+    db.session.flush()
+    audit.record("self_record_added", sr, member_id=new.member.id, user=user,
+                 summary=f"{new.member.name} {new.indicator_code} {new.earned_on}: own line of meeting {meeting.id}")
+    return sr
 
 
 def _flexible_kinds(branch: Branch) -> tuple[list[str], int]:
@@ -243,7 +262,7 @@ def guest_search(branch_id: int):
     rows = []
     if q:
         rows = db.session.execute(_guest_query(branch).where(Member.name.contains(q, autoescape=True))
-                                  .order_by(Member.name).limit(10)).all()
+                                  .order_by(Member.name_key, Member.name, Member.id).limit(10)).all()
     return render_template("entry/_guest_results.html", branch=branch, rows=rows, q=q)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,19 +15,23 @@ from .. import audit
 from ..access import get_branch_or_404, own_record, refuse_own_record
 from ..clock import today
 from ..db import db
+from ..booklet import months_after_change
 from ..htmx import hx_redirect, is_htmx, page_or_fragment
 from ..idempotency import entry_with_key, key_from
-from ..ledger import LedgerError, correct_entry, error_field_and_text, is_live, record_entry, type_histories
-from ..models import Branch, Member, PointEntry
+from ..ledger import (LedgerError, correct_entry, error_field_and_text, is_live, likely_mistakes, open_for_corrections,
+                      record_entry, type_histories)
+from ..street_settings import get_setting
+from ..models import Branch, Community, Member, PointEntry
 from ..scheme_versions import scheme_for_year
 from ..scoring import EntryError, MemberScore, live_entry_clause, score_members, type_on
 from . import bp
 from .data import RosterData, roster_data
 from ..idempotency import new_key
-from .forms import CorrectionForm, EntryForm
+from .forms import CorrectionForm, EntryForm, QuickForm, VetoForm
 
 ROW_TEMPLATES = {
     "row": "entry/_row.html",
+    "veto": "entry/_row_veto.html",
     "form": "entry/_row_form.html",
     "entries": "entry/_row_entries.html",
     "correct": "entry/_row_correct.html",
@@ -88,7 +93,8 @@ def _entry_form(member: Member, day: date, form: EntryForm | None = None, indica
     history = type_histories([member.id])[member.id]
     type_code = type_on(history, day)
     form = form or EntryForm(formdata=None, earned_on=day, idempotency_key=new_key())
-    applicable = [i for i in scheme.applicable(type_code)]
+    # The veto is not an item among others: it has its own action and confirmation (veto_form).
+    applicable = [i for i in scheme.applicable(type_code) if not i.veto]
     form.indicator.choices = [SelectChoice(i.code) for i in applicable]
     code = indicator_code or form.indicator.data or (applicable[0].code if applicable else None)
     form.indicator.data = code  # an unknown code stays, so validation refuses it
@@ -120,7 +126,14 @@ def add_points(branch_id: int, member_id: int):
     form = EntryForm()
     key = key_from(form.idempotency_key.data)
     form, scheme, type_code, applicable, indicator, history = _entry_form(member, day, form)
+    if key and entry_with_key(key) is not None:  # the same form again: nothing to ask, nothing to add
+        return _already_recorded(branch, member, key)
     if form.validate_on_submit():
+        doubts = [] if form.confirmed.data else _doubts(branch, member, form.indicator.data, form.value.data,
+                                                         form.earned_on.data)
+        if doubts:  # ask first; the answer resubmits the same form (same key) with confirmed set
+            return _respond(branch, member, "form", form=form, scheme=scheme, type_code=type_code,
+                            applicable=applicable, indicator=indicator, doubts=doubts)
         try:
             before = _score_for(member, form.earned_on.data, day)
             recorded = record_entry(
@@ -147,7 +160,13 @@ def quick_add(branch_id: int, member_id: int, code: str):
     member = _member_of(branch, member_id)
     refuse_own_record(member.id)
     day = today()
-    key = key_from(request.form.get("idempotency_key"))
+    form = QuickForm()
+    key = key_from(form.idempotency_key.data)
+    if key and entry_with_key(key) is not None:
+        return _already_recorded(branch, member, key)
+    doubts = [] if form.confirmed.data else _doubts(branch, member, code, None, day)
+    if doubts:
+        return _respond(branch, member, doubts=doubts, doubt_code=code, doubt_key=key)
     try:
         before = _score_for(member, day, day)
         recorded = record_entry(member=member, indicator_code=code, value=None, earned_on=day, note="",
@@ -159,6 +178,51 @@ def quick_add(branch_id: int, member_id: int, code: str):
             return _already_recorded(branch, member, key)
         return _respond(branch, member, status=422, error=error_field_and_text(err, _)[1])
     return _added(branch, member, recorded, before, day)
+
+
+@bp.route("/branches/<int:branch_id>/members/<int:member_id>/veto", methods=["GET", "POST"])
+def veto(branch_id: int, member_id: int):
+    """The veto (一票否决): its own form, saying what it does to the year, recorded only when confirmed."""
+    branch, _c = get_branch_or_404(branch_id)
+    member = _member_of(branch, member_id)
+    refuse_own_record(member.id)
+    day = today()
+    scheme = scheme_for_year(day.year)
+    type_code = type_on(type_histories([member.id])[member.id], day)
+    indicator = next((i for i in scheme.indicators_with(flag="veto") if i.applies(type_code)), None)
+    if indicator is None:
+        abort(404)  # this year's scheme has no veto for the member's type
+    if request.method == "GET":
+        form = VetoForm(formdata=None, earned_on=day, idempotency_key=new_key())
+        return _respond(branch, member, "veto", form=form, indicator=indicator, year=day.year)
+    form = VetoForm()
+    key = key_from(form.idempotency_key.data)
+    if form.validate_on_submit():
+        try:
+            before = _score_for(member, form.earned_on.data, day)
+            recorded = record_entry(member=member, indicator_code=indicator.code, value=None,
+                                    earned_on=form.earned_on.data, note=form.note.data, user=current_user, today=day,
+                                    idempotency_key=key)
+            _commit_keeping_loaded()
+        except (EntryError, LedgerError, IntegrityError) as err:
+            db.session.rollback()
+            if _is_repeat(err, key):
+                return _already_recorded(branch, member, key)
+            field, text = error_field_and_text(err, _)
+            target = getattr(form, field, None) if field in ("earned_on", "note") else None
+            if target is None:
+                form.form_errors.append(text)
+            else:
+                target.errors = [*target.errors, text]
+        else:
+            return _added(branch, member, recorded, before, day)
+    return _respond(branch, member, "veto", status=422, form=form, indicator=indicator, year=day.year)
+
+
+def _doubts(branch: Branch, member: Member, code: str, value, earned_on: date) -> list:
+    street_id = db.session.scalar(select(Community.street_id).where(Community.id == branch.community_id))
+    threshold = Decimal(str(get_setting(street_id, "deduction_confirm_points")))
+    return likely_mistakes(member, code, value, earned_on, threshold=threshold)
 
 
 def _is_repeat(err: Exception, key: str | None) -> bool:
@@ -209,15 +273,16 @@ def _added(branch: Branch, member: Member, recorded, before: MemberScore, day: d
 
 @bp.get("/branches/<int:branch_id>/members/<int:member_id>/entries")
 def member_entries(branch_id: int, member_id: int):
-    """The member's live entries this year, each with its undo button."""
+    """Every entry of the member that can still be undone (live, in a year still open), newest first."""
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
     day = today()
+    first_year = day.year - 1 if open_for_corrections(member, day.year - 1, day) else day.year
     entries = db.session.scalars(
-        select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.earned_on >= date(day.year, 1, 1),
+        select(PointEntry).where(PointEntry.member_id == member.id, PointEntry.earned_on >= date(first_year, 1, 1),
                                  live_entry_clause())
-        .order_by(PointEntry.earned_on.desc(), PointEntry.id.desc()).limit(12)).all()
-    return _respond(branch, member, "entries", entries=entries, own=own_record(member.id))
+        .order_by(PointEntry.earned_on.desc(), PointEntry.id.desc())).all()
+    return _respond(branch, member, "entries", entries=entries, own=own_record(member.id), first_year=first_year)
 
 
 def _entry_in_scope(entry_id: int) -> tuple[PointEntry, Branch, Member]:
@@ -231,11 +296,14 @@ def _entry_in_scope(entry_id: int) -> tuple[PointEntry, Branch, Member]:
 
 @bp.get("/entries/<int:entry_id>/correct")
 def correct_form(entry_id: int):
+    """The undo form, in the roster's row or (on=booklet) in the entry's row of the member's booklet."""
     entry, branch, member = _entry_in_scope(entry_id)
     refuse_own_record(member.id)
     if not is_live(entry):
         abort(409)
     form = CorrectionForm(formdata=None, idempotency_key=new_key())
+    if request.args.get("on") == "booklet":
+        return _booklet_answer(member, entry, form=form)
     return _respond(branch, member, "correct", entry=entry, form=form)
 
 
@@ -243,6 +311,7 @@ def correct_form(entry_id: int):
 def correct(entry_id: int):
     entry, branch, member = _entry_in_scope(entry_id)
     refuse_own_record(member.id)
+    on_booklet = request.args.get("on") == "booklet"
     form = CorrectionForm()
     if form.validate_on_submit():
         key = key_from(form.idempotency_key.data)
@@ -250,6 +319,8 @@ def correct(entry_id: int):
             recorded = correct_entry(entry=entry, reason=form.reason.data, user=current_user, today=today(),
                                      idempotency_key=key)
             db.session.commit()
+            if on_booklet:
+                return _booklet_answer(member, entry)
             return _respond(branch, member, totals=True, refocus=True, corrected=entry, adjusts=recorded.adjusts)
         except (LedgerError, IntegrityError) as err:
             db.session.rollback()
@@ -258,12 +329,30 @@ def correct(entry_id: int):
             if isinstance(err, IntegrityError) or err.key == "duplicate_submit":
                 # Two undos at once: the entry is corrected once; the repeat of the same form answers like it.
                 if entry_with_key(key) is not None:
-                    return _respond(branch, member, totals=True, refocus=True, corrected=entry)
-                return _respond(branch, member, status=409, error=LedgerError("already_corrected").text(_))
+                    return _booklet_answer(member, entry) if on_booklet else _respond(
+                        branch, member, totals=True, refocus=True, corrected=entry)
+                err = LedgerError("already_corrected")
             if err.key in ("already_corrected", "is_correction"):
+                if on_booklet:
+                    return _booklet_answer(member, entry)  # the booklet shows it corrected already
                 return _respond(branch, member, status=409, error=err.text(_))
             form.reason.errors = [*form.reason.errors, err.text(_)]
+    if on_booklet:
+        return _booklet_answer(member, entry, form=form, status=422)
     return _respond(branch, member, "correct", status=422, entry=entry, form=form)
+
+
+def _booklet_answer(member: Member, entry: PointEntry, *, form: CorrectionForm | None = None, status: int = 200):
+    """On the booklet: the form in the entry's row, or after the undo the year's months with their figures."""
+    if form is not None:
+        resp = make_response(render_template("booklet/_correct_row.html", member=member, entry=entry, form=form,
+                                             year=entry.earned_on.year), status)
+        resp.headers["HX-Retarget"] = f"#entry-{entry.id}"
+        resp.headers["HX-Reswap"] = "outerHTML"
+    else:
+        resp = make_response(months_after_change(member, entry.earned_on.year))
+    resp.vary.add("HX-Request")
+    return resp
 
 
 @bp.post("/branches/<int:branch_id>/quick")
