@@ -41,6 +41,15 @@
     htmx.ajax("GET", form.getAttribute("data-cancel-url"), { target: form.closest("tr"), swap: "outerHTML" });
   });
 
+  // A swapped-in form's first field takes the focus once htmx has settled it, so its own htmx
+  // triggers (the indicator select re-renders the form) are bound before anyone can use it.
+  document.addEventListener("htmx:afterSettle", function () {
+    var field = document.querySelector("[data-autofocus]");
+    if (!field) return;
+    field.removeAttribute("data-autofocus");
+    field.focus({ preventScroll: true });
+  });
+
   // After a row comes back from an edit, focus returns to its "add" button for the keyboard.
   document.addEventListener("htmx:afterSettle", function () {
     var row = document.querySelector("[data-refocus]");
