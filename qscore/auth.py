@@ -1,19 +1,20 @@
 """Logging in and out, and changing one's password."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from . import audit
+from .access import requires, public, EVERYONE
+from . import audit, throttle
 from .db import db
 from .demo import DEMO_PASSWORD, is_real_data_present
-from .forms import LoginForm, PasswordForm
+from .fields import args_form
+from .forms import LoginForm, NextArgs, PasswordForm
 from .models import User
-from .security import check_password, client_ip, hash_password, login_blocked, record_login_attempt
+from .redirects import safe_next
+from .security import check_password, client_ip, hash_password
 from .sessions import end_all_sessions, end_current_session, start_session
 
 bp = Blueprint("auth", __name__)
@@ -29,52 +30,43 @@ def _dummy_hash() -> str:
     return _dummy_hashes[method]
 
 
-def safe_next(target: str | None) -> str | None:
-    """Only a path on this site: no scheme, no host, no protocol-relative //host."""
-    if not target:
-        return None
-    target = target.replace("\\", "/")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
 @bp.route("/login", methods=["GET", "POST"])
+@public
 def login():
+    after = safe_next(args_form(NextArgs).next.data) or url_for("home.index")
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
+        return redirect(after)
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        username = form.username.data.strip().lower()
+        username = form.username.data.lower()
         ip = client_ip()
-        if login_blocked(username, ip):
-            form.username.errors.append(_("Too many failed attempts. Please wait 15 minutes and try again."))
-            db.session.commit()
-            return render_template("auth/login.html", form=form), 429
+        wait = throttle.check("login", username, ip)
+        if wait:
+            form.password.errors.append(throttle.message(wait))
+            return throttle.too_many(render_template("auth/login.html", form=form), wait)
         user = db.session.scalar(select(User).where(User.username == username))
         ok = check_password(user.password_hash if user else _dummy_hash(), form.password.data)
         if ok and form.password.data == DEMO_PASSWORD and is_real_data_present():
             # Once a real street exists, the demo's shared password would be a way in: refuse it.
-            record_login_attempt(username, ip, success=False)
+            throttle.record("login", username, ip, ok=False)
             db.session.commit()
             form.password.errors.append(_("The demo password is no longer accepted: this server holds real data. "
                                           "Ask your street office for a password."))
             return render_template("auth/login.html", form=form), 422
         if user is None or not ok or not user.active:
-            record_login_attempt(username, ip, success=False)
+            throttle.record("login", username, ip, ok=False)
             db.session.commit()
             form.password.errors.append(_("Wrong username or password, or the account is disabled."))
             status = 422
         else:
-            record_login_attempt(username, ip, success=True)
+            throttle.record("login", username, ip, ok=True)
             start_session(user)
             audit.record("login", user, user=user)
             db.session.commit()
             if user.must_change_password:
                 return redirect(url_for("auth.password"))
-            return redirect(safe_next(request.args.get("next")) or url_for("home.index"))
+            return redirect(after)
     elif form.is_submitted():
         status = 422
     return render_template("auth/login.html", form=form), status
@@ -82,6 +74,7 @@ def login():
 
 @bp.post("/logout")
 @login_required
+@requires(EVERYONE)
 def logout():
     audit.record("logout", current_user._get_current_object())
     end_current_session()
@@ -92,12 +85,19 @@ def logout():
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@requires(EVERYONE)
 def password():
     form = PasswordForm()
     status = 200
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        if not check_password(user.password_hash, form.current.data):
+        wait = throttle.check("password", user.username, client_ip())
+        if wait:
+            form.current.errors.append(throttle.message(wait))
+            return throttle.too_many(render_template("auth/password.html", form=form), wait)
+        ok = check_password(user.password_hash, form.current.data)
+        throttle.record("password", user.username, client_ip(), ok=ok)
+        if not ok:
             form.current.errors.append(_("The current password is wrong."))
             status = 422
         elif form.password.data == form.current.data:
@@ -113,6 +113,7 @@ def password():
             db.session.commit()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("home.index"))
+        db.session.commit()  # the check is recorded whatever else the form says
     elif form.is_submitted():
         status = 422
     return render_template("auth/password.html", form=form), status

@@ -10,15 +10,28 @@ MIN_PASSWORD_LENGTH = 10
 # A secretary leaves a roster open all afternoon: sessions and CSRF tokens last a working day.
 PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
 WTF_CSRF_TIME_LIMIT = 12 * 3600
-WTF_CSRF_SSL_STRICT = False  # the intranet often runs without TLS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_NAME = "qscore_session"
 
-# Login throttling, per account and per address, over a sliding window.
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
-LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+# The intranet often runs without TLS. True when browsers reach qscore only over https: the session
+# cookie becomes "__Host-qscore" and Secure, the language cookie Secure, and CSRF checks the referrer
+# (qscore/security.py applies it).
+HTTPS_ONLY = False
+WTF_CSRF_SSL_STRICT = False  # HTTPS_ONLY turns it on (it needs the proxy to pass the Host header)
+# Sent on https requests only; 0 sends none.
+HSTS_MAX_AGE = 365 * 24 * 3600
+# Reverse proxies in front of qscore whose X-Forwarded-For/-Proto are trusted (werkzeug's ProxyFix).
+PROXY_HOPS = 0
+
+# Every password check (login, password change, the approvals' re-entry): qscore/throttle.py.
+# No limit per account alone, so a stranger cannot lock the owner out.
+LOGIN_FREE_FAILURES = 3  # per account and address; then waits of 1 s, 2 s, 4 s …
+LOGIN_MAX_DELAY_SECONDS = 15 * 60
+LOGIN_FAILURE_MEMORY_HOURS = 24  # a pair's failures older than this no longer lengthen its wait
+LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # over all accounts …
+LOGIN_ADDRESS_WINDOW_SECONDS = 15 * 60  # … within this window
+LOGIN_ATTEMPT_RETENTION_DAYS = 30
 
 BABEL_DEFAULT_LOCALE = "zh_CN"
 BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -1,16 +1,10 @@
-"""CSRF, security headers, password hashing and login throttling."""
+"""CSRF, security headers, HTTPS and proxy settings, password hashing; password checks are throttled in throttle.py."""
 from __future__ import annotations
-
-from datetime import datetime
 
 from flask import Flask, Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import func, select
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
-
-from .db import db
-from .models import LoginAttempt
-from .models._common import utcnow
 
 csrf = CSRFProtect()
 
@@ -22,6 +16,15 @@ CSP = (
 
 
 def init_app(app: Flask) -> None:
+    if app.config["HTTPS_ONLY"]:
+        # __Host-: the browser keeps the cookie only if Secure, for path / and without Domain.
+        app.config.update(SESSION_COOKIE_NAME="__Host-qscore", SESSION_COOKIE_SECURE=True, SESSION_COOKIE_PATH="/",
+                          SESSION_COOKIE_DOMAIN=None, WTF_CSRF_SSL_STRICT=True)
+    hops = int(app.config["PROXY_HOPS"] or 0)
+    if hops:
+        # For: the resident's address (throttles, audit). Proto: is_secure behind TLS (HSTS, CSRF referrer
+        # check). Not Host: the proxy passes the browser's Host header itself, one header less to trust.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     csrf.init_app(app)
     app.after_request(_security_headers)
 
@@ -34,6 +37,10 @@ def _security_headers(resp: Response) -> Response:
     h.setdefault("Referrer-Policy", "same-origin")
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    max_age = int(current_app.config["HSTS_MAX_AGE"] or 0)
+    if request.is_secure and max_age > 0:
+        # Not includeSubDomains: the street's other hosts are not ours to force onto https.
+        h.setdefault("Strict-Transport-Security", f"max-age={max_age}")
     if resp.mimetype == "text/html":
         # Pages show private data: never keep them in a shared browser's cache.
         h.setdefault("Cache-Control", "no-store")
@@ -49,23 +56,5 @@ def check_password(pwhash: str, password: str) -> bool:
 
 
 def client_ip() -> str:
-    # Behind a reverse proxy, configure werkzeug's ProxyFix so remote_addr is the client.
+    # Behind a reverse proxy, PROXY_HOPS makes remote_addr the resident's address (ProxyFix).
     return (request.remote_addr or "")[:64]
-
-
-def login_blocked(username: str, ip: str, now: datetime | None = None) -> bool:
-    """Too many failures for this account or from this address within the window."""
-    cfg = current_app.config
-    since = (now or utcnow()) - cfg["LOGIN_WINDOW"]
-    failures = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.at >= since, LoginAttempt.success.is_(False)
-    )
-    by_account = db.session.scalar(failures.where(LoginAttempt.username == username.lower()))
-    if by_account >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
-        return True
-    by_address = db.session.scalar(failures.where(LoginAttempt.ip == ip))
-    return by_address >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-
-
-def record_login_attempt(username: str, ip: str, success: bool) -> None:
-    db.session.add(LoginAttempt(username=username.lower()[:64], ip=ip, success=success))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import db
@@ -48,10 +48,21 @@ class UserSession(db.Model):
 
 
 class LoginAttempt(db.Model):
-    """Failed and successful logins, kept in the database so throttling holds across processes."""
+    """Every password check (login, password change, the approvals' re-entry), for qscore/throttle.py.
+
+    The typed username is kept only as a keyed hash (HMAC with SECRET_KEY) and whether it named an
+    account: a mistyped password in the username field is never stored in clear.
+    """
+
+    __table_args__ = (
+        Index("ix_login_attempt_pair", "account_hash", "ip", "at"),
+        Index("ix_login_attempt_ip_at", "ip", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    username: Mapped[str] = mapped_column(String(64), index=True)
-    ip: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # login, password, step_up
+    account_hash: Mapped[str] = mapped_column(String(64))
+    account_known: Mapped[bool] = mapped_column(default=False)
+    ip: Mapped[str] = mapped_column(String(64))
     success: Mapped[bool] = mapped_column(default=False)

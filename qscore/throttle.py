@@ -1,0 +1,128 @@
+"""One throttle for every password check: logging in, changing one's password, the approvals' re-entry.
+
+OWASP ASVS 2.2.1 without a lockout a stranger could trigger. Failures are counted per (account,
+address) pair: after a few, each further try of the pair waits twice as long as the one before
+(1 s, 2 s, 4 s … up to 15 minutes), and a success resets the pair. One address may fail a limited
+number of times over all accounts within a window. Nothing is counted per account alone, so the
+owner on their own machine logs in at once whatever others try. A throttled try checks no password
+and is not recorded: waiting it out is always enough, and hammering does not renew it.
+
+The state is in the database (LoginAttempt), so it holds across server processes. The typed
+username is kept only as a keyed hash and whether it named an account. Settings: qscore/config.py.
+
+    wait = throttle.check("login", username, client_ip())
+    if wait: ... answer 429 with throttle.message(wait), Retry-After: wait
+    ok = check_password(...)
+    throttle.record("login", username, client_ip(), ok)
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from datetime import datetime, timedelta
+
+from flask import Response, current_app, make_response
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from sqlalchemy import delete, func, select, text
+
+from .db import db
+from .models import LoginAttempt, User
+from .models._common import utcnow
+
+KINDS = ("login", "password", "step_up")
+
+
+def _normalise(account: str) -> str:
+    return account.strip().lower()
+
+
+def account_hash(account: str) -> str:
+    """The stored form of a typed username: a keyed hash, so failed tries keep no text in clear."""
+    secret = current_app.config["SECRET_KEY"]
+    key = secret if isinstance(secret, bytes) else str(secret).encode()
+    return hmac.new(key, b"login-attempt\0" + _normalise(account).encode(), hashlib.sha256).hexdigest()
+
+
+def check(kind: str, account: str, address: str) -> int:
+    """Seconds this try must wait before a password may be checked; 0 means go ahead.
+
+    Tries from one address are serialised until the transaction ends (on PostgreSQL an advisory
+    lock; SQLite's writing requests are serialised already), so parallel guesses cannot all slip
+    in before the first failure is recorded.
+    """
+    assert kind in KINDS, kind
+    address = address[:64]
+    _serialise(address)
+    now = utcnow()
+    wait = max(_pair_wait(account_hash(account), address, now), _address_wait(address, now))
+    return math.ceil(wait.total_seconds()) if wait > timedelta(0) else 0
+
+
+def record(kind: str, account: str, address: str, ok: bool) -> None:
+    """Record a password check (in the caller's transaction) and forget rows older than the retention."""
+    assert kind in KINDS, kind
+    now = utcnow()
+    name = _normalise(account)
+    known = db.session.scalar(select(User.id).where(User.username == name)) is not None
+    db.session.add(LoginAttempt(at=now, kind=kind, account_hash=account_hash(name), account_known=known,
+                                ip=address[:64], success=ok))
+    cutoff = now - timedelta(days=current_app.config["LOGIN_ATTEMPT_RETENTION_DAYS"])
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff)
+                       .execution_options(synchronize_session=False))
+
+
+def message(seconds: int) -> str:
+    """The 429 text, with the wait in words."""
+    if seconds < 60:
+        wait = ngettext("%(num)d second", "%(num)d seconds", seconds)
+    else:
+        wait = ngettext("%(num)d minute", "%(num)d minutes", math.ceil(seconds / 60))
+    return _("Too many failed attempts. Please wait %(wait)s and try again.", wait=wait)
+
+
+def too_many(body: str, seconds: int) -> Response:
+    """A throttled answer: 429 with Retry-After."""
+    resp = make_response(body, 429)
+    resp.headers["Retry-After"] = str(seconds)
+    return resp
+
+
+def _serialise(address: str) -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"login-attempt\0" + address.encode()).digest()[:8], "big", signed=True)
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def _pair_wait(key: str, address: str, now: datetime) -> timedelta:
+    """1 s after LOGIN_FREE_FAILURES failures of the pair since its last success, doubling, capped."""
+    cfg = current_app.config
+    pair = (LoginAttempt.account_hash == key, LoginAttempt.ip == address)
+    last_success = (select(func.coalesce(func.max(LoginAttempt.id), 0))
+                    .where(*pair, LoginAttempt.success.is_(True)).scalar_subquery())
+    failures, last = db.session.execute(
+        select(func.count(), func.max(LoginAttempt.at)).where(
+            *pair, LoginAttempt.success.is_(False), LoginAttempt.id > last_success,
+            LoginAttempt.at > now - timedelta(hours=cfg["LOGIN_FAILURE_MEMORY_HOURS"]))).one()
+    beyond = failures - cfg["LOGIN_FREE_FAILURES"]
+    if beyond < 0:
+        return timedelta(0)
+    delay = min(2 ** min(beyond, 32), cfg["LOGIN_MAX_DELAY_SECONDS"])
+    return last + timedelta(seconds=delay) - now
+
+
+def _address_wait(address: str, now: datetime) -> timedelta:
+    """Until the oldest of the address's last LOGIN_MAX_FAILURES_PER_ADDRESS failures leaves the window."""
+    cfg = current_app.config
+    cap = cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    window = timedelta(seconds=cfg["LOGIN_ADDRESS_WINDOW_SECONDS"])
+    if cap <= 0:
+        return timedelta(0)
+    recent = db.session.scalars(
+        select(LoginAttempt.at).where(LoginAttempt.ip == address, LoginAttempt.success.is_(False),
+                                      LoginAttempt.at > now - window)
+        .order_by(LoginAttempt.at.desc()).limit(cap)).all()
+    if len(recent) < cap:
+        return timedelta(0)
+    return recent[-1] + window - now
