@@ -31,6 +31,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
 
     from . import db as dbmod, i18n, security, sessions, errors, cli, templating
+    from .converters import BoundedInt
+
+    app.url_map.converters["int"] = BoundedInt  # before any blueprint registers its rules
 
     dbmod.db.init_app(app)
     dbmod.migrate.init_app(app, dbmod.db, directory=str(Path(__file__).parent / "migrations"))

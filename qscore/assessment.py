@@ -18,22 +18,23 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import current_user, login_required
-from openpyxl import Workbook
+from flask_login import current_user
 from sqlalchemy import func, select
 
+from .access import requires, SECRETARIES
 from . import figures as F
-from .access import SECRETARY_ROLES, branches_in_scope, communities_in_scope, get_branch_or_404, get_community_or_404
+from .access import branches_in_scope, communities_in_scope, get_branch_or_404, get_community_or_404
 from .clock import today
 from .db import db
+from .exports import Sheet, download, write_xlsx
+from .fields import ArgsForm, Month, Text, args_form
 from .models import Branch, Community, Member, PointEntry
 from .scheme import Scheme
 from .scheme_versions import scheme_for_year
 from .scoring import PeriodPoints, Reason, live_entry_clause, member_warnings, quarter_of, score_members
-from .service.duty import parse_month
-from .stats.xlsx import header_row, set_widths, sheet_name, title_row, xlsx_response
+from .service.duty import chosen_month
 from .templating import TYPE_LABELS
 
 bp = Blueprint("assessment", __name__, url_prefix="/assessment")
@@ -41,13 +42,11 @@ bp = Blueprint("assessment", __name__, url_prefix="/assessment")
 FLAGS = ("silent", "absent", "dues")
 
 
-@bp.before_request
-@login_required
-def _secretaries_only():
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
+class MonthArgs(ArgsForm):
+    """?month=YYYY-MM (this month when absent) and ?format=xlsx for the workbook."""
 
-
+    month = Month()
+    format = Text(max_length=8)
 
 
 def _shift(first: date, months: int) -> date:
@@ -152,6 +151,7 @@ def _flag_labels() -> dict[str, tuple[str, str]]:
 
 
 @bp.get("/")
+@requires(SECRETARIES)
 def index():
     if current_user.role == "branch_secretary":
         return redirect(url_for(".branch", branch_id=current_user.branch_id))
@@ -168,24 +168,27 @@ def _nav(first: date, day: date) -> dict:
 
 
 @bp.get("/branches/<int:branch_id>")
+@requires(SECRETARIES)
 def branch(branch_id: int):
     b, c = get_branch_or_404(branch_id)
     day = today()
-    first = parse_month(request.args.get("month"), day)
+    args = args_form(MonthArgs)
+    first = chosen_month(args.month, day)
     view = month_view([b.id], first, day)
-    if request.args.get("format") == "xlsx":
+    if args.format.data == "xlsx":
         return _export(b, c, view)
     return render_template("assessment/branch.html", branch=b, community=c, view=view, flags=_flag_labels(),
                            **_nav(first, day))
 
 
 @bp.get("/communities/<int:community_id>")
+@requires(SECRETARIES)
 def community(community_id: int):
     c = get_community_or_404(community_id)
     if current_user.role == "branch_secretary":
         abort(404)
     day = today()
-    first = parse_month(request.args.get("month"), day)
+    first = chosen_month(args_form(MonthArgs).month, day)
     branches = db.session.scalars(branches_in_scope().where(Branch.community_id == c.id, Branch.retired.is_(False))
                                   .order_by(Branch.id)).all()
     view = month_view([b.id for b in branches], first, day)
@@ -194,18 +197,17 @@ def community(community_id: int):
 
 
 def _export(b: Branch, c: Community, view: MonthView):
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet_name(_("Monthly assessment"))
-    title_row(ws, f"{c.name} · {b.name} · {view.first:%Y-%m}", 9)
     flags = _flag_labels()
-    header_row(ws, [_("Name"), _("Type"), _("Basic requirements"), _("Playing a role"), _("Deductions"),
-                 _("Month's points"), _("Year score to date"), _("Flags"), _("Early warnings")])
-    for r in view.rows:
-        def codes(cat):
-            return ", ".join(f"{code}×{n}" for code, n, _p in r.codes.get(cat, []))
-        ws.append([r.member.name, str(TYPE_LABELS.get(r.type_code, r.type_code)), codes("J"), codes("Z"), codes("K"),
-                   float(r.month.total), float(r.score), "; ".join(flags[f][0] for f in r.flags),
-                   " ".join(w.text(_) for w in r.warnings)])
-    set_widths(ws, [12, 10, 20, 20, 16, 12, 14, 30, 50])
-    return xlsx_response(wb, f"qscore-assessment-{b.id}-{view.first:%Y-%m}.xlsx")
+
+    def codes(r: Row, cat: str) -> str:
+        return ", ".join(f"{code}×{n}" for code, n, _p in r.codes.get(cat, []))
+
+    rows = ([r.member.name, str(TYPE_LABELS.get(r.type_code, r.type_code)), codes(r, "J"), codes(r, "Z"),
+             codes(r, "K"), r.month.total, r.score, "; ".join(flags[f][0] for f in r.flags),
+             " ".join(w.text(_) for w in r.warnings)] for r in view.rows)
+    sheet = Sheet(_("Monthly assessment"), [_("Name"), _("Type"), _("Basic requirements"), _("Playing a role"),
+                                            _("Deductions"), _("Month's points"), _("Year score to date"), _("Flags"),
+                                            _("Early warnings")], rows, [12, 10, 20, 20, 16, 12, 14, 30, 50],
+                  heading=f"{c.name} · {b.name} · {view.first:%Y-%m}")
+    name = f"qscore-assessment-{b.id}-{view.first:%Y-%m}.xlsx"
+    return download(write_xlsx(sheet), name, name)

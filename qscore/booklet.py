@@ -7,6 +7,7 @@ rejects it with a reason. Out of scope is 404, in scope without the right is 403
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass, field as dc_field
 from datetime import date
 from decimal import Decimal
@@ -16,18 +17,20 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from babel.dates import format_skeleton
 from flask_babel import force_locale, format_date, get_locale, gettext as _, lazy_gettext as _l
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from wtforms import DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import SelectField
+from wtforms.widgets import TextInput
 
+from .access import requires, SECRETARIES, EVERYONE
 from . import audit, ledger
-from .access import SECRETARY_ROLES, get_member_or_404, own_record, refuse_own_record, user
+from .access import is_secretary, get_member_or_404, get_self_record_or_404, own_record, refuse_own_record, user
 from .clock import today
 from .db import db
+from .fields import ArgsForm, Count, Day, Note, Points, Text, args_form, as_typed, refusals
 from .htmx import is_htmx, page_or_fragment
 from .review import decisions_for_member
 from .models import Branch, Community, Member, MemberType, PointEntry, Publication, SelfRecord, User
@@ -53,23 +56,29 @@ SOURCE_LABELS = {
 }
 
 
-@bp.before_request
-@login_required
-def _logged_in():
-    """Every booklet page needs a login; the member's scope is checked per request (get_member_or_404)."""
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 class SelfRecordForm(FlaskForm):
+    # Checked against the scheme of the year of the date given (_validated), not the choices shown.
     indicator = SelectField(_l("Item completed"), validate_choice=False)
-    earned_on = DateField(_l("Date completed"), validators=[InputRequired(_l("Enter the date you completed it."))])
-    hours = StringField(_l("Hours"), filters=[_strip], render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    note = TextAreaField(_l("What you did"), filters=[_strip], validators=[
-        DataRequired(_l("Say what you did: the branch checks the item against this note.")),
-        Length(max=ledger.NOTE_MAX, message=_l("At most 500 characters."))])
+    earned_on = Day(_l("Date completed"), required=_l("Enter the date you completed it."))
+    hours = Points(_l("Hours"), minimum=Decimal("0.1"), maximum=Decimal("999.9"), widget=TextInput(),
+                   render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    note = Note(_l("What you did"), required=_l("Say what you did: the branch checks the item against this note."),
+                max_length=ledger.NOTE_MAX)
+
+
+class YearArg(ArgsForm):
+    year = Count(minimum=2000, maximum=2100)
+
+
+class ConfirmForm(FlaskForm):
+    """A secretary's confirmation: the reason (needed after a publication) and, for items with options, the points."""
+
+    reason = Text(max_length=ledger.NOTE_MAX)
+    points = Points()
+
+
+class RejectForm(FlaskForm):
+    reason = Note(required=_l("Give the member a reason."), max_length=ledger.NOTE_MAX)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,16 +158,17 @@ def _years(member: Member, day: date) -> list[int]:
     return sorted((y for y in years if y <= day.year), reverse=True)
 
 
-def _year_arg(member: Member, day: date, raw: str | None) -> tuple[int, list[int] | None]:
+def _year_arg(member: Member, day: date) -> tuple[int, list[int] | None]:
     """The year asked for (404 if the booklet has no such year), and the booklet's years if read to check it."""
-    if not raw:
+    arg = args_form(YearArg).year
+    if arg.errors:
+        abort(404)
+    if arg.data is None:
         return day.year, None
-    if not raw.isdigit():
-        abort(404)
     years = _years(member, day)
-    if int(raw) not in years:
+    if arg.data not in years:
         abort(404)
-    return int(raw), years
+    return arg.data, years
 
 
 _USER_NAMES = select(User.id, User.display_name, User.username).where(User.id.in_(bindparam("ids", expanding=True)))
@@ -175,7 +185,7 @@ def _names(model, ids) -> dict[int, str]:
 
 def _viewer_flags(member: Member, year: int, day: date) -> dict:
     is_own = own_record(member.id)
-    can_decide = current_user.role in SECRETARY_ROLES and not is_own
+    can_decide = is_secretary() and not is_own
     # A secretary undoes an entry from here too, while its year is open (the same rule as correct_entry).
     return {"is_own": is_own, "can_decide": can_decide,
             "can_correct": can_decide and member.status == "active" and ledger.open_for_corrections(member, year, day)}
@@ -281,6 +291,7 @@ def months_after_change(member: Member, year: int) -> str:
 
 
 @bp.get("/booklet")
+@requires(EVERYONE)
 def mine():
     if current_user.member_id is None:
         abort(404)
@@ -288,10 +299,11 @@ def mine():
 
 
 @bp.get("/members/<int:member_id>")
+@requires(EVERYONE)
 def show(member_id: int):
     member = get_member_or_404(member_id)
     day = today()
-    year, years = _year_arg(member, day, request.args.get("year"))
+    year, years = _year_arg(member, day)
     ctx = _booklet(member, year, day, years)
     if ctx["is_own"]:
         ctx["form"] = _new_form(member, day, history=[(t.effective_from, t.type_code) for t in ctx["types"]])
@@ -299,11 +311,12 @@ def show(member_id: int):
 
 
 @bp.get("/members/<int:member_id>/print")
+@requires(EVERYONE)
 def print_view(member_id: int):
     """An A4 page of the paper booklet, in Chinese whatever the UI language."""
     member = get_member_or_404(member_id)
     day = today()
-    year, years = _year_arg(member, day, request.args.get("year"))
+    year, years = _year_arg(member, day)
     with force_locale("zh_CN"):
         ctx = _booklet(member, year, day, years)
         return render_template("booklet/print.html", **ctx)
@@ -324,11 +337,11 @@ def _choices(scheme: Scheme, type_code: str | None) -> dict[str, list[tuple[str,
     return out
 
 
-def _new_form(member: Member, day: date, formdata=None, history: list | None = None) -> SelfRecordForm:
-    """The self-record form; ``history`` is the member's type history when the caller has read it already."""
+def _new_form(member: Member, day: date, posted: bool = False, history: list | None = None) -> SelfRecordForm:
+    """The self-record form (as posted, or new); ``history`` is the member's type history when read already."""
     if history is None:
         history = ledger.type_history(member.id)
-    form = SelfRecordForm(formdata=formdata) if formdata is not None else SelfRecordForm(formdata=None, earned_on=day)
+    form = SelfRecordForm() if posted else SelfRecordForm(formdata=None, earned_on=day)
     form.indicator.choices = _choices(scheme_for_year(day.year), type_on(history, day) if history else None)
     earliest = max(member.on_roll_since, date(day.year - 1, 1, 1))
     form.earned_on.render_kw = {"min": earliest.isoformat(), "max": day.isoformat()}
@@ -357,13 +370,13 @@ def _validated(form: SelfRecordForm, member: Member, day: date) -> SelfRecord | 
         form.indicator.errors.append(_("Choose an item from the list."))
     elif ind.category == "K" or ind.veto:
         form.indicator.errors.append(_("Deductions are recorded by the branch: your booklet records completed items."))
-    else:
+    elif not form.hours.errors:
         try:
             value = entry_points(scheme, ind, type_on(history, on), form.hours.data if ind.is_hours else None)
         except EntryError as err:
             field, text = ledger.error_field_and_text(err, _)
             (form.hours if field == "value" else form.indicator).errors.append(text)
-        if not ind.is_hours and form.hours.data:
+        if not ind.is_hours and form.hours.data is not None:
             form.hours.errors.append(_("This item is not counted in hours: leave the hours empty."))
     if form.errors:
         return None
@@ -382,14 +395,15 @@ def _own_column(member: Member, day: date) -> dict:
 
 
 @bp.post("/members/<int:member_id>/self-records")
+@requires(EVERYONE)
 def self_record(member_id: int):
     member = get_member_or_404(member_id)
-    if current_user.member_id != member.id:  # a secretary records for others in the ledger, not here
+    if not own_record(member.id):  # a secretary records for others in the ledger, not here
         abort(403)
     if member.status != "active" or not ledger.type_history(member.id):
         abort(409)
     day = today()
-    form = _new_form(member, day, formdata=request.form)
+    form = _new_form(member, day, posted=True)
     sr = _validated(form, member, day)
     if sr is None:
         if is_htmx():
@@ -415,12 +429,7 @@ def self_record(member_id: int):
 # ---------------------------------------------------------------------------------------------
 
 def _decidable(record_id: int) -> tuple[SelfRecord, Member]:
-    sr = db.session.get(SelfRecord, record_id)
-    if sr is None:
-        abort(404)
-    member = get_member_or_404(sr.member_id)
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
+    sr, member = get_self_record_or_404(record_id)
     refuse_own_record(member.id)
     if sr.status != "pending":
         abort(409)
@@ -444,7 +453,8 @@ def _booklet_page_year(member: Member) -> int | None:
         return None
     raw = parse_qs(parts.query).get("year", [""])[0]
     day = today()
-    return int(raw) if raw.isdigit() and int(raw) in _years(member, day) else day.year
+    # A header, not a form: at most four digits (int() of 5,000 digits raises).
+    return int(raw) if re.fullmatch(r"[0-9]{4}", raw) and int(raw) in _years(member, day) else day.year
 
 
 def _decision_response(sr: SelfRecord, member: Member, status: int = 200, errors: dict | None = None,
@@ -470,15 +480,18 @@ def _decision_response(sr: SelfRecord, member: Member, status: int = 200, errors
 
 
 @bp.post("/self-records/<int:record_id>/confirm")
+@requires(SECRETARIES)
 def confirm(record_id: int):
     sr, member = _decidable(record_id)
-    reason = (request.form.get("reason") or "").strip()
-    points = (request.form.get("points") or "").strip()
+    form = ConfirmForm()
+    values = as_typed(form)
+    if not form.validate_on_submit():
+        return _decision_response(sr, member, 422, refusals(form), values)
+    reason = form.reason.data or ""
     indicator = scheme_for_year(sr.earned_on.year).indicators.get(sr.indicator_code)
     # The branch may value an item with options (e.g. a district-level commendation) when confirming it.
     valued_by_branch = indicator is not None and bool(indicator.points_options) and not indicator.is_hours
-    value = (points or None) if valued_by_branch else sr.quantity
-    values = {"reason": reason, "points": points}
+    value = form.points.data if valued_by_branch else sr.quantity
     errors: dict[str, str] = {}
     adjusts = ledger.publication_covering(member, sr.earned_on)
     note = f"{sr.note} · {reason}" if reason else sr.note
@@ -510,12 +523,14 @@ def confirm(record_id: int):
 
 
 @bp.post("/self-records/<int:record_id>/reject")
+@requires(SECRETARIES)
 def reject(record_id: int):
     sr, member = _decidable(record_id)
-    reason = (request.form.get("reason") or "").strip()
-    if not reason or len(reason) > ledger.NOTE_MAX:
-        text = _("Give the member a reason.") if not reason else _("At most 500 characters.")
-        return _decision_response(sr, member, 422, {"reject_reason": text}, {"reject_reason": reason})
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return _decision_response(sr, member, 422, {"reject_reason": refusals(form).get("reason", "")},
+                                  {"reject_reason": form.reason._value()})
+    reason = form.reason.data
     _claim(sr, "rejected", reject_reason=reason)
     audit.record("self_record_rejected", sr, member_id=member.id, user=user(),
                  summary=f"{member.name} {sr.indicator_code} on {sr.earned_on}: {reason}")

@@ -1419,7 +1419,7 @@ def _publish_ended_quarters(b: "_Builder", street: Street, branches: list[Branch
     publication lists (when there is one by today); one is about the list as a whole and answered;
     one came in the last days and waits for an answer.
     """
-    from .publication import bump_board_version, members_on_roll, publish, quarter_bounds
+    from .publication import members_on_roll, publish, quarter_bounds
 
     count = 0
     for br, orm in zip(b.branches, branches):
@@ -1455,7 +1455,6 @@ def _publish_ended_quarters(b: "_Builder", street: Street, branches: list[Branch
             _general_query(b, br, orm, published, secretary)
         elif br.index == QUERY_BRANCHES[2]:
             _waiting_query(b, br, orm, published[-1][1], published[-1][2])
-    bump_board_version(street.id)
     return count
 
 

@@ -1,4 +1,4 @@
-"""Forms of the account pages: setup, login, password change."""
+"""Forms of the account pages: setup, login, password change, the language switch."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,11 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from .fields import ArgsForm, Text, no_control_characters
+from .models import Street, User
+
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
+PASSWORD_MAX = 128
 
 
 def username_rules(form, field) -> None:
@@ -22,29 +26,44 @@ def password_rules(form, field) -> None:
     minimum = current_app.config["MIN_PASSWORD_LENGTH"]
     if len(field.data or "") < minimum:
         raise ValidationError(_l("At least %(n)d characters.", n=minimum))
-    if len(field.data) > 128:
-        raise ValidationError(_l("At most 128 characters."))
+
+
+def _password(label, *rules):
+    """A password is kept as typed (spaces count), but never holds control characters or runs past 128."""
+    return PasswordField(label, validators=[DataRequired(), *rules, Length(max=PASSWORD_MAX,
+                                                                           message=_l("At most 128 characters.")),
+                                            no_control_characters])
 
 
 class SetupForm(FlaskForm):
-    street_name = StringField(_l("Street name"), validators=[DataRequired(), Length(max=100)],
-                              filters=[lambda s: s.strip() if s else s])
-    username = StringField(_l("Street administrator's username"), validators=[DataRequired(), username_rules])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), password_rules])
-    confirm = PasswordField(_l("Repeat the password"),
-                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))])
+    street_name = Text(_l("Street name"), required=True, column=Street.name)
+    username = Text(_l("Street administrator's username"), [username_rules], required=True, column=User.username)
+    password = _password(_l("Password"), password_rules)
+    confirm = _password(_l("Repeat the password"), EqualTo("password", message=_l("The passwords differ.")))
     submit = SubmitField(_l("Create the street"))
 
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
+    username = Text(_l("Username"), required=True, column=User.username)
+    password = _password(_l("Password"))
     submit = SubmitField(_l("Log in"))
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=128)])
-    password = PasswordField(_l("New password"), validators=[DataRequired(), password_rules])
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))])
+    current = _password(_l("Current password"))
+    password = _password(_l("New password"), password_rules)
+    confirm = _password(_l("Repeat the new password"), EqualTo("password", message=_l("The passwords differ.")))
     submit = SubmitField(_l("Change password"))
+
+
+class NextArgs(ArgsForm):
+    """?next= of the login page: where to go afterwards (redirects.safe_next is its rule)."""
+
+    next = StringField()
+
+
+class LanguageForm(FlaskForm):
+    """The language switch in every page's header."""
+
+    lang = Text(max_length=8)
+    next = StringField()    # redirects.safe_next is its rule

@@ -5,7 +5,8 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .access import branches_in_scope, communities_in_scope, get_community_or_404
+from .access import requires, SECRETARIES, EVERYONE
+from .access import has_role, branches_in_scope, communities_in_scope, get_community_or_404
 from .clock import today
 from .db import db
 from .htmx import page_or_fragment
@@ -20,8 +21,9 @@ bp = Blueprint("home", __name__)
 
 @bp.get("/")
 @login_required
+@requires(EVERYONE)
 def index():
-    if current_user.role == "member":
+    if has_role("member"):
         return _member_home()
     communities = db.session.scalars(
         communities_in_scope().where(Community.retired.is_(False)).order_by(Community.name)).all()
@@ -37,13 +39,14 @@ def index():
                            for cid, bs in by_community.items()},
         # One community in scope: show its branches at once; several: each opens on request.
         expanded=len(communities) == 1,
-        branch_members=[m for m in st.members] if current_user.role == "branch_secretary" else [],
+        branch_members=[m for m in st.members] if has_role("branch_secretary") else [],
         alerts=case_alerts(current_user),
     )
 
 
 @bp.get("/communities/<int:community_id>")
 @login_required
+@requires(SECRETARIES)
 def community(community_id: int):
     community = get_community_or_404(community_id)
     branches = db.session.scalars(

@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 from flask import Response, make_response, render_template, request
 
+from .redirects import safe_next
+
 
 def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
@@ -25,8 +27,11 @@ def hx_redirect(url: str, status: int = 200) -> Response:
 
 
 def current_path() -> str:
-    """The page the user is on: for htmx requests, the page that made the request."""
+    """The page the user is on: for htmx requests, the page that made the request (a path on this site)."""
     if is_htmx() and request.headers.get("HX-Current-URL"):
-        parts = urlsplit(request.headers["HX-Current-URL"])
-        return parts.path + (f"?{parts.query}" if parts.query else "")
+        try:
+            parts = urlsplit(request.headers["HX-Current-URL"])
+        except ValueError:  # a header sent by hand, such as "http://[x"
+            return "/"
+        return safe_next(parts.path + (f"?{parts.query}" if parts.query else "")) or "/"
     return request.full_path.rstrip("?")

@@ -5,7 +5,10 @@ from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask_babel import Babel, get_translations
 from flask_login import current_user
 
+from .access import public
 from .db import db
+from .forms import LanguageForm
+from .redirects import safe_next
 
 babel = Babel()
 LANG_COOKIE = "qscore_lang"
@@ -52,15 +55,15 @@ bp = Blueprint("i18n", __name__)
 
 
 @bp.post("/lang")
+@public
 def switch_language():
     """Switch the UI language; remembered in a cookie for a year and on the account."""
-    from .auth import safe_next
-
-    lang = request.form.get("lang", "")
-    target = safe_next(request.form.get("next")) or url_for("home.index")
-    resp = redirect(target)
+    form = LanguageForm()
+    lang = form.lang.data if form.validate_on_submit() else None
+    resp = redirect(safe_next(form.next.data) or url_for("home.index"))
     if lang in current_app.config["LANGUAGES"]:
-        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=current_app.config["SESSION_COOKIE_SECURE"])
         if current_user.is_authenticated:
             current_user.locale = lang
             db.session.commit()

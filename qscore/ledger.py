@@ -28,6 +28,7 @@ from .scheme import Indicator
 from .scheme_versions import ensure_year, scheme_for_year
 from .scoring import (N_, EntryError, check_earned_on, check_note, entry_points, live_entry_clause, quarter_of,
                       type_on)
+from .refusals import Refusal
 
 NOTE_MAX = 500
 
@@ -45,18 +46,10 @@ LEDGER_ERROR_TEXTS: dict[str, str] = {
 }
 
 
-class LedgerError(ValueError):
+class LedgerError(Refusal):
     """A refused write; ``field`` says which form field the message belongs next to."""
 
-    def __init__(self, key: str, field: str = "", **params: Any):
-        self.key = key
-        self.field = field
-        self.params = {k: str(v) for k, v in params.items()}
-        super().__init__(self.text())
-
-    def text(self, gettext=lambda s: s) -> str:
-        texts = LEDGER_ERROR_TEXTS if self.key in LEDGER_ERROR_TEXTS else {}
-        return gettext(texts.get(self.key, self.key)).format(**self.params)
+    TEXTS = LEDGER_ERROR_TEXTS
 
 
 # scoring.EntryError keys -> the form field they concern

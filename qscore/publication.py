@@ -14,19 +14,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, exists, func, inspect, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import aliased
 
 from . import audit
 from .branch_lock import lock_branches
 from .db import db
 from .names import sort_key
-from .models import (Branch, BranchSpell, Community, Member, PointEntry, Publication, PublicationAdjustment,
-                     Reconciliation, SelfRecord, Street, User)
+from .models import (Branch, BranchSpell, Member, PointEntry, Publication, PublicationAdjustment,
+                     Reconciliation, SelfRecord, User)
 from .models._common import utcnow
 from .scheme_versions import scheme_for_year
 from .scoring import N_, score_members
 from .street_settings import get_setting
+from .refusals import Refusal
 
 PUBLISH_ERROR_TEXTS = {
     "not_ended": N_("{period} has not ended yet: a quarter can be published only after its last day."),
@@ -41,15 +42,12 @@ PUBLISH_ERROR_TEXTS = {
 }
 
 
-class PublishError(ValueError):
-    def __init__(self, key: str, publication: Publication | None = None, **params: Any):
-        self.key = key
-        self.publication = publication  # already_published: the live one, for "published by X at T"
-        self.params = {k: str(v) for k, v in params.items()}
-        super().__init__(self.text())
+class PublishError(Refusal):
+    TEXTS = PUBLISH_ERROR_TEXTS
 
-    def text(self, gettext=lambda s: s) -> str:
-        return gettext(PUBLISH_ERROR_TEXTS[self.key]).format(**self.params)
+    def __init__(self, key: str, publication: Publication | None = None, **params: Any):
+        self.publication = publication  # already_published: the live one, for "published by X at T"
+        super().__init__(key, status=409 if key in ("already_published", "already_retracted") else 422, **params)
 
 
 def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
@@ -193,7 +191,6 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
     pub = store_publication(branch, year, quarter, published_by_id=user.id, meeting_on=meeting_on,
                             members_present=present, members_total=total, chair=chair.strip()[:100],
                             supervision_ends_on=today + timedelta(days=days), published_at=published_at)
-    bump_board_version(street_id)
     audit.record("quarter_published", pub, summary=f"{branch.name} {p}: {pub.snapshot.count('member_id')} members, "
                  f"sha256 {pub.sha256}")
     return pub
@@ -216,7 +213,7 @@ def canonical_json_list(items: list[dict]) -> str:
     return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def retract(*, publication: Publication, reason: str, user: User, street_id: int) -> None:
+def retract(*, publication: Publication, reason: str, user: User) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise PublishError("reason_required")
@@ -225,54 +222,7 @@ def retract(*, publication: Publication, reason: str, user: User, street_id: int
     publication.retracted_at = utcnow()
     publication.retracted_by_id = user.id
     publication.retract_reason = reason[:1000]
-    bump_board_version(street_id)
     audit.record("publication_retracted", publication, summary=reason[:500])
-
-
-BOARD_VERSION_KEY = "board_version"
-
-
-def bump_board_version(street_id: int) -> None:
-    """The board's polls compare this one value: any publication, retraction or query changes it."""
-    from .models import Setting
-
-    row = db.session.scalar(select(Setting).where(Setting.street_id == street_id, Setting.key == BOARD_VERSION_KEY))
-    stamp = utcnow().isoformat(timespec="microseconds")
-    if row is None:
-        db.session.add(Setting(street_id=street_id, key=BOARD_VERSION_KEY, value=stamp))
-    else:
-        row.value = stamp
-
-
-# What the board shows besides publications, settings and queries (which bump the version where they
-# are written): the names and retirement of streets, communities and branches, and the booklet numbers
-# that tell clashing masked names apart. A change to any of them bumps the street's board version too,
-# so a screen (and the board's rendered pages, cached per version) never shows the old ones.
-_BOARD_FIELDS = {Street: ("name", "demo"), Community: ("name", "retired"), Branch: ("name", "retired"),
-                 Member: ("booklet_no",)}
-
-
-@event.listens_for(Session, "before_flush")
-def _bump_on_board_inputs(session: Session, flush_context, instances) -> None:
-    streets: set[int] = set()
-    for obj in list(session.dirty):
-        fields = _BOARD_FIELDS.get(type(obj))
-        if not fields:
-            continue
-        state = inspect(obj)
-        if not any(state.attrs[f].history.has_changes() for f in fields):
-            continue
-        if isinstance(obj, Street):
-            streets.add(obj.id)
-        elif isinstance(obj, (Community, Member)):
-            streets.add(obj.street_id)
-        elif isinstance(obj, Branch):
-            community = session.get(Community, obj.community_id)
-            if community is not None:
-                streets.add(community.street_id)
-    for street_id in streets:
-        if street_id is not None:
-            bump_board_version(street_id)
 
 
 def snapshot(publication: Publication) -> list[dict[str, Any]]:

@@ -1,20 +1,25 @@
 """Quarterly reconciliation with the members' booklets, and publishing the quarter (公示)."""
 from __future__ import annotations
 
-from datetime import date
+from decimal import Decimal
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _, lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from wtforms import SelectChoice, SelectField
+from wtforms.widgets import TextInput
 
+from .access import requires, SECRETARIES, STREET_ADMIN
 from . import audit
-from .access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404
+from .access import branches_in_scope, get_branch_or_404, get_publication_or_404
 from .clock import today
 from .db import db
+from .fields import ArgsForm, Count, Day, Note, Points, Text, args_form, as_typed, refusals
 from .htmx import is_htmx
-from .ledger import type_history
+from .ledger import NOTE_MAX, type_history
 from .models import (Branch, Community, Member, Publication, Reconciliation, ResidentQuery, SelfRecord, Street,
                      User)
 from .publication import (PublishError, later_adjustments, live_publication, members_on_roll, period, publish, quarter_bounds,
@@ -26,11 +31,35 @@ from .scoring import EntryError, check_earned_on, entry_points, score_members, t
 bp = Blueprint("publish", __name__)
 
 
-@bp.before_request
-@login_required
-def _secretaries_only():
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
+class YearArg(ArgsForm):
+    year = Count(minimum=2000, maximum=2100)
+
+
+class ReconcileForm(FlaskForm):
+    status = SelectField(choices=[SelectChoice(s) for s in ("agrees", "deferred", "clear")])
+
+
+class BookletItemForm(FlaskForm):
+    """What the member's booklet shows that the ledger lacks (the indicator is checked against the quarter's list)."""
+
+    indicator = SelectField(_l("Indicator"), validate_choice=False)
+    earned_on = Day(_l("Date earned"), required=True)
+    hours = Points(_l("Hours (volunteer service)"), minimum=Decimal("0.1"), maximum=Decimal("999.9"), widget=TextInput())
+    note = Text(_l("What the booklet shows"), required=_l("Say what the booklet shows (at most 500 characters)."),
+                max_length=NOTE_MAX)
+
+
+class PublishForm(FlaskForm):
+    """The branch meeting that reconciled the quarter; its absence or bad counts are refused by publish()."""
+
+    meeting_on = Day(_l("Date of the branch meeting"))
+    present = Count(_l("Members present"))
+    total = Count(_l("Members in total"))
+    chair = Text(_l("Chaired by"), column=Publication.chair)
+
+
+class RetractForm(FlaskForm):
+    reason = Note(_l("Reason"), max_length=1000)
 
 
 def _quarter_or_404(year: int, quarter: int) -> None:
@@ -43,10 +72,11 @@ def _street_id(branch: Branch) -> int:
 
 
 @bp.get("/publish")
+@requires(SECRETARIES)
 def index():
     """Every branch in scope with the state of each quarter of the year."""
     day = today()
-    year = request.args.get("year", type=int) or day.year
+    year = args_form(YearArg).year.data or day.year
     if not (2000 <= year <= day.year):
         abort(404)
     branches = db.session.execute(
@@ -76,7 +106,8 @@ def _quarter_data(branch: Branch, year: int, quarter: int):
 
 
 @bp.get("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>")
-def quarter(branch_id: int, year: int, quarter: int):
+@requires(SECRETARIES)
+def quarter(branch_id: int, year: int, quarter: int, publish_form: PublishForm | None = None):
     branch, community = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
     day = today()
@@ -96,8 +127,9 @@ def quarter(branch_id: int, year: int, quarter: int):
                                query_counts=list(counts.values()), **context)
     members, scores, pending, recon = _quarter_data(branch, year, quarter)
     state = readiness(branch, year, quarter, day)
+    form = publish_form or PublishForm(formdata=None, total=len(members))
     return render_template("publish/quarter.html", members=members, scores=scores, pending=pending, recon=recon,
-                           state=state, **context)
+                           state=state, form=form, **context)
 
 
 def _adjustments(pub: Publication) -> list[dict]:
@@ -129,6 +161,7 @@ def _row_response(branch: Branch, year: int, quarter: int, member: Member, statu
 
 
 @bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/members/<int:member_id>/reconcile")
+@requires(SECRETARIES)
 def reconcile(branch_id: int, year: int, quarter: int, member_id: int):
     """'Booklet agrees' or 'member absent — reconcile later' (deferred)."""
     branch, _c = get_branch_or_404(branch_id)
@@ -136,9 +169,10 @@ def reconcile(branch_id: int, year: int, quarter: int, member_id: int):
     member = _member_in_quarter(branch, year, quarter, member_id)
     if live_publication(branch.id, year, quarter) is not None:
         abort(409)
-    status = request.form.get("status")
-    if status not in ("agrees", "deferred", "clear"):
+    form = ReconcileForm()
+    if not form.validate_on_submit():  # the page's buttons send one of the three
         abort(400)
+    status = form.status.data
     row = db.session.scalar(select(Reconciliation).where(
         Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter,
         Reconciliation.member_id == member.id))
@@ -160,6 +194,7 @@ def reconcile(branch_id: int, year: int, quarter: int, member_id: int):
 
 
 @bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/reconcile-all")
+@requires(SECRETARIES)
 def reconcile_all(branch_id: int, year: int, quarter: int):
     """'All booklets agree': every member not yet reconciled and with nothing pending agrees, in one click.
 
@@ -196,6 +231,7 @@ def reconcile_all(branch_id: int, year: int, quarter: int):
 
 @bp.route("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/members/<int:member_id>/booklet-item",
           methods=["GET", "POST"])
+@requires(SECRETARIES)
 def booklet_item(branch_id: int, year: int, quarter: int, member_id: int):
     """What the member's booklet shows that the ledger lacks: a pending item to confirm or reject."""
     branch, _c = get_branch_or_404(branch_id)
@@ -207,47 +243,44 @@ def booklet_item(branch_id: int, year: int, quarter: int, member_id: int):
     start, end = quarter_bounds(year, quarter)
     type_code = type_on(type_history(member.id), end)
     choices = [i for i in scheme.applicable(type_code) if i.category != "K" and not i.veto]
+    form = BookletItemForm()
+    posted = form.is_submitted()
     errors: dict[str, str] = {}
-    values = {"indicator": request.form.get("indicator", ""), "earned_on": request.form.get("earned_on", ""),
-              "hours": request.form.get("hours", ""), "note": (request.form.get("note") or "").strip()}
-    if request.method == "POST":
-        ind = next((i for i in choices if i.code == values["indicator"]), None)
-        earned = None
-        try:
-            earned = date.fromisoformat(values["earned_on"])
-        except ValueError:
-            errors["earned_on"] = _("Enter a date.")
+    if posted:
+        form.validate()
+        errors = refusals(form)
+        ind = next((i for i in choices if i.code == form.indicator.data), None)
+        earned = form.earned_on.data
         if ind is None:
             errors["indicator"] = _("Choose an indicator.")
         if earned is not None and not (start <= earned <= end):
             errors["earned_on"] = _("The date must fall in %(period)s.", period=period(year, quarter))
         elif earned is not None and earned < member.on_roll_since:
             errors["earned_on"] = _("The member came onto the roll on %(d)s.", d=member.on_roll_since.isoformat())
-        if not values["note"] or len(values["note"]) > 500:
-            errors["note"] = _("Say what the booklet shows (at most 500 characters).")
         quantity = None
         if ind is not None and earned is not None and not errors:
             try:
                 check_earned_on(earned, today(), previous_year_open=True)
                 value = entry_points(scheme, ind, type_on(type_history(member.id), earned),
-                                     values["hours"] if ind.is_hours else None)
+                                     form.hours.data if ind.is_hours else None)
                 quantity = value.quantity
             except EntryError as err:
                 errors["hours" if ind.is_hours else "earned_on"] = err.text(_)
         if not errors:
             sr = SelfRecord(member_id=member.id, indicator_code=ind.code, earned_on=earned, quantity=quantity,
-                            note=values["note"], origin="reconciliation", created_by_id=current_user.id)
+                            note=form.note.data, origin="reconciliation", created_by_id=current_user.id)
             db.session.add(sr)
             db.session.flush()
             audit.record("booklet_item_added", sr, member_id=member.id,
-                         summary=f"{member.name} {ind.code} {earned}: {values['note'][:200]}")
+                         summary=f"{member.name} {ind.code} {earned}: {form.note.data[:200]}")
             db.session.commit()
             return _row_response(branch, year, quarter, member)
-    return _row_response(branch, year, quarter, member, status=422 if request.method == "POST" else 200,
-                         item_form=True, choices=choices, values=values, errors=errors)
+    return _row_response(branch, year, quarter, member, status=422 if posted else 200,
+                         item_form=True, choices=choices, values=as_typed(form), errors=errors)
 
 
 @bp.get("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/sheet")
+@requires(SECRETARIES)
 def sheet(branch_id: int, year: int, quarter: int):
     """The printable reconciliation sheet for the branch meeting (A4)."""
     branch, community = get_branch_or_404(branch_id)
@@ -259,30 +292,24 @@ def sheet(branch_id: int, year: int, quarter: int):
 
 
 @bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/publish")
+@requires(SECRETARIES)
 def publish_quarter(branch_id: int, year: int, quarter: int):
     branch, _c = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
-    form = request.form
-    meeting_on = present = total = None
-    try:
-        meeting_on = date.fromisoformat(form.get("meeting_on", ""))
-    except ValueError:
-        pass
-    try:
-        present, total = int(form.get("present", "")), int(form.get("total", ""))
-    except ValueError:
-        pass
+    form = PublishForm()
+    if not form.validate_on_submit():
+        return quarter_page_with_status(branch_id, year, quarter, 422, form)
     try:
         pub = publish(branch=branch, year=year, quarter=quarter, user=current_user._get_current_object(),
-                      today=today(), meeting_on=meeting_on, present=present, total=total,
-                      chair=form.get("chair", ""), street_id=_street_id(branch))
+                      today=today(), meeting_on=form.meeting_on.data, present=form.present.data,
+                      total=form.total.data, chair=form.chair.data or "", street_id=_street_id(branch))
         db.session.commit()
     except PublishError as err:
         db.session.rollback()
         if err.key == "already_published":
             return _published_by_another(branch, year, quarter, err.publication)
         flash(err.text(_), "error")
-        return quarter_page_with_status(branch_id, year, quarter, 422)
+        return quarter_page_with_status(branch_id, year, quarter, 422, form)
     except IntegrityError:
         # The one-live-publication index refused a second one that a concurrent publish made first.
         db.session.rollback()
@@ -305,21 +332,19 @@ def _published_by_another(branch: Branch, year: int, quarter_: int, pub: Publica
     return quarter_page_with_status(branch.id, year, quarter_, 409)
 
 
-def quarter_page_with_status(branch_id: int, year: int, quarter_: int, status: int):
-    resp = make_response(quarter(branch_id, year, quarter_))
+def quarter_page_with_status(branch_id: int, year: int, quarter_: int, status: int,
+                             form: PublishForm | None = None):
+    resp = make_response(quarter(branch_id, year, quarter_, publish_form=form))
     resp.status_code = status
     return resp
 
 
 def _publication_in_scope(publication_id: int) -> tuple[Publication, Branch, Community]:
-    pub = db.session.get(Publication, publication_id)
-    if pub is None:
-        abort(404)
-    branch, community = get_branch_or_404(pub.branch_id)
-    return pub, branch, community
+    return get_publication_or_404(publication_id)
 
 
 @bp.get("/publications/<int:publication_id>/notice")
+@requires(SECRETARIES)
 def notice(publication_id: int):
     """The printable notice sheet (A4/A3) of a publication."""
     from .street_settings import all_settings
@@ -331,13 +356,15 @@ def notice(publication_id: int):
 
 
 @bp.post("/publications/<int:publication_id>/retract")
+@requires(STREET_ADMIN)
 def retract_publication(publication_id: int):
     pub, branch, community = _publication_in_scope(publication_id)
-    if current_user.role != "street_admin":
-        abort(403)
+    form = RetractForm()
+    if not form.validate_on_submit():
+        flash(next(iter(refusals(form).values())), "error")
+        return quarter_page_with_status(branch.id, pub.year, pub.quarter, 422)
     try:
-        retract(publication=pub, reason=request.form.get("reason", ""), user=current_user._get_current_object(),
-                street_id=community.street_id)
+        retract(publication=pub, reason=form.reason.data or "", user=current_user._get_current_object())
     except PublishError as err:
         db.session.rollback()
         flash(err.text(_), "error")

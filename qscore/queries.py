@@ -10,62 +10,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import wraps
 
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
-from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select, update
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from sqlalchemy import func, select
+from wtforms import SelectChoice, SelectField
+from wtforms.validators import DataRequired
 
+from .access import SECRETARIES, loaded, public, requires, scope_loader
 from . import audit, board
-from .access import SECRETARY_ROLES, branches_in_scope, user
+from .access import branches_in_scope, user
 from .db import db
+from .fields import ArgsForm, Id, IdChoice, Note, Text, args_form
 from .htmx import is_htmx
 from .models import Branch, Community, Member, PointEntry, Publication, ResidentQuery, User
 from .models._common import utcnow
-from .publication import bump_board_version
 from .security import client_ip
 from .templating import TYPE_LABELS
-from .sessions import login_manager
 
 bp = Blueprint("queries", __name__)
 
 QUESTION_MAX = 1000
 ANSWER_MAX = 2000
-CONTACT_MAX = 100
+CONTACT_MAX = 100  # the columns' length (ResidentQuery.asker_name, asker_contact)
 GENERAL = "-"  # the choice for a question about the whole list rather than one member
 ANSWERED_SHOWN = 100
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+class PublicationArg(ArgsForm):
+    pub = Id()
 
 
 class QueryForm(FlaskForm):
     member = SelectField(_l("Which member is it about?"), validators=[
         DataRequired(_l("Choose the member your question is about."))])
-    # Stored as given (autoescaped wherever shown); only the length is limited.
-    question = TextAreaField(_l("Your question"), validators=[
-        DataRequired(_l("Write your question.")),
-        Length(max=QUESTION_MAX, message=_l("At most %(n)d characters.", n=QUESTION_MAX))],
-        render_kw={"rows": 6, "maxlength": QUESTION_MAX})
-    asker_name = StringField(_l("Your name (optional)"), filters=[_strip], validators=[
-        Length(max=CONTACT_MAX, message=_l("At most %(n)d characters.", n=CONTACT_MAX))],
-        render_kw={"maxlength": CONTACT_MAX, "autocomplete": "name"})
-    asker_contact = StringField(_l("Phone or other contact (optional)"), filters=[_strip], validators=[
-        Length(max=CONTACT_MAX, message=_l("At most %(n)d characters.", n=CONTACT_MAX))],
-        render_kw={"maxlength": CONTACT_MAX, "autocomplete": "tel"})
+    # Autoescaped wherever shown; the field refuses control characters and limits the length.
+    question = Note(_l("Your question"), required=_l("Write your question."), max_length=QUESTION_MAX,
+                    render_kw={"rows": 6, "maxlength": QUESTION_MAX})
+    asker_name = Text(_l("Your name (optional)"), max_length=CONTACT_MAX,
+                      render_kw={"maxlength": CONTACT_MAX, "autocomplete": "name"})
+    asker_contact = Text(_l("Phone or other contact (optional)"), max_length=CONTACT_MAX,
+                         render_kw={"maxlength": CONTACT_MAX, "autocomplete": "tel"})
 
 
 class AnswerForm(FlaskForm):
-    answer = TextAreaField(_l("Answer"), validators=[
-        DataRequired(_l("Write the answer.")),
-        Length(max=ANSWER_MAX, message=_l("At most %(n)d characters.", n=ANSWER_MAX))],
-        render_kw={"rows": 4, "maxlength": ANSWER_MAX})
-    correction = SelectField(_l("Correction made because of this query (optional)"), validate_choice=False)
+    answer = Note(_l("Answer"), required=_l("Write the answer."), max_length=ANSWER_MAX,
+                  render_kw={"rows": 4, "maxlength": ANSWER_MAX})
+    # The candidates shown are the latest 50; any correction of the branch after the query is accepted.
+    correction = IdChoice(_l("Correction made because of this query (optional)"), validate_choice=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +73,7 @@ class Asked:
 
 
 def _live_publication_or_404() -> Asked:
-    pub_id = request.args.get("pub", type=int)
+    pub_id = args_form(PublicationArg).pub.data
     row = db.session.execute(
         select(Publication, Branch, Community).join(Branch, Branch.id == Publication.branch_id)
         .join(Community, Community.id == Branch.community_id).where(Publication.id == pub_id)).first() \
@@ -110,6 +103,7 @@ def _member_choices(pub: Publication) -> dict:
 
 
 @bp.route("/queries/new", methods=["GET", "POST"])
+@public
 def new():
     asked = _live_publication_or_404()
     form = QueryForm()
@@ -129,13 +123,13 @@ def new():
         db.session.flush()
         audit.record("query_received", q, summary=f"{asked.branch.name} {asked.publication.year}-Q"
                                                   f"{asked.publication.quarter}: {label or 'whole list'}")
-        bump_board_version(asked.community.street_id)
         db.session.commit()
         return redirect(url_for("queries.thanks", pub=asked.publication.id))
     return render_template("queries/new.html", **context)
 
 
 @bp.get("/queries/thanks")
+@public
 def thanks():
     asked = _live_publication_or_404()
     return render_template("queries/thanks.html", asked=asked,
@@ -145,17 +139,6 @@ def thanks():
 # ---------------------------------------------------------------------------------------------
 # Secretaries: answering
 # ---------------------------------------------------------------------------------------------
-
-def secretary_required(view):
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_authenticated:
-            return login_manager.unauthorized()
-        if current_user.role not in SECRETARY_ROLES:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
-
 
 @dataclass
 class QueryView:
@@ -197,10 +180,11 @@ def _entry_text(e: PointEntry, name: str) -> str:
     return f"{name} · {e.indicator_code} {board.signed_points(e.points)} · {e.earned_on.isoformat()} · {e.note[:40]}"
 
 
-def answer_form(q: ResidentQuery, formdata=None) -> AnswerForm:
-    form = AnswerForm(formdata=formdata, prefix=f"q{q.id}")
-    form.correction.choices = [("", _("No correction"))] + [
-        (str(e.id), _entry_text(e, name)) for e, name in _correction_candidates(q)]
+def answer_form(q: ResidentQuery, posted: bool = False) -> AnswerForm:
+    """The query's answer form, as posted or new (each query's fields carry its id as their prefix)."""
+    form = AnswerForm(prefix=f"q{q.id}") if posted else AnswerForm(formdata=None, prefix=f"q{q.id}")
+    form.correction.choices = [SelectChoice("", _("No correction"))] + [
+        SelectChoice(str(e.id), _entry_text(e, name)) for e, name in _correction_candidates(q)]
     return form
 
 
@@ -265,12 +249,17 @@ def _index_page(forms: dict[int, AnswerForm] | None = None, status: int = 200):
 
 
 @bp.get("/queries")
-@secretary_required
+@requires(SECRETARIES)
 def index():
     return _index_page()
 
 
 def _query_in_scope_or_404(query_id: int) -> tuple:
+    return loaded("query_id", query_id)
+
+
+@scope_loader("query_id")
+def _load_query(query_id: int) -> tuple:
     rows = _query_rows(ResidentQuery.id == query_id)
     if not rows:
         abort(404)
@@ -297,18 +286,17 @@ def _conflict():
 
 
 @bp.post("/queries/<int:query_id>/answer")
-@secretary_required
+@requires(SECRETARIES)
 def answer(query_id: int):
     row = _query_in_scope_or_404(query_id)
     q, _pub, branch, community = row
     if q.answered_at is not None:
         return _conflict()
-    form = answer_form(q, request.form)
+    form = answer_form(q, posted=True)
     entry = None
     valid = form.validate_on_submit()
-    if form.correction.data:
-        entry_id = int(form.correction.data) if str(form.correction.data).isdigit() else 0
-        entry = _valid_correction(q, entry_id)
+    if form.correction.data is not None:
+        entry = _valid_correction(q, form.correction.data)
         if entry is None:
             form.correction.errors = [*form.correction.errors, _(
                 "Choose a correction or adjustment of this branch recorded after the query.")]
@@ -317,20 +305,17 @@ def answer(query_id: int):
         if is_htmx():
             return _card(row, 422, form=form)
         return _index_page({q.id: form}, 422)
-    now = utcnow()
-    # One conditional update: of two secretaries answering at once, only the first succeeds.
-    done = db.session.execute(
-        update(ResidentQuery).where(ResidentQuery.id == q.id, ResidentQuery.answered_at.is_(None))
-        .values(answer=form.answer.data, answered_by_id=user().id, answered_at=now,
-                correction_entry_id=entry.id if entry else None)
-        .execution_options(synchronize_session=False)).rowcount
-    if done != 1:
+    # Of two secretaries answering at once, only the first succeeds: the row is locked (SQLite: the
+    # writing request's BEGIN IMMEDIATE), read again, and answered only if it still is not.
+    db.session.refresh(q, with_for_update=True)
+    if q.answered_at is not None:
         db.session.rollback()
         return _conflict()
-    db.session.refresh(q)
+    q.answer, q.answered_by_id, q.answered_at = form.answer.data, user().id, utcnow()
+    q.correction_entry_id = entry.id if entry else None
+    db.session.flush()
     audit.record("query_answered", q, summary=f"{branch.name}: {q.member_label or 'whole list'}",
                  after={"answer": form.answer.data, "correction_entry_id": q.correction_entry_id})
-    bump_board_version(community.street_id)
     db.session.commit()
     if is_htmx():
         return _card(row, oob=True, just_answered=True)

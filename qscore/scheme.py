@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -24,22 +25,65 @@ THRESHOLD_KEYS = (
 )
 
 
-class SchemeError(ValueError):
-    """An invalid scheme; .problems lists every problem found, in English (translated for display)."""
+Path = tuple[str | int, ...]
+_KEY_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")  # a key shown as .name in a path; others are quoted
 
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
+
+def N_(s: str) -> str:
+    """Marks a string for extraction by Babel; Problem.text translates it when it is shown."""
+    return s
+
+
+def path_text(path: Path | None) -> str:
+    """A path in the file as a programmer writes it: indicators[3].code, branch_index.weights["a b"]."""
+    out = ""
+    for k in path or ():
+        if isinstance(k, int):
+            out += f"[{k}]"
+        elif _KEY_RE.fullmatch(k):
+            out += f".{k}" if out else k
+        else:  # a key that is not a plain name is quoted (and a very long one cut)
+            out += "[" + json.dumps(k if len(k) <= 40 else k[:40] + "…", ensure_ascii=False) + "]"
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a scheme: where it is in the document (None: the file as a whole) and what is wrong, as
+    an English message with %(name)s parameters that the UI translates when it shows it."""
+
+    path: Path | None
+    message: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def text(self, gettext=None) -> str:
+        """The message alone, in the language of ``gettext`` (English without one)."""
+        if gettext is None:
+            return self.message % self.params if self.params else self.message
+        return gettext(self.message, **self.params)
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.text()
+        return f"{path_text(self.path) or '(the whole file)'}: {self.text()}"
+
+
+class SchemeError(ValueError):
+    """An invalid scheme; .problems lists every problem found (Problem: a path and a translatable message)."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(map(str, problems)))
         self.problems = problems
 
 
-def _dec(value: Any, where: str, problems: list[str]) -> Decimal:
+def _dec(value: Any, where: Path, problems: list[Problem]) -> Decimal:
     try:
         d = Decimal(str(value))
     except (InvalidOperation, ValueError, TypeError):
-        problems.append(f"{where}: not a number")
+        problems.append(Problem(where, N_("must be a number")))
         return Decimal(0)
     if not d.is_finite():
-        problems.append(f"{where}: not a number")
+        problems.append(Problem(where, N_("must be a number")))
         return Decimal(0)
     return d
 
@@ -150,109 +194,118 @@ class Scheme:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Scheme":
-        problems: list[str] = []
+        problems: list[Problem] = []
         if not isinstance(data, dict):
-            raise SchemeError(["the scheme must be a JSON object"])
+            raise SchemeError([Problem((), N_("must be an object {…}"))])
         types: dict[str, TypeDef] = {}
-        for t in data.get("types") or []:
+        for n, t in enumerate(data.get("types") or []):
             code = str(t.get("code", ""))
             if code not in TYPE_CODES:
-                problems.append(f"type {code!r}: the code must be one of A, B, C, D")
+                problems.append(Problem(("types", n, "code"), N_("must be one of: %(values)s"),
+                                        {"values": ", ".join(TYPE_CODES)}))
                 continue
             td = TypeDef(
                 code, str(t.get("zh", "")), str(t.get("en", "")),
-                _dec(t.get("base"), f"type {code} base", problems),
-                _dec(t.get("basic_cap"), f"type {code} basic_cap", problems),
-                _dec(t.get("contribution_cap"), f"type {code} contribution_cap", problems),
+                _dec(t.get("base"), ("types", n, "base"), problems),
+                _dec(t.get("basic_cap"), ("types", n, "basic_cap"), problems),
+                _dec(t.get("contribution_cap"), ("types", n, "contribution_cap"), problems),
             )
             if td.base < 0:
-                problems.append(f"type {code}: the base must not be negative")
-            if td.basic_cap <= 0 or td.contribution_cap <= 0:
-                problems.append(f"type {code}: caps must be positive")
+                problems.append(Problem(("types", n, "base"), N_("must not be negative")))
+            for key in ("basic_cap", "contribution_cap"):
+                if getattr(td, key) <= 0:
+                    problems.append(Problem(("types", n, key), N_("must be positive")))
             types[code] = td
         if sorted(types) != list(TYPE_CODES):
-            problems.append("the scheme must define the four types A, B, C and D")
+            problems.append(Problem(("types",), N_("must define the four types A, B, C and D, one each")))
 
         categories: dict[str, CategoryDef] = {}
         for c in data.get("categories") or []:
             code = str(c.get("code", ""))
             categories[code] = CategoryDef(code, str(c.get("zh", "")), str(c.get("en", "")), str(c.get("sign", "")))
         if sorted(categories) != sorted(CATEGORY_CODES):
-            problems.append("the scheme must keep the three categories J, Z and K")
+            problems.append(Problem(("categories",), N_("must keep the three categories J, Z and K")))
 
         indicators: dict[str, Indicator] = {}
-        for raw in data.get("indicators") or []:
-            ind = _parse_indicator(raw, problems)
+        for n, raw in enumerate(data.get("indicators") or []):
+            ind = _parse_indicator(raw, ("indicators", n), problems)
             if ind is None:
                 continue
             if ind.code in indicators:
-                problems.append(f"indicator {ind.code}: the code is used twice")
+                problems.append(Problem(("indicators", n, "code"), N_("the code %(code)s is used by another indicator"),
+                                        {"code": ind.code}))
             indicators[ind.code] = ind
         if not indicators:
-            problems.append("the scheme has no indicators")
+            problems.append(Problem(("indicators",), N_("must not be empty")))
 
         th = data.get("grade_thresholds") or {}
         missing = [k for k in THRESHOLD_KEYS if k not in th]
+        problems += [Problem(("grade_thresholds", k), N_("is missing")) for k in missing]
         if missing:
-            problems.append("grade thresholds missing: " + ", ".join(missing))
             th = {**{k: 0 for k in THRESHOLD_KEYS}, **th}
         thresholds = Thresholds(
-            _dec(th["advanced_min"], "advanced_min", problems),
-            _dec(th["qualified_min"], "qualified_min", problems),
-            *(_int(th[k], k, problems) for k in THRESHOLD_KEYS[2:]),
+            _dec(th["advanced_min"], ("grade_thresholds", "advanced_min"), problems),
+            _dec(th["qualified_min"], ("grade_thresholds", "qualified_min"), problems),
+            *(_int(th[k], ("grade_thresholds", k), problems) for k in THRESHOLD_KEYS[2:]),
         )
         if not thresholds.qualified_min < thresholds.advanced_min:
-            problems.append("thresholds: qualified_min must be below advanced_min")
-        if thresholds.advanced_min_quarters_with_contribution not in range(0, 5):
-            problems.append("thresholds: advanced_min_quarters_with_contribution must be 0 to 4")
-        for k in ("rectify_streak_months", "warning_streak_months", "min_months_on_roll_for_grade"):
-            if getattr(thresholds, k) not in range(1, 13):
-                problems.append(f"thresholds: {k} must be 1 to 12")
+            problems.append(Problem(("grade_thresholds", "qualified_min"), N_("must be below advanced_min (%(a)s)"),
+                                    {"a": f"{thresholds.advanced_min.normalize():f}"}))
+        bounds = {"advanced_min_quarters_with_contribution": (0, 4), "rectify_streak_months": (1, 12),
+                  "warning_streak_months": (1, 12), "min_months_on_roll_for_grade": (1, 12)}
+        for k, (low, high) in bounds.items():
+            if getattr(thresholds, k) not in range(low, high + 1):
+                problems.append(Problem(("grade_thresholds", k), N_("must be a whole number from %(min)s to %(max)s"),
+                                        {"min": low, "max": high}))
 
         weights = {
-            k: _dec(v, f"branch index weight {k}", problems)
+            k: _dec(v, ("branch_index", "weights", k), problems)
             for k, v in ((data.get("branch_index") or {}).get("weights") or {}).items()
         }
         if weights and sum(weights.values()) != 1:
-            problems.append("branch index weights must add up to 1")
-        period = _int((data.get("rectification") or {}).get("period_months", 6), "rectification period", problems)
+            problems.append(Problem(("branch_index", "weights"), N_("the weights must add up to 1")))
+        period = _int((data.get("rectification") or {}).get("period_months", 6), ("rectification", "period_months"),
+                      problems)
         if problems:
             raise SchemeError(problems)
         return cls(types, categories, indicators, thresholds, weights, period, copy.deepcopy(data))
 
 
-def _int(value: Any, where: str, problems: list[str]) -> int:
+def _int(value: Any, where: Path, problems: list[Problem]) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        problems.append(f"{where}: not a whole number")
+        problems.append(Problem(where, N_("must be a whole number")))
         return 0
 
 
-def _parse_indicator(raw: dict[str, Any], problems: list[str]) -> Indicator | None:
+def _parse_indicator(raw: dict[str, Any], at: Path, problems: list[Problem]) -> Indicator | None:
     code = str(raw.get("code", "")).strip()
     if not code or len(code) > 8:
-        problems.append(f"indicator {code!r}: a code of 1 to 8 characters is required")
+        problems.append(Problem((*at, "code"),
+                                N_("a capital letter, then up to 7 capital letters or digits (e.g. Z8)")))
         return None
-    where = f"indicator {code}"
     category = str(raw.get("category", ""))
     if category not in CATEGORY_CODES:
-        problems.append(f"{where}: unknown category {category!r}")
-    points = _dec(raw.get("points", 0), f"{where} points", problems)
-    by_type = {k: _dec(v, f"{where} points_by_type", problems) for k, v in (raw.get("points_by_type") or {}).items()}
-    options = tuple(_dec(v, f"{where} points_options", problems) for v in raw.get("points_options") or ())
+        problems.append(Problem((*at, "category"), N_("must be one of: %(values)s"),
+                                {"values": ", ".join(CATEGORY_CODES)}))
+    points = _dec(raw.get("points", 0), (*at, "points"), problems)
+    by_type = {k: _dec(v, (*at, "points_by_type", k), problems) for k, v in (raw.get("points_by_type") or {}).items()}
+    options = tuple(_dec(v, (*at, "points_options", n), problems)
+                    for n, v in enumerate(raw.get("points_options") or ()))
     caps: dict[str, Decimal | None] = {}
     for key in ("month_cap", "quarter_cap", "year_cap"):
-        caps[key] = _dec(raw[key], f"{where} {key}", problems) if raw.get(key) is not None else None
+        caps[key] = _dec(raw[key], (*at, key), problems) if raw.get(key) is not None else None
         if caps[key] is not None and caps[key] <= 0:
-            problems.append(f"{where}: {key} must be positive")
-    cap_by_type = {k: _dec(v, f"{where} year_cap_by_type", problems) for k, v in (raw.get("year_cap_by_type") or {}).items()}
-    if any(v <= 0 for v in cap_by_type.values()):
-        problems.append(f"{where}: year caps must be positive")
+            problems.append(Problem((*at, key), N_("must be positive")))
+    cap_by_type = {k: _dec(v, (*at, "year_cap_by_type", k), problems)
+                   for k, v in (raw.get("year_cap_by_type") or {}).items()}
+    problems += [Problem((*at, "year_cap_by_type", k), N_("must be positive"))
+                 for k, v in cap_by_type.items() if v <= 0]
     applies = tuple(t for t in TYPE_CODES if t in (raw.get("applies_to") or TYPE_CODES))
     role = raw.get("role") or None
     if role is not None and role not in ROLES:
-        problems.append(f"{where}: unknown role {role!r}")
+        problems.append(Problem((*at, "role"), N_("must be one of: %(values)s"), {"values": ", ".join(ROLES)}))
     ind = Indicator(
         code=code, category=category, zh=str(raw.get("zh", "")), en=str(raw.get("en", "")),
         points=points, unit=str(raw.get("unit", "")), points_by_type=by_type, points_options=options,
@@ -261,23 +314,22 @@ def _parse_indicator(raw: dict[str, Any], problems: list[str]) -> Indicator | No
         heavier=bool(raw.get("heavier")), veto=bool(raw.get("veto")), retired=bool(raw.get("retired")),
         **_texts(code, raw),
     )
-    if len(ind.short_zh) > SHORT_MAX["short_zh"] or len(ind.short_en) > SHORT_MAX["short_en"]:
-        problems.append(f"{where}: a button label of at most {SHORT_MAX['short_zh']} Chinese characters or "
-                        f"{SHORT_MAX['short_en']} letters")
-    values = [points, *by_type.values(), *options]
+    for key, limit in SHORT_MAX.items():
+        if len(getattr(ind, key)) > limit:
+            problems.append(Problem((*at, key), N_("at most %(n)d characters"), {"n": limit}))
+    # Each value where it stands: the default points, a type's points, an option.
+    values = [((*at, "points"), points), *(((*at, "points_by_type", k), v) for k, v in by_type.items()),
+              *(((*at, "points_options", n), v) for n, v in enumerate(options))]
     if ind.veto:
-        if any(v != 0 for v in values):
-            problems.append(f"{where}: the veto's points must be 0")
+        problems += [Problem(where, N_("the veto's points must be 0")) for where, v in values if v != 0]
     elif category == "K":
-        if any(v >= 0 for v in values):
-            problems.append(f"{where}: deductions must be negative")
+        problems += [Problem(where, N_("deductions must be negative")) for where, v in values if v >= 0]
     elif category in ("J", "Z"):
-        if any(v <= 0 for v in values):
-            problems.append(f"{where}: points must be positive")
+        problems += [Problem(where, N_("must be positive")) for where, v in values if v <= 0]
         if ind.is_hours and options:
-            problems.append(f"{where}: an hours indicator cannot have point options")
+            problems.append(Problem((*at, "points_options"), N_("an hours indicator cannot have point options")))
     if options and points not in options:
-        problems.append(f"{where}: the default points must be one of the options")
+        problems.append(Problem((*at, "points"), N_("must be one of the allowed values (points_options)")))
     return ind
 
 

@@ -19,6 +19,7 @@ from .db import db
 from .models import AuditLog, Publication, SchemeVersion
 from .models._common import utcnow
 from .scheme import Scheme, default_scheme_data
+from .scheme_schema import check_scheme
 
 # Parsed schemes by version id, with the stored JSON text they were parsed from: a version is edited in
 # place until the year's first publication (save_scheme), so the text, not the id, says whether the
@@ -31,17 +32,26 @@ def latest_version(year: int) -> SchemeVersion | None:
         select(SchemeVersion).where(SchemeVersion.year == year).order_by(SchemeVersion.version.desc()).limit(1))
 
 
-def ensure_year(year: int, user: Any = None) -> SchemeVersion:
-    """The year's latest version, created from the previous year's (or the default) the first time."""
-    version = latest_version(year)
-    if version is not None:
-        return version
+def planned_version(year: int) -> SchemeVersion:
+    """What a year's first version will hold, not stored: a copy of the latest earlier year's scheme,
+    or of the shipped default. Pages show it before anything needs the year (a GET never writes)."""
     previous = db.session.scalar(
         select(SchemeVersion).where(SchemeVersion.year < year)
         .order_by(SchemeVersion.year.desc(), SchemeVersion.version.desc()).limit(1))
     data = previous.data if previous is not None else default_scheme_data()
+    return SchemeVersion(year=year, version=1, data=data,
+                         reason=f"copied from {previous.year}" if previous else "shipped default")
+
+
+def ensure_year(year: int, user: Any = None) -> SchemeVersion:
+    """The year's latest version, created from the previous year's (or the default) the first time:
+    only by a write that needs it (a ledger entry, a saved or imported scheme, "start the year")."""
+    version = latest_version(year)
+    if version is not None:
+        return version
+    planned = planned_version(year)
+    data, reason = planned.data, planned.reason
     Scheme.from_dict(data)  # a stored scheme is always valid
-    reason = f"copied from {previous.year}" if previous else "shipped default"
     if db.session.get_bind().dialect.name == "postgresql":
         _create_apart(year, data, reason, user)
         return latest_version(year)
@@ -96,8 +106,8 @@ def scheme_for_year(year: int) -> Scheme:
     row = db.session.execute(
         select(SchemeVersion.id, cast(SchemeVersion.data, Text)).where(SchemeVersion.year == year)
         .order_by(SchemeVersion.version.desc()).limit(1)).first()
-    if row is None:  # the year's first use: create its version (parsed from the stored text next time)
-        return Scheme.from_dict(ensure_year(year).data)
+    if row is None:  # no version yet: the scheme it will be (created by the first write that needs it)
+        return Scheme.from_dict(planned_version(year).data)
     version_id, text = row
     hit = _cache.get(version_id)
     if hit is not None and hit[0] == text:
@@ -113,7 +123,7 @@ def year_has_publication(year: int) -> bool:
 
 def save_scheme(year: int, data: dict[str, Any], reason: str, user: Any) -> SchemeVersion:
     """Validate and store: in place before the year's first publication, else as a new version."""
-    Scheme.from_dict(data)  # raises SchemeError with every problem
+    check_scheme(data)  # the one door (schema, then rules): raises SchemeError with every problem
     current = ensure_year(year, user)
     before = current.data
     if not year_has_publication(year):

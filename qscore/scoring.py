@@ -49,6 +49,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from .models.ledger import PointEntry
 from .models.members import MemberType
 from .scheme import Indicator, Scheme
+from .refusals import Refusal
 
 
 def N_(s: str) -> str:
@@ -1285,16 +1286,13 @@ ENTRY_ERROR_TEXTS: dict[str, str] = {
 }
 
 
-class EntryError(ValueError):
+class EntryError(Refusal):
     """A refused entry; ``key`` names a text of ENTRY_ERROR_TEXTS, ``params`` fills it."""
 
-    def __init__(self, key: str, **params: Any):
-        self.key = key
-        self.params = {k: str(v) for k, v in params.items()}
-        super().__init__(self.text())
+    TEXTS = ENTRY_ERROR_TEXTS
 
-    def text(self, gettext=lambda s: s) -> str:
-        return gettext(ENTRY_ERROR_TEXTS[self.key]).format(**self.params)
+    def __init__(self, key: str, **params: Any):
+        super().__init__(key, **params)
 
 
 class EntryValue(NamedTuple):

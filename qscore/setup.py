@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import exists, select
 
+from .access import public
 from . import audit
 from .db import db
 from .forms import SetupForm
@@ -39,6 +40,7 @@ def require_setup():
 
 
 @bp.route("/setup", methods=["GET", "POST"])
+@public
 def setup():
     if accounts_exist():
         abort(404)
@@ -64,6 +66,7 @@ def setup():
 
 
 @bp.post("/setup/demo")
+@public
 def demo():
     """Explore with a demo street instead of creating a real one (only on an empty database)."""
     from .clock import today

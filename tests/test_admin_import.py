@@ -203,7 +203,7 @@ def test_export_is_the_template_and_private_fields_only_on_request(app, admin, o
         make_member(org.branch_id, "张伟", "B", birth_year=1960, phone="13800000001", address="幸福路1号",
                     booklet_no="QJ-1")
         db.session.commit()
-    resp = admin.get("/admin/members/export.xlsx")
+    resp = admin.post("/admin/members/export.xlsx")
     assert resp.status_code == 200
     ws = load_workbook(io.BytesIO(resp.data)).worksheets[0]
     header = [c.value for c in ws[1]]
@@ -213,7 +213,7 @@ def test_export_is_the_template_and_private_fields_only_on_request(app, admin, o
     with app.app_context():
         assert not db.session.scalar(select(func.count()).select_from(AuditLog).where(
             AuditLog.action == "private_viewed"))
-    resp = admin.get("/admin/members/export.xlsx?private=1")
+    resp = admin.post("/admin/members/export.xlsx", data={"private": "1"})
     ws = load_workbook(io.BytesIO(resp.data)).worksheets[0]
     assert "联系电话" in [c.value for c in ws[1]] and "13800000001" in [c.value for c in ws[2]]
     with app.app_context():

@@ -51,9 +51,9 @@ def test_create_community_and_branch(app, admin, org):
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"name": ""}, "This field is required."),
+    ({"name": ""}, "Fill this in."),
     ({"name": "前进社区"}, "A community with this name exists."),
-    ({"name": "x" * 101}, "Field cannot be longer than 100 characters."),
+    ({"name": "x" * 101}, "At most 100 characters."),
 ])
 def test_bad_community_is_refused(app, admin, org, data, message):
     before = count(app, Community)
@@ -66,7 +66,7 @@ def test_bad_community_is_refused(app, admin, org, data, message):
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "第一党支部", "kind": "ordinary"}, "This community already has a branch with this name."),
     ({"name": "新支部", "kind": "nonsense"}, "Not a valid choice."),
-    ({"name": "", "kind": "ordinary"}, "This field is required."),
+    ({"name": "", "kind": "ordinary"}, "Fill this in."),
 ])
 def test_bad_branch_is_refused(app, admin, org, data, message):
     before = count(app, Branch)

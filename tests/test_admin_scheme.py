@@ -14,14 +14,17 @@ from qscore.db import db
 from qscore.ledger import record_entry
 from qscore.models import AuditLog, Member, PointEntry, Publication, SchemeVersion
 from qscore.scheme import default_scheme_data
-from qscore.scheme_versions import scheme_for_year
+from qscore.scheme_versions import ensure_year, scheme_for_year
 from qscore.scoring import score_members
 
 from .conftest import FIXED_TODAY, make_member
 
 
 @pytest.fixture
-def admin(client, auth, org):
+def admin(app, client, auth, org):
+    with app.app_context(), app.test_request_context():  # the year's version 1 is stored: what a save replaces
+        ensure_year(2026)
+        db.session.commit()
     client.set_cookie("qscore_lang", "en")
     auth.login("admin")
     return client
@@ -137,31 +140,84 @@ def test_after_publication_a_change_is_a_new_version_with_a_reason(app, admin, o
     assert "50" in admin.get("/admin/scheme/2026?version=1").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"i0-month_cap": "-1"}, "indicator J1: month_cap must be positive"),
-    ({"i0-year_cap": "0"}, "indicator J1: year_cap must be positive"),
-    ({"t-B-basic_cap": "0"}, "type B: caps must be positive"),
-    ({"I-K2-points": "2"}, "indicator K2: deductions must be negative"),
-    ({"I-V-points": "-1"}, "indicator V: the veto&#39;s points must be 0"),
-    ({"I-J3-points": "-1"}, "indicator J3: points must be positive"),
-    ({"th-qualified_min": "95"}, "thresholds: qualified_min must be below advanced_min"),
-    ({"w-attendance_rate": "0.3"}, "branch index weights must add up to 1"),
-    ({"th-rectify_streak_months": "13"}, "thresholds: rectify_streak_months must be 1 to 12"),
-])
-def test_scheme_rules_are_checked_and_every_problem_listed(app, admin, org, changes, message):
-    fields = edit_form(admin)
+def field_names(changes: dict) -> dict:
+    """{"I-K2-points": v} names the field of indicator K2 by its code."""
+    out = {}
     for k, v in changes.items():
         if k.startswith("I-"):
-            _i, code, key = k.split("-")
+            _i, code, key = k.split("-", 2)
             k = f"i{index_of(code)}-{key}"
-        fields[k] = v
-    fields["t-A-base"] = "-5"  # a second problem: both are listed
+        out[k] = v
+    return out
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"I-K2-points": "2"}, "I-K2-points", "deductions must be negative"),
+    ({"I-V-points": "-1"}, "I-V-points", "the veto&#39;s points must be 0"),
+    ({"I-J3-points": "-1"}, "I-J3-points", "must be positive"),
+    ({"I-Z4-points": "4"}, "I-Z4-points", "must be one of the allowed values (points_options)"),
+    ({"I-Z3-points_options": "0.5, 1"}, "I-Z3-points_options", "an hours indicator cannot have point options"),
+    ({"th-qualified_min": "95"}, "th-qualified_min", "must be below advanced_min (90)"),
+    ({"w-attendance_rate": "0.3"}, None, "branch_index.weights: the weights must add up to 1"),
+])
+def test_scheme_rules_are_checked_and_every_problem_listed(app, admin, org, changes, field, message):
+    fields = edit_form(admin)
+    fields.update(field_names(changes))
+    fields[f"i{index_of('K1')}-points"] = "1"  # a second problem: both are shown
     resp = admin.post("/admin/scheme/2026/edit", data=fields)
     assert resp.status_code == 422
     body = resp.get_data(as_text=True)
-    assert message in body and "type A: the base must not be negative" in body and "Nothing was saved." in body
+    assert message in body and "Nothing was saved." in body
+    if field:  # at its field, and the indicator it belongs to is open
+        (name,) = field_names({field: ""})
+        assert f'id="{name}-error">{message}<' in body
+    assert f'id="i{index_of("K1")}-points-error">deductions must be negative<' in body
+    assert 'id="indicator-K1" open' in body
     (v,) = versions(app)
     assert v.data == default_scheme_data()
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"i0-month_cap": "-1"}, "i0-month_cap", "must be more than 0 and at most 1000"),
+    ({"i0-year_cap": "0"}, "i0-year_cap", "must be more than 0 and at most 1000"),
+    ({"t-B-basic_cap": "0"}, "t-B-basic_cap", "must be more than 0 and at most 1000"),
+    ({"t-A-base": "-5"}, "t-A-base", "must be a number from 0 to 1000"),
+    ({"t-A-base": "5000"}, "t-A-base", "must be a number from 0 to 1000"),
+    ({"I-J1-points": "1000.5"}, "I-J1-points", "must be a number from -1000 to 1000"),
+    ({"th-rectify_streak_months": "13"}, "th-rectify_streak_months", "must be a whole number from 1 to 12"),
+    ({"w-attendance_rate": "1.2"}, "w-attendance_rate", "must be a number from 0 to 1"),
+    ({"I-J1-zh": "", "I-J1-en": "Attended"}, "I-J1-zh", "must not be empty"),
+    ({"c-J-zh": ""}, "c-J-zh", "must not be empty"),
+    ({"I-J1-unit": "furlong"}, "I-J1-unit", "must be one of: attendance, absence, hour"),
+    ({"new-code": "Z8", "new-category": "Z", "new-zh": "新指标", "new-points": "1", "new-unit": "furlong"},
+     "new-unit", "must be one of: attendance"),
+])
+def test_the_editor_refuses_what_an_import_refuses(app, admin, org, changes, field, message):
+    """The editor's save goes through the import's schema: the problem is shown at the field typed in."""
+    fields = edit_form(admin)
+    fields.update(field_names(changes))
+    resp = admin.post("/admin/scheme/2026/edit", data=fields)
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    (name,) = field_names({field: ""})
+    assert f'id="{name}-error">{message}' in body and "Nothing was saved." in body
+    assert versions(app)[0].data == default_scheme_data()
+
+
+def test_a_value_the_form_does_not_show_is_listed_with_its_path(app, admin, org):
+    """A scheme stored before the import was checked (code null stored as "None") cannot be saved as it is."""
+    data = default_scheme_data()
+    data["indicators"].append({**data["indicators"][index_of("Z5")], "code": "None"})
+    with app.app_context():
+        db.session.scalar(select(SchemeVersion).where(SchemeVersion.year == 2026)).data = data
+        db.session.commit()
+    fields = edit_form(admin)
+    resp = admin.post("/admin/scheme/2026/edit", data=fields)
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    assert "indicators[19].code: a capital letter, then up to 7 capital letters or digits (e.g. Z8)" in body
+    assert 'id="indicator-None" open' in body
+    assert versions(app)[0].data == data
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -253,8 +309,8 @@ def test_export_and_import_json(app, admin, org):
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    (b"{not json", "The file is not JSON"),
-    (json.dumps({"types": []}).encode(), "the scheme must define the four types A, B, C and D"),
+    (b"{not json", "The file is not valid JSON: line 1, column 2: a key in double quotes was expected here"),
+    (json.dumps({"types": []}).encode(), "types: must hold exactly 4 items"),
 ])
 def test_a_bad_import_writes_nothing(app, admin, org, content, message):
     upload = {"file": (io.BytesIO(content), "bad.json"), "reason": ""}
@@ -265,14 +321,17 @@ def test_a_bad_import_writes_nothing(app, admin, org, content, message):
 
 def test_a_bad_import_lists_every_problem(app, admin, org):
     data = default_scheme_data()
-    data["types"][1]["contribution_cap"] = -1
+    data["indicators"][index_of("J3")]["points"] = -1
     data["indicators"][index_of("K1")]["points"] = 3
+    data["grade_thresholds"]["qualified_min"] = 95
     data["branch_index"]["weights"]["attendance_rate"] = 0.5
     upload = {"file": (io.BytesIO(json.dumps(data).encode()), "bad.json"), "reason": ""}
     body = admin.post("/admin/scheme/2026/import", data=upload, content_type="multipart/form-data").get_data(
         as_text=True)
-    for problem in ("type B: caps must be positive", "indicator K1: deductions must be negative",
-                    "branch index weights must add up to 1"):
+    for problem in ("indicators[2].points (J3): must be positive",
+                    "indicators[14].points (K1): deductions must be negative",
+                    "grade_thresholds.qualified_min: must be below advanced_min (90)",
+                    "branch_index.weights: the weights must add up to 1"):
         assert problem in body
 
 
@@ -310,7 +369,8 @@ def test_a_button_label_that_does_not_fit_is_refused(app, admin, org):
     data["indicators"][0]["short_en"] = "Attended the theme party day"
     upload = {"file": (io.BytesIO(json.dumps(data).encode()), "s.json"), "reason": ""}
     resp = admin.post("/admin/scheme/2026/import", data=upload, content_type="multipart/form-data")
-    assert resp.status_code == 422 and "indicator J1: a button label" in resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "indicators[0].short_en (J1): at most 24 characters" in resp.get_data(as_text=True)
 
 
 def test_the_chinese_scheme_page_is_chinese(app, client, auth, org):

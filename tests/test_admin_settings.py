@@ -58,7 +58,7 @@ def test_save_settings(app, admin, org):
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"supervision_days": "2"}, "At least 3 days (the openness rules), at most 60."),
-    ({"supervision_days": "five"}, "Not a valid integer value."),
+    ({"supervision_days": "five"}, "Enter a whole number."),
     ({"board_rotation_seconds": "1"}, "Between 5 and 600 seconds."),
     ({"query_public_url": "javascript:alert(1)"}, "An address starting with http:// or https://"),
     ({"timezone": "Mars/Olympus"}, "Not a time zone name, e.g. Asia/Shanghai."),

@@ -132,8 +132,8 @@ def test_never_before_the_roll(app, admin, org):
 @pytest.mark.parametrize(("data", "message"), [
     ({"type_code": "A"}, "This is already the member&#39;s type on 2026-04-01."),
     ({"type_code": "E"}, "Not a valid choice."),
-    ({"reason": ""}, "This field is required."),
-    ({"own_wish": ""}, "This field is required."),
+    ({"reason": ""}, "Fill this in."),
+    ({"own_wish": ""}, "Fill this in."),
     ({"effective_from": ""}, "Enter a date."),
     ({"effective_from": "2027-01-01"}, "At most the end of this year (2026-12-31)."),
 ])

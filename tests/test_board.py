@@ -16,7 +16,8 @@ from qscore import board
 from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
 from qscore.models import Branch, Publication, ResidentQuery, User
-from qscore.publication import bump_board_version, retract, store_publication
+from qscore.board_version import bump as bump_board_version
+from qscore.publication import retract, store_publication
 from qscore.scheme_versions import scheme_for_year
 from qscore.street_settings import set_setting
 
@@ -213,14 +214,14 @@ def test_retracted_publications_leave_the_board(app, client, org, pub):
     with app.app_context(), app.test_request_context():
         admin = db.session.get(User, org.admin_id)
         q2 = db.session.scalar(select(Publication).where(Publication.quarter == 2))
-        retract(publication=q2, reason="会议记录有误", user=admin, street_id=org.street_id)
+        retract(publication=q2, reason="会议记录有误", user=admin)
         db.session.commit()
     body = page(client)
     assert "Second quarter 2026" not in body and "First quarter 2026" in body
     with app.app_context(), app.test_request_context():
         admin = db.session.get(User, org.admin_id)
         q1 = db.session.get(Publication, pub.id)
-        retract(publication=q1, reason="重新核对", user=admin, street_id=org.street_id)
+        retract(publication=q1, reason="重新核对", user=admin)
         db.session.commit()
     body = page(client)
     assert "第一党支部" not in body and "No quarter has been published yet" in body
@@ -527,3 +528,33 @@ def test_a_retired_community_leaves_the_board_even_after_it_was_shown(app, clien
         db.session.get(Community, org.community_id).retired = True
         db.session.commit()
     assert client.get(f"/board/{org.community_id}").status_code == 404
+
+
+def test_every_change_the_board_shows_moves_its_version_through_the_one_listener(app, org, pub):
+    """No write calls bump(): settings, queries and their answers, a retraction, names and statuses move the
+    version in the same flush; a change the board does not show (a phone number) does not."""
+    from qscore.board_version import KEY
+    from qscore.models import Member, Setting
+
+    def version():
+        return db.session.scalar(select(Setting.value).where(Setting.street_id == org.street_id, Setting.key == KEY))
+
+    changes = [
+        lambda: set_setting(org.street_id, "office_phone", "0571-1234 5678"),
+        lambda: db.session.add(ResidentQuery(publication_id=pub.id, branch_id=org.branch_id, question="为何扣分？")),
+        lambda: setattr(db.session.scalar(select(ResidentQuery)), "answered_at", datetime(2026, 5, 2, 8)),
+        lambda: setattr(db.session.get(Member, pub.zhang), "name", "张山"),
+        lambda: setattr(db.session.get(Member, pub.li), "status", "deceased"),
+        lambda: setattr(db.session.get(Branch, org.branch_id), "name", "第一党支部（新）"),
+        lambda: setattr(db.session.get(Publication, pub.id), "retracted_at", datetime(2026, 5, 3, 9)),
+    ]
+    with app.app_context(), app.test_request_context():
+        for change in changes:
+            before = version()
+            change()
+            db.session.commit()
+            assert version() != before
+        before = version()
+        db.session.get(Member, pub.wang1).phone = "13900000000"
+        db.session.commit()
+        assert version() == before

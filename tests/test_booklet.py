@@ -525,3 +525,95 @@ def test_every_undoable_entry_is_listed_on_the_roster_not_only_the_newest(app, c
     auth.login("bs")
     body = client.get(f"/branches/{org.branch_id}/members/{mid}/entries", headers=HX).get_data(as_text=True)
     assert all(f"/entries/{i}/correct" in body for i in ids)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input: each field of each form in turn, and the pages' query parameters
+# ---------------------------------------------------------------------------------------------
+
+CONTROL = "含有看不见的控制字符，请重新输入。"
+TEXT_ATTACKS = [("名\x00字", CONTROL), ("名\x01\x1f字", CONTROL), ("名\u202e字\u2066", CONTROL), ("长" * 100_000, "最多 500")]
+DATE_ATTACKS = [("99999-01-01", "请填写日期。"), ("2026-02-30", "请填写日期。"), ("1e309", "请填写日期。"),
+                ("名\x00", "请填写日期。"), ("1999-12-31", "2100")]
+POINTS_ATTACKS = [("9" * 40, "请输入数字"), ("1e309", "之间，最多一位小数"), ("NaN", "请输入数字"), ("-1e309", "之间"),
+                  ("2.55", "最多一位小数"), ("名\x00", "请输入数字")]
+
+
+def written(app) -> tuple[int, ...]:
+    return tuple(count(app, m) for m in (SelfRecord, PointEntry, AuditLog))
+
+
+def refused(app, resp, message: str, before: tuple[int, ...]) -> None:
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422, (resp.status_code, body[:300])
+    assert message in body
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("note", v, m) for v, m in TEXT_ATTACKS],
+    *[("earned_on", v, m) for v, m in DATE_ATTACKS],
+    *[("hours", v, m.replace("之间", "0.1 到 999.9 之间")) for v, m in POINTS_ATTACKS if "之间" in m],
+    *[("hours", v, m) for v, m in POINTS_ATTACKS if "之间" not in m],
+    *[("indicator", v, "请从列表中选择") for v in ("Z3\x00", "长" * 100_000, "9" * 40)],
+])
+@pytest.mark.parametrize("headers", [HX, {}])
+def test_hostile_input_to_a_self_record_is_refused_in_chinese(client, auth, bk, app, field, value, message, headers):
+    auth.login("m1")
+    before = written(app)
+    data = {"indicator": "Z3", "earned_on": "2026-05-08", "hours": "2", "note": "清扫楼道", field: value}
+    refused(app, client.post(f"/members/{bk.member}/self-records", data=data, headers=headers), message, before)
+
+
+def test_the_self_record_as_filled_in_above_is_recorded(client, auth, bk, app):
+    auth.login("m1")
+    data = {"indicator": "Z3", "earned_on": "2026-05-08", "hours": "2", "note": "清扫楼道"}
+    assert client.post(f"/members/{bk.member}/self-records", data=data, headers=HX).status_code == 200
+    assert count(app, SelfRecord) == 1
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("reason", v, m) for v, m in TEXT_ATTACKS],
+    *[("points", v, m) for v, m in POINTS_ATTACKS],
+])
+@pytest.mark.parametrize("headers", [HX, {}])
+def test_hostile_input_to_a_confirmation_is_refused_in_chinese(client, auth, bk, app, field, value, message,
+                                                               headers):
+    with app.app_context():
+        sr = add_self_record(bk.member, code="Z7", note="获区级表彰")  # an item the branch values: 1, 3, 5 or 8
+    auth.login("bs")
+    before = written(app)
+    data = {"reason": "核实无误", "points": "3", field: value}
+    refused(app, client.post(f"/self-records/{sr}/confirm", data=data, headers=headers), message, before)
+    with app.app_context():
+        assert db.session.get(SelfRecord, sr).status == "pending"
+    assert client.post(f"/self-records/{sr}/confirm", data={"reason": "核实无误", "points": "3"},
+                       headers=HX).status_code == 200
+
+
+@pytest.mark.parametrize(("value", "message"), [*TEXT_ATTACKS, ("", "请向党员说明理由")])
+def test_hostile_reason_for_a_rejection_is_refused_in_chinese(client, auth, bk, app, value, message):
+    with app.app_context():
+        sr = add_self_record(bk.member)
+    auth.login("bs")
+    before = written(app)
+    refused(app, client.post(f"/self-records/{sr}/reject", data={"reason": value}, headers=HX), message, before)
+    with app.app_context():
+        assert db.session.get(SelfRecord, sr).status == "pending"
+
+
+@pytest.mark.parametrize("value", ["名\x00", "长" * 5_000, "9" * 40, "9" * 5_000, "-1", "1e309", "NaN", "%00",
+                                   "2026\x00"])
+def test_hostile_year_of_a_booklet_is_404_never_500(client, auth, bk, app, value):
+    from urllib.parse import quote
+
+    auth.login("bs")
+    for page in (f"/members/{bk.member}", f"/members/{bk.member}/print"):
+        assert client.get(f"{page}?year={quote(value)}").status_code == 404
+        assert client.get(f"{page}?page={quote(value)}").status_code == 200
+    # A decision from the booklet swaps the booklet's figures of the year its address names.
+    with app.app_context():
+        sr = add_self_record(bk.member)
+    resp = client.post(f"/self-records/{sr}/confirm", headers={
+        **HX, "HX-Current-URL": f"http://localhost/members/{bk.member}?year={quote(value)}"})
+    assert resp.status_code == 200

@@ -13,7 +13,7 @@ from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
 from qscore.models import Member, SchemeVersion, User
 from qscore.scheme import default_scheme_data
-from qscore.scheme_versions import save_scheme, scheme_for_year
+from qscore.scheme_versions import ensure_year, save_scheme, scheme_for_year
 from qscore.scoring import score_members
 
 from .conftest import FIXED_TODAY, make_member
@@ -63,7 +63,7 @@ def test_booklet_month_end_scores_match_the_ledger_queries(client, auth, app, or
 
 def test_scheme_memo_follows_in_place_edits(app, org):
     with app.app_context():
-        scheme_for_year(2026)  # the year's first use creates its version
+        ensure_year(2026)  # the year's version, as the first write of the year stores it
         first = scheme_for_year(2026)
         assert scheme_for_year(2026) is first  # parsed once while the stored data is unchanged
         version_id = db.session.scalar(select(SchemeVersion.id).where(SchemeVersion.year == 2026))
@@ -82,10 +82,11 @@ def test_scheme_memo_follows_in_place_edits(app, org):
         assert scheme_for_year(2026).types["A"].base == Decimal(53)
 
 
-def test_scheme_for_a_new_year_is_created_once(app, org):
+def test_reading_a_new_years_scheme_stores_nothing_and_the_first_write_stores_it_once(app, org):
     with app.app_context():
         assert db.session.scalar(select(SchemeVersion.id).where(SchemeVersion.year == 2031)) is None
-        created = scheme_for_year(2031)
-        again = scheme_for_year(2031)
-        assert created.types.keys() == again.types.keys()
+        planned = scheme_for_year(2031)  # read: the scheme it will be, a copy of the latest earlier one
+        assert db.session.scalar(select(SchemeVersion.id).where(SchemeVersion.year == 2031)) is None
+        first, again = ensure_year(2031), ensure_year(2031)
+        assert first.id == again.id and scheme_for_year(2031).types.keys() == planned.types.keys()
         assert len(db.session.scalars(select(SchemeVersion).where(SchemeVersion.year == 2031)).all()) == 1

@@ -544,10 +544,11 @@ def stale_login(app):
 
 def test_only_the_street_decides(client, auth, org, cases, app):
     pid = _proposed(client, auth, cases)
-    for username in ("bs", "cs", "mentor1"):
+    for username, status in (("bs", 403), ("cs", 403), ("mentor1", 404)):
         auth.login(username)
         assert client.get("/approvals").status_code == 403
-        assert decide(client, pid).status_code == 403
+        # Secretaries see the member (403: not theirs to decide); a member account does not see them at all.
+        assert decide(client, pid).status_code == status, username
         auth.logout()
     assert get(app, Proposal, pid).status == "pending"
 
@@ -728,3 +729,130 @@ def test_the_upgrade_turns_mentor_accounts_into_their_members(make_app, empty_da
     before = cleared[0][2] if isinstance(cleared[0][2], dict) else json.loads(cleared[0][2])
     assert before["username"] == "helper" and before["mentor_user_id"] == 2
     assert back == {1: 1, 2: None, 3: None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input: each field of each form in turn, and the pages' query parameters
+# ---------------------------------------------------------------------------------------------
+
+CONTROL = "含有看不见的控制字符，请重新输入。"
+TEXT_ATTACKS = [("名\x00字", CONTROL), ("名\x01\x1f字", CONTROL), ("名\u202e字\u2066", CONTROL), ("长" * 100_000, "最多 ")]
+DATE_ATTACKS = [("99999-01-01", "请填写日期。"), ("2026-02-30", "请填写日期。"), ("1e309", "请填写日期。"),
+                ("名\x00", "请填写日期。"), ("1999-12-31", "2100")]
+COUNT_ATTACKS = [("9" * 40, "应在 0 到 100000 之间"), ("-1", "应在 0 到 100000 之间"), ("1e309", "请输入整数"),
+                 ("NaN", "请输入整数"), ("名\x00", "请输入整数")]
+
+
+def written(app) -> tuple:
+    """What the case forms write: the cases as they stand, follow-ups, proposals, audit rows."""
+    with app.app_context():
+        cases_now = tuple(db.session.execute(select(
+            RectificationCase.id, RectificationCase.mentor_member_id, RectificationCase.plan, RectificationCase.problems,
+            RectificationCase.deadline, RectificationCase.status).order_by(RectificationCase.id)).all())
+        return (cases_now, *(db.session.scalar(select(func.count()).select_from(m))
+                             for m in (CaseFollowUp, Proposal, AuditLog)))
+
+
+def refused(app, resp, message: str, before: tuple) -> None:
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422, (resp.status_code, body[:300])
+    assert message in body
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("problems", v, m) for v, m in TEXT_ATTACKS], *[("plan", v, m) for v, m in TEXT_ATTACKS],
+    *[("deadline", v, m) for v, m in DATE_ATTACKS],
+])
+def test_hostile_input_to_a_plan_is_refused_in_chinese(client, auth, cases, app, field, value, message):
+    auth.login("bs")
+    before = written(app)
+    refused(app, plan(client, cases["low"], **{field: value}), message, before)
+    assert plan(client, cases["low"]).status_code == 302
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("text", v, m) for v, m in TEXT_ATTACKS], *[("on", v, m) for v, m in DATE_ATTACKS],
+])
+def test_hostile_input_to_a_follow_up_is_refused_in_chinese(client, auth, cases, app, field, value, message):
+    auth.login("bs")
+    assert assign(client, cases["low"], cases["helper_member"]).status_code == 302
+    before = written(app)
+    refused(app, follow_up(client, cases["low"], **{field: value}), message, before)
+    assert follow_up(client, cases["low"]).status_code == 302
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    *[({"action": "rectified", "note": v}, m) for v, m in TEXT_ATTACKS],
+    *[({"action": "extended", "extension_reason": v, "new_deadline": "2026-09-30"}, m) for v, m in TEXT_ATTACKS],
+    *[({"action": "extended", "extension_reason": "仍需观察", "new_deadline": v}, m) for v, m in DATE_ATTACKS],
+])
+def test_hostile_input_to_an_outcome_is_refused_in_chinese(client, auth, cases, app, data, message):
+    ready(client, auth, cases)
+    before = written(app)
+    refused(app, client.post(case_url(cases["low"], "/outcome"), data=data), message, before)
+
+
+@pytest.mark.parametrize("action", ["名\x00", "长" * 100_000, "", "RECTIFIED"])
+def test_an_outcome_not_on_the_buttons_is_a_bad_request(client, auth, cases, app, action):
+    ready(client, auth, cases)
+    before = written(app)
+    assert client.post(case_url(cases["low"], "/outcome"), data={"action": action, "note": "x"}).status_code == 400
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("member_statement", v, m) for v, m in TEXT_ATTACKS], *[("early_reason", v, m) for v, m in TEXT_ATTACKS],
+    *[("kind", v, m) for v, m in TEXT_ATTACKS[:3]], ("kind", "长" * 100_000, "最多 20"),
+    *[("meeting_on", v, m) for v, m in DATE_ATTACKS],
+    *[(f, v, m) for f in ("members_present", "members_total", "votes_for", "votes_against", "votes_abstain")
+      for v, m in COUNT_ATTACKS],
+])
+def test_hostile_input_to_a_proposal_is_refused_in_chinese(client, auth, cases, app, field, value, message):
+    ready(client, auth, cases)
+    pass_deadline(client)
+    before = written(app)
+    refused(app, proposal(client, cases["low"], **{field: value}), message, before)
+    assert proposal(client, cases["low"]).status_code == 302  # the form as filled in above is sent
+
+
+@pytest.mark.parametrize("value", ["9" * 40, "-5", "1e309", "名\x00", str(2**31), "", "长" * 100_000])
+def test_a_mentor_id_that_is_no_id_is_not_found(client, auth, cases, app, value):
+    auth.login("bs")
+    before = written(app)
+    assert client.post(case_url(cases["low"], "/mentor"), data={"mentor_id": value}).status_code == 404
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("comment", v, m) for v, m in TEXT_ATTACKS],
+    *[("decision", v, "请选择批准或不予批准") for v in ("名\x00", "长" * 100_000, "APPROVE", "")],
+])
+def test_hostile_input_to_a_street_decision_is_refused_in_chinese(client, auth, cases, app, field, value, message):
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    before = written(app)
+    data = {"decision": "approve", "comment": "同意", "password": TEST_PASSWORD, field: value}
+    refused(app, client.post(f"/approvals/{pid}", data=data), message, before)
+    assert get(app, Proposal, pid).status == "pending"
+
+
+@pytest.mark.parametrize("password", ["名\x00", "长" * 100_000, TEST_PASSWORD + "\x00", " " + TEST_PASSWORD])
+def test_a_hostile_password_at_a_decision_is_a_wrong_password(client, auth, cases, app, password):
+    pid = _proposed(client, auth, cases)
+    auth.login("admin")
+    stale_login(app)
+    resp = decide(client, pid, password=password)
+    assert resp.status_code == 403 and "密码错误" in resp.get_data(as_text=True)
+    assert get(app, Proposal, pid).status == "pending"
+
+
+@pytest.mark.parametrize("value", ["名\x00", "长" * 5_000, "9" * 40, "-1", "1e309", "NaN", "%00"])
+def test_hostile_query_parameters_of_the_case_pages_never_answer_500(client, auth, cases, app, value):
+    from urllib.parse import quote
+
+    auth.login("bs")
+    for page in (case_url(cases["low"]), case_url(cases["low"], "/mentors"), "/cases"):
+        resp = client.get(f"{page}?q={quote(value)}&page={quote(value)}", headers=HX)
+        assert resp.status_code == 200, (page, resp.status_code)
+        assert "\x00" not in resp.get_data(as_text=True)

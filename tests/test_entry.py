@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import func, select
@@ -73,7 +74,9 @@ def test_member_account_cannot_open_a_roster(app, client, auth, org, roster):
                             community_id=org.community_id, branch_id=org.branch_id, member_id=roster["a"]))
         db.session.commit()
     auth.login("m")
-    assert client.get(f"/branches/{org.branch_id}/roster").status_code == 403
+    # A branch is no member's to see (404: not even whether it exists); the roster page is no member's (403).
+    assert client.get(f"/branches/{org.branch_id}/roster").status_code == 404
+    assert client.get("/roster").status_code == 403
 
 
 def test_roster_lists_active_members_with_scores(client, auth, org, roster, app):
@@ -132,8 +135,8 @@ def test_hours_indicator_records_hours_and_points(app, client, auth, org, roster
     ({"indicator": "K1", "note": ""}, "A deduction or veto needs a reason"),
     ({"earned_on": "2026-05-21"}, "cannot be after today"),
     ({"earned_on": "2024-12-31"}, "Entries dated before 2025"),
-    ({"earned_on": "not-a-date"}, "Not a valid date"),
-    ({"note": "很" * 501}, "longer than 500"),
+    ({"earned_on": "not-a-date"}, "Enter a date."),
+    ({"note": "很" * 501}, "At most 500 characters."),
     ({"indicator": "Z3", "value": ""}, "Enter the hours"),
     ({"indicator": "Z3", "value": "-2"}, "Hours must be more than 0"),
 ])
@@ -526,3 +529,178 @@ def test_the_veto_is_not_in_the_entry_list_but_its_own_confirmed_action(app, cli
     [veto] = entries(app)
     assert veto.indicator_code == "V" and veto.note == data["note"]
     assert year_score(app, roster["a"]) == "0"
+
+
+# --- hostile input: each field of each entry form in turn, and the pages' query parameters -------
+
+CONTROL = "含有看不见的控制字符，请重新输入。"
+TEXT_ATTACKS = [("名\x00字", CONTROL), ("名\x01\x1f字", CONTROL), ("名\u202e字\u2066", CONTROL), ("\ufeff名", CONTROL),
+                ("长" * 100_000, "最多 ")]
+DATE_ATTACKS = [("99999-01-01", "请填写日期。"), ("2026-02-30", "请填写日期。"), ("1e309", "请填写日期。"),
+                ("名\x00", "请填写日期。"), ("9" * 40, "请填写日期。"), ("1999-12-31", "2100")]
+POINTS_ATTACKS = [("9" * 40, "请输入数字"), ("1e309", "之间，最多一位小数"), ("NaN", "请输入数字"), ("Infinity", "请输入数字"),
+                  ("-1e309", "之间，最多一位小数"), ("2.55", "最多一位小数"), ("名\x00", "请输入数字")]
+CHOICE_ATTACKS = [("J1\x00", "不是有效的选择"), ("长" * 100_000, "不是有效的选择"), ("9" * 40, "不是有效的选择")]
+
+
+def written(app) -> tuple[int, ...]:
+    """What any entry-area form writes: entries, meetings, leaves, self-records, audit rows."""
+    from qscore.models import SelfRecord
+
+    with app.app_context():
+        return tuple(db.session.scalar(select(func.count()).select_from(m))
+                     for m in (PointEntry, Meeting, Leave, SelfRecord, AuditLog))
+
+
+def refused(app, resp, message: str, before: tuple[int, ...]) -> None:
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422, (resp.status_code, body[:300])
+    assert message in body
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("note", v, m) for v, m in TEXT_ATTACKS],
+    *[("earned_on", v, m) for v, m in DATE_ATTACKS], ("earned_on", "", "请填写日期。"),
+    *[("value", v, m) for v, m in POINTS_ATTACKS],
+    *[("indicator", v, m) for v, m in CHOICE_ATTACKS],
+])
+def test_hostile_input_to_the_inline_entry_is_refused_in_chinese(app, client, auth, org, roster, field, value, message):
+    auth.login("bs")
+    before = written(app)
+    data = {"indicator": "Z3", "value": "2", "earned_on": "2026-05-18", "note": "社区清扫", field: value}
+    refused(app, client.post(f"/branches/{org.branch_id}/members/{roster['a']}/entries", data=data, headers=HX),
+            message, before)
+
+
+def test_a_field_given_twice_counts_once_the_first_time(app, client, auth, org, roster):
+    auth.login("bs")
+    url = f"/branches/{org.branch_id}/members/{roster['a']}/entries"
+    before = written(app)
+    data = {"indicator": "J1", "earned_on": "2026-05-18", "note": ["名\x00", "会议"]}
+    refused(app, client.post(url, data=data, headers=HX), CONTROL, before)
+    assert client.post(url, data={**data, "note": ["会议", "名\x00"]}, headers=HX).status_code == 200
+    [e] = entries(app)
+    assert e.note == "会议"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("note", v, m) for v, m in TEXT_ATTACKS], ("note", "  ", "请写明依据的决定"),
+    *[("earned_on", v, m) for v, m in DATE_ATTACKS],
+])
+def test_hostile_input_to_the_veto_is_refused_in_chinese(app, client, auth, org, roster, field, value, message):
+    auth.login("bs")
+    before = written(app)
+    data = {"earned_on": "2026-05-18", "note": "处分决定〔2026〕3号", "confirm": "y", field: value}
+    refused(app, client.post(f"/branches/{org.branch_id}/members/{roster['a']}/veto", data=data, headers=HX),
+            message, before)
+
+
+@pytest.mark.parametrize(("value", "message"), [*TEXT_ATTACKS, ("", "请填写此项。")])
+@pytest.mark.parametrize("on", ["", "?on=booklet"])
+def test_hostile_reason_for_an_undo_is_refused_in_chinese(app, client, auth, org, roster, value, message, on):
+    auth.login("bs")
+    assert add(client, org, roster["a"]).status_code == 200
+    [entry] = entries(app)
+    before = written(app)
+    refused(app, client.post(f"/entries/{entry.id}/correct{on}", data={"reason": value}, headers=HX), message, before)
+
+
+@pytest.mark.parametrize("codes", [["J1\x00"], ["长" * 100_000], ["J1", "NOPE"], ["9" * 40]])
+def test_quick_buttons_refuse_codes_the_page_did_not_offer(app, client, auth, org, roster, codes):
+    from qscore.models import Branch
+
+    auth.login("bs")
+    before = written(app)
+    resp = client.post(f"/branches/{org.branch_id}/quick", data={"codes": codes}, headers=HX)
+    assert resp.status_code == 422 and "不是有效的选择" in resp.get_data(as_text=True)
+    assert written(app) == before
+    with app.app_context():
+        assert db.session.get(Branch, org.branch_id).quick_indicators == "J1,Z3"
+
+
+def meeting_data(roster, **changes) -> dict:
+    data = {"held_on": "2026-05-15", "kind": "org_life", "indicator": "J1", "topic": "五月主题党日", "hours": "",
+            f"status-{roster['a']}": "attended", f"status-{roster['c']}": "home", f"proof-{roster['c']}": "居住地社区证明",
+            f"status-{roster['d']}": "excused", f"leave-{roster['d']}": "住院", "guest_ids": str(roster["guest"])}
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("topic", v, m) for v, m in TEXT_ATTACKS], ("topic", " ", "请填写此项。"),
+    *[("held_on", v, m) for v, m in DATE_ATTACKS], ("held_on", "", "请填写日期。"),
+    *[("hours", v, m) for v, m in POINTS_ATTACKS], ("hours", "0", "应在 0.1 到 999.9 之间"),
+    *[("indicator", v, m) for v, m in CHOICE_ATTACKS], *[("kind", v, m) for v, m in CHOICE_ATTACKS],
+    *[("guest_ids", v, "不是列表中的选项") for v in ("9" * 40, "-5", "1e309", "名\x00", str(2**31))],
+    *[("leave-d", v, m) for v, m in TEXT_ATTACKS], *[("proof-c", v, m) for v, m in TEXT_ATTACKS],
+    *[("status-a", v, m) for v, m in CHOICE_ATTACKS],
+])
+def test_hostile_input_to_the_meeting_form_is_refused_in_chinese(app, client, auth, org, roster, field, value,
+                                                                 message):
+    auth.login("bs")
+    if field[-2:] in ("-a", "-c", "-d"):
+        field = f"{field[:-2]}-{roster[field[-1]]}"
+    before = written(app)
+    resp = client.post(f"/branches/{org.branch_id}/meetings/new", data=meeting_data(roster, **{field: value}))
+    refused(app, resp, message, before)
+
+
+def test_the_meeting_form_as_filled_in_above_is_recorded(app, client, auth, org, roster):
+    """The hostile cases change one field of this form, which the branch can record."""
+    auth.login("bs")
+    resp = client.post(f"/branches/{org.branch_id}/meetings/new", data=meeting_data(roster))
+    assert resp.status_code == 302 and len(entries(app)) == 3
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("reason", v, m) for v, m in TEXT_ATTACKS], ("reason", "", "请填写此项。"),
+    *[("starts_on", v, m) for v, m in DATE_ATTACKS], *[("ends_on", v, m) for v, m in DATE_ATTACKS],
+    *[("member_id", v, "不是列表中的选项") for v in ("9" * 40, "-5", "1e309", "名\x00", str(2**31), "99999")],
+    *[("kind", v, m) for v, m in CHOICE_ATTACKS],
+])
+def test_hostile_input_to_the_leave_form_is_refused_in_chinese(app, client, auth, org, roster, field, value, message):
+    auth.login("bs")
+    before = written(app)
+    refused(app, client.post(f"/branches/{org.branch_id}/leaves", data=leave_data(roster, **{field: value})),
+            message, before)
+
+
+def leave_data(roster, **changes) -> dict:
+    return {"member_id": roster["d"], "kind": "leave", "starts_on": "2026-05-01", "ends_on": "2026-05-02",
+            "reason": "探亲", **changes}
+
+
+def test_the_leave_form_as_filled_in_above_is_recorded(app, client, auth, org, roster):
+    auth.login("bs")
+    assert client.post(f"/branches/{org.branch_id}/leaves", data=leave_data(roster)).status_code == 302
+    assert written(app)[2] == 1
+
+
+QUERY_ATTACKS = ["名\x00", "长" * 5_000, "9" * 40, "-1", "1e309", "NaN", "99999-01-01", "%00", "\u202e"]
+
+
+@pytest.mark.parametrize("value", QUERY_ATTACKS)
+def test_hostile_query_parameters_of_the_entry_pages_never_answer_500(app, client, auth, org, roster, value):
+    auth.login("bs")
+    assert add(client, org, roster["a"]).status_code == 200
+    [entry] = entries(app)
+    b, a = org.branch_id, roster["a"]
+    pages = [f"/branches/{b}/members/{a}/add?indicator={{v}}&keep=1&value={{v}}&earned_on={{v}}&note={{v}}",
+             f"/branches/{b}/members/{a}/add?indicator=Z3&keep={{v}}&value={{v}}",
+             f"/branches/{b}/meetings/new?kind={{v}}", f"/branches/{b}/meetings/guests?q={{v}}",
+             f"/entries/{entry.id}/correct?on={{v}}", f"/branches/{b}/roster?page={{v}}", f"/branches/{b}/leaves?x={{v}}"]
+    for page in pages:
+        resp = client.get(page.format(v=quote(value)), headers=HX)
+        assert resp.status_code == 200, (page, resp.status_code)
+
+
+def test_the_entry_form_drawn_again_keeps_only_what_passes_its_field(app, client, auth, org, roster):
+    auth.login("bs")
+    url = f"/branches/{org.branch_id}/members/{roster['a']}/add"
+    body = client.get(f"{url}?indicator=Z3&keep=1&value=2.5&earned_on=2026-05-02&note=%E5%B7%A1%E9%80%BB",
+                      headers=HX).get_data(as_text=True)
+    assert 'value="2.5"' in body and 'value="2026-05-02"' in body and 'value="巡逻"' in body
+    body = client.get(f"{url}?indicator=Z3&keep=1&value=1e309&earned_on=99999-01-01&note=%00",
+                      headers=HX).get_data(as_text=True)
+    assert "1e309" not in body and "99999" not in body and "\x00" not in body
+    assert 'value="2026-05-20"' in body  # today, as a new form has it

@@ -21,6 +21,10 @@ TODAY = date(2026, 5, 20)
 @pytest.fixture
 def people(ctx, org):
     """Members of the branch, one who moved in from the sibling branch, a leave and a published Q1."""
+    from qscore.scheme_versions import ensure_year
+
+    for year in (2025, 2026):  # stored before the batches: the first write of a year would store it
+        ensure_year(year)
     ids = {
         "a": make_member(org.branch_id, "张伟", "A").id,
         "c": make_member(org.branch_id, "李娜", "C").id,

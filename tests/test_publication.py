@@ -303,3 +303,94 @@ def test_reconciliation_lists_members_in_pinyin_order(app, client, auth, org):
     page = client.get(Q1.format(b=org.branch_id)).get_data(as_text=True)
     order = sorted(("张伟", "王秀英", "李娜", "欧阳明华", "曾子"), key=page.index)
     assert order == ["李娜", "欧阳明华", "王秀英", "曾子", "张伟"]  # li, ou, wang, zeng (a surname), zhang
+
+
+# --- hostile input: each field of each form in turn, and the pages' query parameters -------------
+
+CONTROL = "含有看不见的控制字符，请重新输入。"
+TEXT_ATTACKS = [("名\x00字", CONTROL), ("名\x01\x1f字", CONTROL), ("名\u202e字\u2066", CONTROL), ("长" * 100_000, "最多 ")]
+DATE_ATTACKS = [("99999-01-01", "请填写日期。"), ("2026-02-30", "请填写日期。"), ("1e309", "请填写日期。"),
+                ("名\x00", "请填写日期。"), ("1999-12-31", "2100")]
+COUNT_ATTACKS = [("9" * 40, "应在 0 到 100000 之间"), ("-1", "应在 0 到 100000 之间"), ("1e309", "请输入整数"),
+                 ("NaN", "请输入整数"), ("3.5", "请输入整数"), ("名\x00", "请输入整数")]
+HOURS_ATTACKS = [("9" * 40, "请输入数字"), ("1e309", "应在 0.1 到 999.9 之间"), ("NaN", "请输入数字"),
+                 ("-2", "应在 0.1 到 999.9 之间"), ("2.55", "最多一位小数"), ("名\x00", "请输入数字")]
+
+
+def written(app) -> tuple[int, ...]:
+    with app.app_context():
+        return tuple(db.session.scalar(select(func.count()).select_from(m))
+                     for m in (Publication, Reconciliation, SelfRecord, AuditLog))
+
+
+def refused(app, resp, message: str, before: tuple[int, ...]) -> None:
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422, (resp.status_code, body[:300])
+    assert message in body
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("chair", v, m) for v, m in TEXT_ATTACKS],
+    *[("meeting_on", v, m) for v, m in DATE_ATTACKS],
+    *[("present", v, m) for v, m in COUNT_ATTACKS], *[("total", v, m) for v, m in COUNT_ATTACKS],
+])
+def test_hostile_input_to_the_publish_form_is_refused_in_chinese(app, client, auth, org, members, field, value,
+                                                                 message):
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    before = written(app)
+    refused(app, publish(client, org, **{field: value}), message, before)
+
+
+def test_the_publish_form_as_filled_in_above_publishes(app, client, auth, org, members):
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    assert publish(client, org).status_code == 302 and len(publications(app)) == 1
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("note", v, m) for v, m in TEXT_ATTACKS], ("note", " ", "请写明积分手册上的记录"),
+    *[("earned_on", v, m) for v, m in DATE_ATTACKS],
+    *[("hours", v, m) for v, m in HOURS_ATTACKS],
+    *[("indicator", v, "请选择积分指标") for v in ("Z3\x00", "长" * 100_000, "9" * 40, "")],
+])
+def test_hostile_input_to_a_booklet_item_is_refused_in_chinese(app, client, auth, org, members, field, value, message):
+    auth.login("bs")
+    url = f"/branches/{org.branch_id}/quarters/2026/1/members/{members[0]}/booklet-item"
+    before = written(app)
+    data = {"indicator": "Z3", "earned_on": "2026-02-01", "hours": "2", "note": "社区清扫", field: value}
+    refused(app, client.post(url, headers=HX, data=data), message, before)
+    data[field] = {"note": "社区清扫", "earned_on": "2026-02-01", "hours": "2", "indicator": "Z3"}[field]
+    assert client.post(url, headers=HX, data=data).status_code == 200 and written(app)[2] == before[2] + 1
+
+
+@pytest.mark.parametrize("value", ["名\x00", "长" * 100_000, "9" * 40, "", "AGREES"])
+def test_a_reconciliation_status_not_on_the_buttons_is_a_bad_request(app, client, auth, org, members, value):
+    auth.login("bs")
+    before = written(app)
+    url = f"/branches/{org.branch_id}/quarters/2026/1/members/{members[0]}/reconcile"
+    assert client.post(url, data={"status": value}, headers=HX).status_code == 400
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("value", "message"), [*TEXT_ATTACKS[:3], ("长" * 100_000, "最多 1000 个字符")])
+def test_hostile_reason_for_a_retraction_is_refused_in_chinese(app, client, auth, org, members, value, message):
+    auth.login("admin")
+    reconcile_all(client, org, members)
+    assert publish(client, org).status_code == 302
+    [pub] = publications(app)
+    before = written(app)
+    refused(app, client.post(f"/publications/{pub.id}/retract", data={"reason": value}), message, before)
+    assert publications(app)[0].retracted_at is None
+
+
+@pytest.mark.parametrize("value", ["名\x00", "长" * 5_000, "9" * 40, "-1", "1e309", "NaN", "99999-01-01", "%00"])
+def test_hostile_query_parameters_of_the_publication_pages_never_answer_500(app, client, auth, org, members, value):
+    from urllib.parse import quote
+
+    auth.login("bs")
+    for page in ("/publish", Q1.format(b=org.branch_id), Q1.format(b=org.branch_id) + "/sheet"):
+        resp = client.get(f"{page}?year={quote(value)}&quarter={quote(value)}&page={quote(value)}")
+        assert resp.status_code == 200, (page, resp.status_code)
+    assert client.get("/publish?year=2027").status_code == 404  # a year not yet begun, as before

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
 from qscore.models import AuditLog, Member, PointEntry, Publication, ResidentQuery, Setting, User
-from qscore.publication import BOARD_VERSION_KEY, retract
+from qscore.board_version import KEY as BOARD_VERSION_KEY
+from qscore.publication import retract
 
 from .conftest import FIXED_TODAY, make_member
 from .test_board import page, poll_url, publish_quarter
@@ -137,7 +138,7 @@ def test_unknown_or_retracted_publications_are_404(app, client, pub):
     assert client.get("/queries/new?pub=abc").status_code == 404
     with app.app_context(), app.test_request_context():
         retract(publication=db.session.get(Publication, pub.pub_id), reason="重新核对",
-                user=db.session.get(User, pub.admin_id), street_id=pub.street_id)
+                user=db.session.get(User, pub.admin_id))
         db.session.commit()
     assert client.get(f"/queries/new?pub={pub.pub_id}").status_code == 404
     assert ask(client, pub.pub_id).status_code == 404
@@ -224,7 +225,8 @@ def test_queries_list_needs_a_secretary(app, client, auth, pub):
         db.session.commit()
     auth.login("m1")
     assert client.get("/queries").status_code == 403
-    assert client.post(f"/queries/{qid}/answer", data={f"q{qid}-answer": "x"}).status_code == 403
+    # A member sees no branch's queries: the query is not theirs to see, let alone answer.
+    assert client.post(f"/queries/{qid}/answer", data={f"q{qid}-answer": "x"}).status_code == 404
 
 
 def test_answering_links_a_correction_and_updates_the_board(app, client, auth, pub):
@@ -316,3 +318,58 @@ def test_answering_twice_is_409(app, client, auth, pub):
         assert db.session.get(ResidentQuery, qid).answer == "第一次"
     body = client.get("/queries").get_data(as_text=True)
     assert "第一次" in body and "第二次" not in body
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input: each field of each form in turn, and the pages' query parameters
+# ---------------------------------------------------------------------------------------------
+
+CONTROL = "含有看不见的控制字符，请重新输入。"
+TEXT_ATTACKS = [("名\x00字", CONTROL), ("名\x01\x1f字", CONTROL), ("名\u202e字\u2066", CONTROL), ("\ufeff名", CONTROL),
+                ("长" * 100_000, "最多 ")]
+
+
+def written(app) -> tuple:
+    with app.app_context():
+        answered = tuple(db.session.execute(select(ResidentQuery.id, ResidentQuery.answer,
+                                                   ResidentQuery.correction_entry_id)).all())
+        return (answered, *(db.session.scalar(select(func.count()).select_from(m)) for m in (ResidentQuery, AuditLog)))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[(f, v, m) for f in ("question", "asker_name", "asker_contact") for v, m in TEXT_ATTACKS],
+    ("question", " \n ", "请填写您的问题"),
+    *[("member", v, "不是有效的选择") for v in ("王*英(07)\x00", "长" * 100_000, "王秀英")],
+])
+def test_hostile_input_to_a_residents_query_is_refused_in_chinese(app, client, pub, field, value, message):
+    before = written(app)
+    resp = ask(client, pub.pub_id, **{field: value})
+    assert resp.status_code == 422 and message in resp.get_data(as_text=True)
+    assert written(app) == before
+    assert ask(client, pub.pub_id, asker_name="王先生", asker_contact="13800001111").status_code == 302
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("answer", v, m) for v, m in TEXT_ATTACKS], ("answer", "\n", "请填写答复"),
+    *[("correction", v, "不是列表中的选项") for v in ("9" * 40, "9" * 5_000, "-5", "1e309", "名\x00", str(2**31))],
+])
+@pytest.mark.parametrize("headers", [HX, {}])
+def test_hostile_input_to_an_answer_is_refused_in_chinese(app, client, auth, pub, field, value, message, headers):
+    qid = add_query(app, pub)
+    auth.login("bs")
+    before = written(app)
+    data = {f"q{qid}-answer": "经核实无误。", f"q{qid}-correction": "", f"q{qid}-{field}": value}
+    resp = client.post(f"/queries/{qid}/answer", headers=headers, data=data)
+    assert resp.status_code == 422 and message in resp.get_data(as_text=True)
+    assert written(app) == before
+
+
+@pytest.mark.parametrize("value", ["名\x00", "长" * 5_000, "9" * 40, "-1", "0", "1e309", "NaN", "%00", str(2**31)])
+def test_hostile_publication_of_the_query_page_is_404_never_500(app, client, auth, pub, value):
+    from urllib.parse import quote
+
+    for page in ("/queries/new", "/queries/thanks"):
+        assert client.get(f"{page}?pub={quote(value)}").status_code == 404
+        assert client.post(f"{page}?pub={quote(value)}", data={"question": "?"}).status_code in (404, 405)
+    auth.login("bs")
+    assert client.get(f"/queries?page={quote(value)}&pub={quote(value)}").status_code == 200

@@ -485,7 +485,7 @@ def test_print_view_and_excel_export(client, auth, org, members, q4, app):
     assert "周九十" in names and len(names) == 8
     ninety = next(r for r in cells[6:] if r[1] == "周九十")
     assert ninety[6] == 90 and ninety[8] == "Advanced"
-    injected = next(c for row in ws.iter_rows() for c in row if c.value == "=HYPERLINK(\"x\")")
+    injected = next(c for row in ws.iter_rows() for c in row if c.value == "'=HYPERLINK(\"x\")")
     assert injected.data_type == "s"  # text, never a formula
 
 
@@ -615,3 +615,95 @@ def test_the_demo_has_a_confirmed_past_year_with_cases_under_way(app, client, au
     client.post("/login", data={"username": "branch01", "password": DEMO_PASSWORD})
     page = client.get(f"/branches/{branch01}/review/2025")
     assert page.status_code == 200 and "banner-confirmed" in page.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile input: each field of each form in turn, and the pages' query parameters
+# ---------------------------------------------------------------------------------------------
+
+CONTROL = "含有看不见的控制字符，请重新输入。"
+TEXT_ATTACKS = [("名\x00字", CONTROL), ("名\x01\x1f字", CONTROL), ("名\u202e字\u2066", CONTROL), ("长" * 100_000, "最多 ")]
+DATE_ATTACKS = [("99999-01-01", "请填写日期。"), ("2026-02-30", "请填写日期。"), ("1e309", "请填写日期。"),
+                ("名\x00", "请填写日期。"), ("1999-12-31", "2100")]
+COUNT_ATTACKS = [("9" * 40, "应在 0 到 100000 之间"), ("-1", "应在 0 到 100000 之间"), ("1e309", "请输入整数"),
+                 ("NaN", "请输入整数"), ("名\x00", "请输入整数")]
+
+
+def written(app) -> tuple:
+    with app.app_context():
+        review = db.session.scalar(select(YearReview))
+        state = (review.meeting_on, review.chair, review.minutes, review.status) if review else None
+        return (state, *(db.session.scalar(select(func.count()).select_from(m))
+                         for m in (ReviewGrade, Setting, AuditLog)))
+
+
+def refused(app, resp, message: str, before: tuple) -> None:
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422, (resp.status_code, body[:300])
+    assert message in body
+    assert written(app) == before
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("chair", v, m) for v, m in TEXT_ATTACKS], *[("minutes", v, m) for v, m in TEXT_ATTACKS],
+    *[("meeting_on", v, m) for v, m in DATE_ATTACKS],
+    *[("present", v, m) for v, m in COUNT_ATTACKS], *[("total", v, m) for v, m in COUNT_ATTACKS],
+])
+def test_hostile_input_to_the_review_meeting_is_refused_in_chinese(client, auth, org, members, q4, app, field, value,
+                                                                   message):
+    auth.login("bs")
+    before = written(app)
+    refused(app, meeting(client, org, **{field: value}), message, before)
+    assert meeting(client, org).status_code == 302  # the form as filled in above is recorded
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("reason", v, m) for v, m in TEXT_ATTACKS],
+    *[("grade", v, m) for v, m in TEXT_ATTACKS[:3]], ("grade", "长" * 100_000, "最多 12"),
+    *[("action", v, m) for v, m in TEXT_ATTACKS],
+])
+@pytest.mark.parametrize("headers", [HX, {}])
+def test_hostile_input_to_a_grade_is_refused_in_chinese(client, auth, org, members, q4, app, field, value, message,
+                                                        headers):
+    auth.login("bs")
+    url = f"{PAGE.format(b=org.branch_id)}/members/{members['k4']}/grade"
+    before = written(app)
+    data = {"action": "override", "grade": "advanced", "reason": "支部大会同意", field: value}
+    refused(app, client.post(url, data=data, headers=headers), message, before)
+
+
+@pytest.mark.parametrize(("value", "message"), TEXT_ATTACKS)
+def test_hostile_reason_to_reopen_a_review_is_refused_in_chinese(client, auth, org, members, q4, app, value, message):
+    auth.login("bs")
+    confirm_all(client, org)
+    meeting(client, org)
+    assert lock(client, org).status_code == 302
+    auth.logout()
+    auth.login("admin")
+    before = written(app)
+    refused(app, client.post(PAGE.format(b=org.branch_id) + "/reopen", data={"reason": value}), message, before)
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    *[("note", v, m) for v, m in TEXT_ATTACKS],
+    *[("branch", v, "请从排名中至少选择一个党支部") for v in ("9" * 40, "-5", "1e309", "名\x00", str(2**31), "")],
+])
+def test_hostile_input_to_the_red_flag_choice_is_refused_in_chinese(client, auth, org, members, q4, app, field, value,
+                                                                    message):
+    auth.login("admin")
+    before = written(app)
+    data = {"branch": [str(org.branch_id)], "note": "党员积分领先", field: value}
+    refused(app, client.post("/review/red-flag/2025", data=data), message, before)
+    assert client.post("/review/red-flag/2025", data={"branch": [str(org.branch_id)]}).status_code == 302
+
+
+@pytest.mark.parametrize("value", ["名\x00", "长" * 5_000, "9" * 40, "-1", "1e309", "NaN", "99999-01-01", "%00"])
+def test_hostile_query_parameters_of_the_review_pages_never_answer_500(client, auth, org, members, q4, value):
+    from urllib.parse import quote
+
+    auth.login("admin")
+    b = org.branch_id
+    for page in ("/review", PAGE.format(b=b), f"{PAGE.format(b=b)}/print", f"{PAGE.format(b=b)}/members/{members['k4']}",
+                 "/review/commendations/2025", "/review/red-flag/2025", "/approvals", "/cases"):
+        resp = client.get(f"{page}?year={quote(value)}&q={quote(value)}&page={quote(value)}")
+        assert resp.status_code == 200, (page, resp.status_code)

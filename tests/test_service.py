@@ -459,7 +459,8 @@ def test_assessment_scope(client, auth, month):
     assert client.get("/assessment/branches/{}?month=junk".format(month.branch_id)).status_code == 404
     auth.logout()
     auth.login("zhangwei")
-    assert client.get(f"/assessment/branches/{month.branch_id}").status_code == 403
+    assert client.get(f"/assessment/branches/{month.branch_id}").status_code == 404  # no branch is a member's to see
+    assert client.get("/assessment/").status_code == 403
 
 
 def test_assessment_workbook(client, auth, month):

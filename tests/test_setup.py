@@ -43,7 +43,15 @@ def test_setup_page_is_gone_once_an_admin_exists(client):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("street_name", "", "This field is required"),
+    ("street_name", "", "Fill this in"),
+    ("street_name", "幸福\x00街道", "Contains invisible control characters"),
+    ("street_name", "幸福\u202e街道", "Contains invisible control characters"),
+    ("street_name", "街" * 101, "At most 100 characters"),
+    ("street_name", "街" * 100_000, "At most 100 characters"),
+    ("username", "admin\x00", "Contains invisible control characters"),
+    ("username", "a" * 100_000, "At most 64 characters"),
+    ("password", "correct-horse\x01battery", "Contains invisible control characters"),
+    ("password", "p" * 100_000, "At most 128 characters"),
     ("username", "a", "3 to 64"),
     ("username", "Bad Name!", "3 to 64"),
     ("password", "short", "At least 10"),

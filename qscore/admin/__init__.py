@@ -6,31 +6,9 @@ within their own community (out of scope is 404, a page they may not use is 403)
 """
 from __future__ import annotations
 
-from typing import Callable
-
-from flask import Blueprint, abort, request
-from flask_login import current_user, login_required
+from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-MEMBER_ADMINS = ("street_admin", "community_secretary")
-# Endpoints a community secretary may use (adding/transferring members, types, opening balances).
-_COMMUNITY_ENDPOINTS: set[str] = set()
-
-
-def for_community_secretaries(view: Callable) -> Callable:
-    """Open a view to community secretaries too (every other admin view is the street admin's)."""
-    _COMMUNITY_ENDPOINTS.add(f"{bp.name}.{view.__name__}")
-    return view
-
-
-@bp.before_request
-@login_required
-def _guard():
-    if current_user.role not in MEMBER_ADMINS:
-        abort(403)
-    if current_user.role != "street_admin" and request.endpoint not in _COMMUNITY_ENDPOINTS:
-        abort(403)
 
 
 @bp.context_processor

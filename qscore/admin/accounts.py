@@ -15,15 +15,17 @@ from sqlalchemy import case, exists, func, or_, select
 from werkzeug.security import generate_password_hash
 from wtforms import SelectChoice
 
+from ..access import STREET_ADMIN, loaded, requires, scope_loader
 from .. import audit
 from ..db import db
+from ..fields import args_form
 from ..htmx import is_htmx
 from ..models import ROLES, Branch, Community, Member, User
 from ..security import hash_password
 from ..sessions import end_all_sessions
 from . import bp
-from .forms import AccountEditForm, AccountForm, BulkAccountsForm
-from .scope import street_id
+from .forms import AccountEditForm, AccountFilters, AccountForm, BulkAccountsForm, NewAccountArgs
+from .scope import member_number, street_id
 
 # No 0/o, 1/l/i: read off paper and typed by an elderly member without confusion.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -47,6 +49,12 @@ def first_time_hash(password: str) -> str:
 
 
 def _user_or_404(user_id: int) -> User:
+    return loaded("user_id", user_id)
+
+
+@scope_loader("user_id")
+def _load_user(user_id: int) -> User:
+    """An account of the street (accounts are the street admin's; any secretary sees they exist)."""
     u = db.session.get(User, user_id)
     if u is None or u.street_id != street_id():
         abort(404)
@@ -69,10 +77,10 @@ def _snapshot(u: User) -> dict:
 
 
 @bp.get("/accounts")
+@requires(STREET_ADMIN)
 def accounts():
-    role = request.args.get("role", "")
-    q = (request.args.get("q") or "").strip()
-    state = request.args.get("state", "")
+    args = args_form(AccountFilters)
+    role, q, state = args.role.data or "", args.q.data or "", args.state.data or ""
     stmt = select(User).where(User.street_id == street_id())
     if role:
         stmt = stmt.where(User.role == role)
@@ -81,7 +89,8 @@ def accounts():
     if state in ("active", "disabled"):
         stmt = stmt.where(User.active.is_(state == "active"))
     rank = case({r: i for i, r in enumerate(ROLES)}, value=User.role, else_=len(ROLES))
-    page = db.paginate(stmt.order_by(rank, User.username), per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(stmt.order_by(rank, User.username), page=args.page.data or 1, per_page=PAGE_SIZE,
+                       error_out=False)
     return render_template("admin/accounts.html", pg=page, places=_places(page.items),
                            members=_linked_names(page.items), role=role, q=q, state=state,
                            without=_branches_without_accounts())
@@ -132,9 +141,9 @@ def _apply_scope(form: AccountForm, u: User) -> bool:
     ok = True
     member = None
     if form.member_ref.data:
-        ref = form.member_ref.data.lstrip("#").lower().removeprefix("no.").strip()
-        member = db.session.scalar(select(Member).where(Member.id == int(ref), Member.street_id == street_id())) \
-            if ref.isdigit() else None
+        number = member_number(form.member_ref.data)
+        member = db.session.scalar(select(Member).where(Member.id == number, Member.street_id == street_id())) \
+            if number else None
         if member is None:
             form.member_ref.errors.append(_("No member with this number in the street."))
             ok = False
@@ -169,11 +178,12 @@ def _apply_scope(form: AccountForm, u: User) -> bool:
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
+@requires(STREET_ADMIN)
 def account_new():
     form = AccountForm()
     _set_choices(form)
     if request.method == "GET":
-        member_id = request.args.get("member_id", type=int)
+        member_id = args_form(NewAccountArgs).member_id.data
         if member_id:
             member = db.session.scalar(select(Member).where(Member.id == member_id, Member.street_id == street_id()))
             if member is not None:
@@ -202,6 +212,7 @@ def account_new():
 
 
 @bp.route("/accounts/<int:user_id>/edit", methods=["GET", "POST"])
+@requires(STREET_ADMIN)
 def account_edit(user_id: int):
     u = _user_or_404(user_id)
     form = AccountEditForm(obj=u) if request.method == "GET" else AccountEditForm()
@@ -237,6 +248,7 @@ def _row(u: User, status: int = 200, **extra):
 
 
 @bp.post("/accounts/<int:user_id>/disable")
+@requires(STREET_ADMIN)
 def account_disable(user_id: int):
     u = _user_or_404(user_id)
     if _is_last_admin(u):
@@ -259,6 +271,7 @@ def account_disable(user_id: int):
 
 
 @bp.post("/accounts/<int:user_id>/enable")
+@requires(STREET_ADMIN)
 def account_enable(user_id: int):
     u = _user_or_404(user_id)
     before = _snapshot(u)
@@ -272,6 +285,7 @@ def account_enable(user_id: int):
 
 
 @bp.post("/accounts/<int:user_id>/reset")
+@requires(STREET_ADMIN)
 def account_reset(user_id: int):
     u = _user_or_404(user_id)
     password = first_time_password()
@@ -286,6 +300,7 @@ def account_reset(user_id: int):
 
 
 @bp.route("/accounts/bulk", methods=["GET", "POST"])
+@requires(STREET_ADMIN)
 def account_bulk():
     """Member accounts for every member of a branch who has none, with a printable sheet."""
     form = BulkAccountsForm()

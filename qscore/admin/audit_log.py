@@ -4,21 +4,21 @@ or about its members.
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template, request
+from flask import current_app, render_template
 from sqlalchemy import or_, select
 
+from ..access import requires, STREET_ADMIN
 from ..db import db
+from ..exports import Sheet, download, write_csv, write_xlsx
+from ..fields import args_form
 from ..models import AuditLog, Member, User
-from ..templating import local_time
 from . import bp
 from .audit_text import OBJECT_LABELS, Names, action_label, changes, describe, label_for
-from .scope import street_id
-from .workbooks import download, parse_date, write_workbook
+from .forms import AuditFilters
+from .scope import member_number, street_id
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100000
@@ -30,9 +30,9 @@ def _utc(day: date) -> datetime:
 
 
 def _filters() -> dict:
-    a = request.args
-    return {"person": (a.get("person") or "").strip().lower(), "member": (a.get("member") or "").strip(),
-            "action": a.get("action", ""), "from": parse_date(a.get("from")), "to": parse_date(a.get("to"))}
+    a = args_form(AuditFilters)
+    return {"person": (a.person.data or "").lower(), "member": a.member.data or "", "action": a.action.data or "",
+            "from": a["from"].data, "to": a.to.data, "format": a.format.data, "page": a.page.data or 1}
 
 
 def filtered(f: dict):
@@ -43,9 +43,8 @@ def filtered(f: dict):
     if f["person"]:
         stmt = stmt.where(AuditLog.username == f["person"])
     if f["member"]:
-        ref = f["member"].lstrip("#")
         ids = select(Member.id).where(Member.street_id == sid, or_(
-            Member.name.contains(f["member"]), Member.id == (int(ref) if ref.isdigit() else -1)))
+            Member.name.contains(f["member"]), Member.id == (member_number(f["member"]) or -1)))
         stmt = stmt.where(AuditLog.member_id.in_(ids))
     if f["action"]:
         stmt = stmt.where(AuditLog.action == f["action"])
@@ -57,9 +56,10 @@ def filtered(f: dict):
 
 
 @bp.get("/audit")
+@requires(STREET_ADMIN)
 def audit_log():
     f = _filters()
-    page = db.paginate(filtered(f), per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(filtered(f), page=f["page"], per_page=PAGE_SIZE, error_out=False)
     # Staff accounts are offered by name; a member's account is typed (a street has thousands).
     users = db.session.scalars(select(User).where(User.street_id == street_id(), User.role != "member")
                                .order_by(User.username)).all()
@@ -70,11 +70,18 @@ def audit_log():
                            names=names.members, action_label=action_label)
 
 
+def _local(at: datetime) -> datetime:
+    """A stored UTC timestamp as the street's wall time (a date cell: the export sorts and filters by it)."""
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return at.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
+
+
 def _cell(items: list[tuple[str, str, str]], which: int) -> str:
     return "；".join(f"{item[0]}：{item[which]}" for item in items if item[which] != "—")
 
 
 @bp.get("/audit/export")
+@requires(STREET_ADMIN)
 def audit_export():
     f = _filters()
     rows = db.session.scalars(filtered(f).limit(EXPORT_LIMIT)).all()
@@ -84,17 +91,13 @@ def audit_export():
     def lines():
         for r in rows:
             items = changes(r, names)
-            yield [local_time(r.at), r.username, action_label(r.action), label_for(OBJECT_LABELS, r.object_type),
+            yield [_local(r.at), r.username, action_label(r.action), label_for(OBJECT_LABELS, r.object_type),
                    r.object_id, r.member_id, names.members.get(r.member_id, ""), describe(r, names),
                    _cell(items, 1), _cell(items, 2), r.ip]
 
     stamp = datetime.now().strftime("%Y%m%d-%H%M")
-    if request.args.get("format") == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(headers)
-        writer.writerows(lines())
-        # A byte-order mark so that Excel opens the UTF-8 file with its Chinese intact.
-        return download(("\ufeff" + out.getvalue()).encode("utf-8"), f"审计日志-{stamp}.csv", f"audit-{stamp}.csv",
-                        mimetype="text/csv")
-    return download(write_workbook("审计日志", headers, lines()), f"审计日志-{stamp}.xlsx", f"audit-{stamp}.xlsx")
+    if f["format"] == "csv":
+        return download(write_csv(headers, lines()), f"审计日志-{stamp}.csv", f"audit-{stamp}.csv")
+    widths = [17, 12, 16, 10, 9, 9, 10, 50, 40, 40, 15]     # a date in a narrower column shows as ####
+    sheet = Sheet("审计日志", headers, lines(), widths, header_style="plain")
+    return download(write_xlsx(sheet), f"审计日志-{stamp}.xlsx", f"audit-{stamp}.xlsx")

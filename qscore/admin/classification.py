@@ -10,62 +10,31 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, exists, func, or_, select
-from wtforms import SelectChoice
 
+from ..access import requires, MEMBER_ADMINS
 from .. import audit
 from ..clock import today
 from ..db import db
+from ..fields import args_form
 from ..htmx import is_htmx
 from ..ledger import type_history
-from ..models import Branch, BranchSpell, Community, Member, MemberType, PointEntry, Publication
-from ..publication import quarter_bounds
+from ..models import Branch, Community, Member, MemberType, PointEntry
 from ..scheme_versions import scheme_for_year
 from ..scoring import live_entry_clause, type_on
-from . import bp, for_community_secretaries
-from .forms import TypeChangeForm
-from .members import current_type_expr, member_context
-from .scope import current_types, member_or_404, scoped_members
+from . import bp
+from .forms import TypeChangeForm, TypeReminderArgs
+from ..type_changes import earliest_type_change, latest_published_quarter
+from .forms import type_form
+from .members import member_context
+from .scope import current_type_expr, current_types, member_or_404, scoped_members
 
 PAGE_SIZE = 50
 OLD_AGE = 70
 SILENT_MONTHS = 3
-
-
-def latest_published_quarter(member: Member) -> tuple[int, int] | None:
-    """The latest (year, quarter) with a live publication by a branch the member belonged to then."""
-    best = None
-    spells = db.session.scalars(select(BranchSpell).where(BranchSpell.member_id == member.id)).all()
-    spans = [(s.branch_id, s.starts_on, s.ends_on) for s in spells] or [(member.branch_id, member.on_roll_since, None)]
-    rows = db.session.execute(select(Publication.branch_id, Publication.year, Publication.quarter).where(
-        Publication.branch_id.in_({b for b, _s, _e in spans}), Publication.retracted_at.is_(None))).all()
-    for branch_id, year, quarter in rows:
-        first, last = quarter_bounds(year, quarter)
-        covered = any(b == branch_id and last >= s and (e is None or first < e) for b, s, e in spans)
-        if covered and (best is None or (year, quarter) > best):
-            best = (year, quarter)
-    return best
-
-
-def earliest_type_change(member: Member) -> date:
-    latest = latest_published_quarter(member)
-    if latest is None:
-        return member.on_roll_since
-    year, quarter = latest
-    start = date(year + 1, 1, 1) if quarter == 4 else date(year, quarter * 3 + 1, 1)
-    return max(start, member.on_roll_since)
-
-
-def type_form(member: Member, day: date, form: TypeChangeForm | None = None) -> TypeChangeForm:
-    from ..templating import TYPE_LABELS, localized
-
-    form = form or TypeChangeForm(formdata=None, effective_from=max(day.replace(day=1), earliest_type_change(member)))
-    scheme = scheme_for_year(day.year)
-    form.type_code.choices = [SelectChoice(c, f"{TYPE_LABELS[c]} · {localized(t)}") for c, t in scheme.types.items()]
-    return form
 
 
 def _check(member: Member, form: TypeChangeForm, day: date) -> bool:
@@ -92,7 +61,7 @@ def _check(member: Member, form: TypeChangeForm, day: date) -> bool:
 
 
 @bp.post("/members/<int:member_id>/type")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def change_type(member_id: int):
     member = member_or_404(member_id)
     day = today()
@@ -146,7 +115,7 @@ def months_before(day: date, months: int) -> date:
 
 
 @bp.get("/members/type-review")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def type_reminders():
     """Members whose type may need review: 70 or older and not type 4, or no attendance for 3 months."""
     day = today()
@@ -157,11 +126,12 @@ def type_reminders():
                               PointEntry.earned_on > cutoff, PointEntry.earned_on <= day, live_entry_clause())
     old = and_(Member.birth_year.isnot(None), Member.birth_year <= day.year - OLD_AGE)
     silent = and_(~attended, Member.on_roll_since <= cutoff)
-    reason = request.args.get("reason", "")
+    args = args_form(TypeReminderArgs)
+    reason = args.reason.data or ""
     condition = old if reason == "age" else silent if reason == "silent" else or_(old, silent)
     stmt = (scoped_members().where(Member.status == "active", current_type_expr(day) != "D", condition)
             .order_by(Member.birth_year, Member.name, Member.id))
-    page = db.paginate(stmt, per_page=PAGE_SIZE, error_out=False)
+    page = db.paginate(stmt, page=args.page.data or 1, per_page=PAGE_SIZE, error_out=False)
     ids = [m.id for m in page.items]
     last_attended = dict(db.session.execute(
         select(PointEntry.member_id, func.max(PointEntry.earned_on))

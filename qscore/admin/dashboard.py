@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import render_template
 from sqlalchemy import func, select
 
+from ..access import requires, STREET_ADMIN
 from ..clock import today
 from ..db import db
 from ..models import Branch, Community, Member, User
@@ -13,6 +14,7 @@ from .scope import street_id
 
 
 @bp.get("/")
+@requires(STREET_ADMIN)
 def index():
     sid = street_id()
     day = today()

@@ -11,21 +11,24 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import insert
 
+from ..access import requires, MEMBER_ADMINS
 from .. import audit
 from ..clock import today
 from ..db import db
+from ..fields import has_control_characters
 from ..names import sort_key
 from ..htmx import is_htmx
 from ..models import AuditLog, BranchSpell, Member, MemberType
 from ..scheme_versions import scheme_for_year
 from ..scoring import score_members
 from ..security import client_ip
-from . import bp, for_community_secretaries
-from .forms import PHONE_RE, RosterImportForm
+from . import bp
+from .forms import PHONE_RE, RosterExportForm, RosterImportForm
 from .members import _filters, filtered_members, log_private_view
 from .scope import current_types, scoped_branches, scoped_members
-from .workbooks import (Column, RowError, WorkbookError, blank, download, parse_date, parse_int, read_rows,
-                        template_workbook, text, write_workbook)
+from ..exports import Sheet, download, write_xlsx
+from .workbooks import (Column, RowError, WorkbookError, blank, parse_date, parse_int, read_rows,
+                        template_workbook, text)
 
 TYPE_HINT = "A/B/C/D，或 1–4、第一类–第四类。A 社区工作者党员；B 离退休党员；C 失业、再就业及流动党员；D 老弱病残行动不便党员"
 ROSTER_COLUMNS = (
@@ -86,6 +89,8 @@ class RosterCheck:
             value = text(raw.get(key))
             if len(value) > limit:
                 self.error(number, key, _("At most %(n)d characters.", n=limit))
+            elif has_control_characters(value):  # the rule of every form's text (qscore.fields)
+                self.error(number, key, _("Contains invisible control characters: please type it again."))
             out[key] = value
         if not out["name"]:
             self.error(number, "name", _("The name is missing."))
@@ -206,7 +211,7 @@ def import_members(rows: list[dict], day: date) -> list[int]:
 
 
 @bp.route("/members/import", methods=["GET", "POST"])
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def import_roster():
     form = RosterImportForm()
     if request.method == "GET":
@@ -243,7 +248,7 @@ def import_roster():
 
 
 @bp.get("/members/import/template.xlsx")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def roster_template():
     branches = scoped_branches()
     data = template_workbook(
@@ -255,12 +260,13 @@ def roster_template():
     return download(data, "党员名册导入模板.xlsx", "roster-template.xlsx")
 
 
-@bp.get("/members/export.xlsx")
-@for_community_secretaries
+@bp.post("/members/export.xlsx")
+@requires(MEMBER_ADMINS)
 def export_roster():
-    """The members of the list's filter, in the template's columns (phone and address only on request)."""
+    """The members of the list's filter, in the template's columns (phone and address only on request).
+    A POST: the export is recorded in the audit log, and a GET never writes."""
     day = today()
-    private = request.args.get("private") == "1"
+    private = bool(RosterExportForm().private.data)
     members = list(db.session.scalars(filtered_members(_filters(), day).order_by(Member.branch_id, Member.name_key, Member.name, Member.id)))
     places = {b.id: (c.name, b.name) for b, c in scoped_branches(include_retired=True)}
     types = current_types(members, day)
@@ -270,8 +276,9 @@ def export_roster():
         log_private_view(members, "roster export")
     audit.record("roster_exported", summary=f"{len(members)} members" + (" with phone and address" if private else ""))
     db.session.commit()
-    headers = ["编号"] + [c.header for c in ROSTER_COLUMNS if private or c.key not in ("phone", "address")] + [
-        "状态", "离开名册日期", f"{day.year}年积分（截至{day.isoformat()}）"]
+    columns = [c for c in ROSTER_COLUMNS if private or c.key not in ("phone", "address")]
+    headers = ["编号"] + [c.header for c in columns] + ["状态", "离开名册日期", f"{day.year}年积分（截至{day.isoformat()}）"]
+    widths = [8] + [c.width for c in columns] + [8, 14, 24]   # a date in a narrower column shows as ####
     status_zh = {"active": "在册", "transferred_out": "转出", "deceased": "去世", "persuaded_withdraw": "劝退",
                  "expelled": "除名", "probation_cancelled": "取消预备党员资格"}
 
@@ -286,5 +293,5 @@ def export_roster():
             yield row + [m.booklet_no, status_zh.get(m.status, m.status), m.left_roll_on,
                          float(s.score) if s is not None else None]
 
-    return download(write_workbook("党员名册", headers, rows()), f"党员名册-{day.isoformat()}.xlsx",
-                    f"roster-{day.isoformat()}.xlsx")
+    return download(write_xlsx(Sheet("党员名册", headers, rows(), widths, header_style="plain")),
+                    f"党员名册-{day.isoformat()}.xlsx", f"roster-{day.isoformat()}.xlsx")

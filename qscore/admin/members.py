@@ -11,20 +11,23 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import aliased
 from wtforms import SelectChoice
 
+from ..access import requires, MEMBER_ADMINS
 from .. import audit
 from ..clock import today
 from ..db import db
+from ..fields import args_form
 from ..htmx import page_or_fragment
 from ..models import Branch, BranchSpell, Community, Member, MemberType, PointEntry, User
 from ..scheme_versions import scheme_for_year
 from ..scoring import score_members
 from ..sessions import end_all_sessions
-from . import bp, for_community_secretaries
-from .forms import MemberForm, NewMemberForm, StatusForm, TransferForm
-from .scope import branch_choices, branch_or_404, current_types, member_or_404, scoped_branches, scoped_members
+from . import bp
+from ..type_changes import earliest_type_change, latest_published_quarter
+from .forms import MemberFilters, MemberForm, NewMemberArgs, NewMemberForm, StatusForm, TransferForm, type_form
+from .scope import (branch_choices, branch_or_404, current_type_expr, current_types, member_number, member_or_404,
+                    scoped_branches, scoped_members)
 
 PAGE_SIZE = 50
 PRIVATE = ("phone", "address")
@@ -49,20 +52,11 @@ def log_private_view(members: list[Member], how: str) -> None:
         audit.record("private_viewed", m, member_id=m.id, summary=f"{m.name}: {how}")
 
 
-def current_type_expr(day: date):
-    """SQL: the member's type in force on ``day`` (the first record's before it)."""
-    mt = aliased(MemberType)
-    in_force = (select(mt.type_code).where(mt.member_id == Member.id, mt.effective_from <= day)
-                .order_by(mt.effective_from.desc(), mt.id.desc()).limit(1).correlate(Member).scalar_subquery())
-    first = (select(mt.type_code).where(mt.member_id == Member.id)
-             .order_by(mt.effective_from, mt.id).limit(1).correlate(Member).scalar_subquery())
-    return func.coalesce(in_force, first)
-
-
 def _filters():
-    a = request.args
-    return {"q": (a.get("q") or "").strip(), "community": a.get("community", type=int),
-            "branch": a.get("branch", type=int), "type": a.get("type", ""), "status": a.get("status", "active")}
+    f = args_form(MemberFilters)
+    return {"q": f.q.data or "", "community": f.community.data, "branch": f.branch.data, "type": f.type.data or "",
+            "status": "active" if f.status.data is None else f.status.data,  # no status asked: those on the roll
+            "page": f.page.data or 1}
 
 
 def filtered_members(f: dict, day: date):
@@ -70,8 +64,8 @@ def filtered_members(f: dict, day: date):
     if f["q"]:
         q = f["q"]
         clauses = [Member.name.contains(q), Member.booklet_no == q]
-        if q.lstrip("#").isdigit():
-            clauses.append(Member.id == int(q.lstrip("#")))
+        if member_number(q) is not None:
+            clauses.append(Member.id == member_number(q))
         stmt = stmt.where(or_(*clauses))
     if f["community"]:
         stmt = stmt.where(Branch.community_id == f["community"])
@@ -87,12 +81,12 @@ def filtered_members(f: dict, day: date):
 
 
 @bp.get("/members")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def members():
     day = today()
     f = _filters()
-    page = db.paginate(filtered_members(f, day).order_by(Member.name_key, Member.name, Member.id), per_page=PAGE_SIZE,
-                       error_out=False)
+    page = db.paginate(filtered_members(f, day).order_by(Member.name_key, Member.name, Member.id), page=f["page"],
+                       per_page=PAGE_SIZE, error_out=False)
     branches = scoped_branches(include_retired=True)
     context = dict(pg=page, f=f, day=day, types=current_types(page.items, day),
                    branch_names={b.id: (c.name, b.name) for b, c in branches},
@@ -142,14 +136,14 @@ def _type_choices(form, day: date) -> None:
 
 
 @bp.route("/members/new", methods=["GET", "POST"])
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def new_member():
     day = today()
     form = NewMemberForm()
     form.branch_id.choices = branch_choices()
     _type_choices(form, day)
     if request.method == "GET":
-        form.branch_id.data = request.args.get("branch", type=int)
+        form.branch_id.data = args_form(NewMemberArgs).branch.data
         form.on_roll_since.data = day
         return render_template("admin/member_form.html", form=form, member=None)
     if form.validate_on_submit() and _check_dates(form, day):
@@ -214,7 +208,7 @@ def _move_roll_date(member: Member, new: date, form: MemberForm) -> bool:
 
 
 @bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def edit_member(member_id: int):
     member = member_or_404(member_id)
     day = today()
@@ -254,8 +248,6 @@ def edit_member(member_id: int):
 # --- the member's page ----------------------------------------------------------------------------
 
 def member_context(member: Member) -> dict:
-    from .classification import earliest_type_change, latest_published_quarter, type_form
-
     day = today()
     scheme = scheme_for_year(day.year)
     active = member.status == "active"
@@ -280,16 +272,16 @@ def member_context(member: Member) -> dict:
 
 
 @bp.get("/members/<int:member_id>")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def member(member_id: int):
     m = member_or_404(member_id)
     return render_template("admin/member.html", **member_context(m))
 
 
-@bp.get("/members/<int:member_id>/private")
-@for_community_secretaries
+@bp.post("/members/<int:member_id>/private")
+@requires(MEMBER_ADMINS)
 def private_fields(member_id: int):
-    """Phone and address, on request; the view is logged."""
+    """Phone and address, on request; the view is logged (a POST: a GET never writes, not even the log)."""
     m = member_or_404(member_id)
     log_private_view([m], "member page")
     db.session.commit()
@@ -307,7 +299,7 @@ def _open_spell(member: Member) -> BranchSpell | None:
 
 
 @bp.route("/members/<int:member_id>/transfer", methods=["GET", "POST"])
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def transfer(member_id: int):
     member = member_or_404(member_id)
     if member.status != "active":
@@ -351,7 +343,7 @@ def transfer(member_id: int):
 
 
 @bp.route("/members/<int:member_id>/status", methods=["GET", "POST"])
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def status(member_id: int):
     """Transferred out of the street or deceased: the member leaves the roll on the date."""
     member = member_or_404(member_id)

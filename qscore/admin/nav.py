@@ -5,6 +5,8 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from ..access import has_role
+
 STREET = ("street_admin",)
 BOTH = ("street_admin", "community_secretary")
 
@@ -33,4 +35,4 @@ def admin_tabs() -> list[dict]:
         return []
     current = (request.endpoint or "").removeprefix("admin.")
     return [{"endpoint": f"admin.{name}", "label": label, "active": current == name or current in others}
-            for name, label, roles, others in TABS if current_user.role in roles]
+            for name, label, roles, others in TABS if has_role(roles)]

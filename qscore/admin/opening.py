@@ -13,22 +13,27 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..access import requires, MEMBER_ADMINS
 from .. import audit
 from ..access import own_record
 from ..clock import today
 from ..db import db
+from ..fields import has_control_characters
+from ..fields import args_form
 from ..htmx import is_htmx
 from ..ledger import LedgerError, error_field_and_text, record_entry, type_history
 from ..models import Branch, Community, Member, PointEntry
 from ..scheme_versions import scheme_for_year
 from ..scoring import EntryError, live_entry_clause, type_on
-from . import bp, for_community_secretaries
-from .forms import OpeningImportForm
+from . import bp
+from .forms import (OPENING_LINE_KEYS, OPENING_TIMES_MAX, OpeningArgs, OpeningCountForm, OpeningImportForm,
+                    opening_lines_form)
 from .scope import member_or_404, scoped_branches, scoped_members
-from .workbooks import (Column, RowError, WorkbookError, blank, download, parse_date, parse_int, read_rows,
+from ..exports import download
+from .workbooks import (Column, RowError, WorkbookError, blank, parse_date, parse_int, read_rows,
                         template_workbook, text)
 
-MAX_TIMES = 50
+MAX_TIMES = OPENING_TIMES_MAX
 FORM_LINES = 8
 OPENING_COLUMNS = (
     Column("member_id", "编号", False, 8, "系统中的党员编号（党员页面上的“编号”）；填写后可不填姓名等"),
@@ -92,24 +97,20 @@ def record_lines(member: Member, lines: list[Line], day: date) -> int:
     return written
 
 
-def _parse_form_line(n: int, form) -> Line | None:
-    get = lambda k: (form.get(f"{k}-{n}") or "").strip()  # noqa: E731
-    raw = {k: get(k) for k in ("indicator", "earned_on", "times", "value", "note")}
+def _form_line(n: int, form) -> Line | None:
+    """Line ``n`` of the form (None when it is empty), with its fields' refusals."""
+    field = {k: form[f"{k}-{n}"] for k in OPENING_LINE_KEYS}
+    raw = {k: str(f._value() or "").strip() for k, f in field.items()}  # as typed, to show again
     if not raw["indicator"] and not raw["value"] and not raw["note"]:
         return None
-    line = Line(n, indicator=raw["indicator"], value=raw["value"], note=raw["note"], raw=raw)
-    if not line.indicator:
+    line = Line(n, indicator=field["indicator"].data or "", value=field["value"].data or "",
+                note=field["note"].data or "", earned_on=field["earned_on"].data, raw=raw)
+    line.errors.update({k: str(f.errors[0]) for k, f in field.items() if f.errors})
+    if not line.indicator and "indicator" not in line.errors:
         line.errors["indicator"] = _("Choose an indicator.")
-    line.earned_on = parse_date(raw["earned_on"])
-    if line.earned_on is None:
+    if line.earned_on is None and "earned_on" not in line.errors:
         line.errors["earned_on"] = _("Enter a date.")
-    times = parse_int(raw["times"]) if raw["times"] else 1
-    if times is None or not 1 <= times <= MAX_TIMES:
-        line.errors["times"] = _("A whole number from 1 to %(n)d.", n=MAX_TIMES)
-    else:
-        line.times = times
-    if len(line.note) > 500:
-        line.errors["note"] = _("At most %(n)d characters.", n=500)
+    line.times = field["times"].data or 1
     return line
 
 
@@ -120,21 +121,23 @@ def _opening_entries(member: Member, day: date) -> list[PointEntry]:
 
 
 @bp.route("/members/<int:member_id>/opening", methods=["GET", "POST"])
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def opening_member(member_id: int):
     member = member_or_404(member_id)
     day = today()
     scheme = scheme_for_year(day.year)
     type_code = type_on(type_history(member.id), day)
     own = own_record(member.id)
-    count = max(FORM_LINES, min(request.args.get("lines", type=int) or 0, 40))
+    count = max(FORM_LINES, args_form(OpeningArgs).lines.data or 0)
     lines: list[Line] = []
     saved, status, empty_error = None, 200, None
     if request.method == "POST":
         if member.status != "active" or own:
             abort(403 if own else 409)
-        count = max(count, min(request.form.get("lines", type=int) or 0, 40))
-        lines = [ln for n in range(count) if (ln := _parse_form_line(n, request.form)) is not None]
+        count = max(count, OpeningCountForm().lines.data or 0)
+        form = opening_lines_form(count)()
+        form.validate_on_submit()
+        lines = [ln for n in range(count) if (ln := _form_line(n, form)) is not None]
         written = record_lines(member, lines, day) if lines else 0
         if not lines or any(ln.errors for ln in lines):
             db.session.rollback()
@@ -165,20 +168,28 @@ def _summary(day: date) -> list:
 
 
 @bp.get("/opening-balances")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def opening_balances():
     day = today()
     return render_template("admin/opening.html", form=OpeningImportForm(formdata=None), summary=_summary(day),
                            day=day)
 
 
+def _points_cell(indicator) -> Decimal | str:
+    """The points as a number, or the choices as text ("−3 / −10": a minus sign, not a hyphen, so the
+    text never reads as a formula)."""
+    if not indicator.points_options:
+        return indicator.points
+    return " / ".join(f"{p:f}".replace("-", "−") for p in indicator.points_options)
+
+
 @bp.get("/opening-balances/template.xlsx")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def opening_template():
     day = today()
     scheme = scheme_for_year(day.year)
     indicators = [["代码", "类别", "指标", "分值", "说明"]] + [
-        [i.code, i.category, i.zh, ", ".join(str(p) for p in i.points_options) or str(i.points), i.notes_zh or i.notes]
+        [i.code, i.category, i.zh, _points_cell(i), i.notes_zh or i.notes]
         for i in scheme.indicators.values() if not i.retired and not i.veto]
     data = template_workbook(
         "期初积分", OPENING_COLUMNS, choices={"indicator": [i[0] for i in indicators[1:]]},
@@ -235,7 +246,7 @@ class MemberFinder:
 
 
 @bp.post("/opening-balances/import")
-@for_community_secretaries
+@requires(MEMBER_ADMINS)
 def opening_import():
     form = OpeningImportForm()
     day = today()
@@ -257,6 +268,9 @@ def opening_import():
                     continue
                 line = Line(number, indicator=text(raw.get("indicator")).upper(), value=text(raw.get("value")),
                             note=text(raw.get("note")), earned_on=parse_date(raw.get("earned_on")))
+                for key in ("indicator", "value", "note"):  # the rule of every form's text (qscore.fields)
+                    if has_control_characters(getattr(line, key)):
+                        line.errors[key] = _("Contains invisible control characters: please type it again.")
                 times = parse_int(raw.get("times")) if not blank(raw.get("times")) else 1
                 if line.earned_on is None:
                     line.errors["earned_on"] = _("“%(v)s” is not a date: write it like 2020-03-05.",

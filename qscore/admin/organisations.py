@@ -5,17 +5,19 @@ and a retired branch or community simply leaves every list of places to work in.
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import exists, func, select
 from wtforms import SelectChoice
 
+from ..access import requires, STREET_ADMIN
 from .. import audit
 from ..db import db
+from ..fields import args_form
 from ..htmx import is_htmx
 from ..models import Branch, Community, Member
 from . import bp
-from .forms import BranchEditForm, BranchForm, CommunityForm
+from .forms import BranchEditForm, BranchForm, CommunityForm, EditArgs
 from .scope import street_id
 
 
@@ -54,11 +56,13 @@ def _page(community_form: CommunityForm | None = None, branch_form: BranchForm |
 
 
 @bp.get("/organisations")
+@requires(STREET_ADMIN)
 def organisations():
     return _page()
 
 
 @bp.post("/communities")
+@requires(STREET_ADMIN)
 def community_create():
     form = CommunityForm()
     if form.validate_on_submit():
@@ -90,14 +94,16 @@ def _community_head(community: Community, form: CommunityForm | None = None, sta
 
 
 @bp.get("/communities/<int:community_id>/head")
+@requires(STREET_ADMIN)
 def community_head(community_id: int):
     """The community's heading: plain (to cancel an edit) or, with ?edit=1, its rename form."""
     community = _community_or_404(community_id)
-    form = CommunityForm(formdata=None, name=community.name) if request.args.get("edit") else None
+    form = CommunityForm(formdata=None, name=community.name) if args_form(EditArgs).edit.data else None
     return _community_head(community, form)
 
 
 @bp.post("/communities/<int:community_id>")
+@requires(STREET_ADMIN)
 def community_rename(community_id: int):
     community = _community_or_404(community_id)
     form = CommunityForm()
@@ -119,6 +125,7 @@ def community_rename(community_id: int):
 
 
 @bp.post("/communities/<int:community_id>/retire")
+@requires(STREET_ADMIN)
 def community_retire(community_id: int):
     community = _community_or_404(community_id)
     open_branches = db.session.scalar(select(func.count()).select_from(Branch).where(
@@ -136,6 +143,7 @@ def community_retire(community_id: int):
 
 
 @bp.post("/communities/<int:community_id>/reinstate")
+@requires(STREET_ADMIN)
 def community_reinstate(community_id: int):
     community = _community_or_404(community_id)
     community.retired = False
@@ -156,6 +164,7 @@ def _branch_name_taken(community_id: int, name: str, except_id: int | None = Non
 
 
 @bp.post("/branches")
+@requires(STREET_ADMIN)
 def branch_create():
     form = BranchForm()
     communities = db.session.scalars(select(Community).where(
@@ -184,13 +193,15 @@ def _branch_row(branch: Branch, form: BranchEditForm | None = None, status: int 
 
 
 @bp.get("/branches/<int:branch_id>/row")
+@requires(STREET_ADMIN)
 def branch_row(branch_id: int):
     branch, _c = _branch_or_404(branch_id)
-    form = BranchEditForm(formdata=None, obj=branch) if request.args.get("edit") else None
+    form = BranchEditForm(formdata=None, obj=branch) if args_form(EditArgs).edit.data else None
     return _branch_row(branch, form)
 
 
 @bp.post("/branches/<int:branch_id>")
+@requires(STREET_ADMIN)
 def branch_update(branch_id: int):
     branch, _c = _branch_or_404(branch_id)
     form = BranchEditForm()
@@ -212,6 +223,7 @@ def branch_update(branch_id: int):
 
 
 @bp.post("/branches/<int:branch_id>/retire")
+@requires(STREET_ADMIN)
 def branch_retire(branch_id: int):
     branch, community = _branch_or_404(branch_id)
     members = _member_counts().get(branch.id, 0)
@@ -228,6 +240,7 @@ def branch_retire(branch_id: int):
 
 
 @bp.post("/branches/<int:branch_id>/reinstate")
+@requires(STREET_ADMIN)
 def branch_reinstate(branch_id: int):
     branch, community = _branch_or_404(branch_id)
     if community.retired:

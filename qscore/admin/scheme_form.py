@@ -12,17 +12,21 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
 
-from ..scheme import CATEGORY_CODES, ROLES, SHORT_MAX, THRESHOLD_KEYS, TYPE_CODES
+from ..fields import Note, Text
+from ..scheme import CATEGORY_CODES, ROLES, SHORT_MAX, THRESHOLD_KEYS, TYPE_CODES, Path
+from ..scheme_schema import CODE_PATTERN, INDICATOR_TEXT_MAX, NAME_MAX, NOTES_MAX
 
 TYPE_NUMBERS = ("base", "basic_cap", "contribution_cap")
 INDICATOR_TEXTS = ("zh", "en", "short_zh", "short_en", "unit", "notes_zh", "notes")
-TEXT_LIMITS = {"notes": 2000, "notes_zh": 2000, **SHORT_MAX}
+TEXT_LIMITS = {"notes": NOTES_MAX, "notes_zh": NOTES_MAX, **SHORT_MAX}
 CAPS = ("month_cap", "quarter_cap", "year_cap")
 BY_TYPE = ("points_by_type", "year_cap_by_type")
 FLAGS = ("heavier", "veto", "retired")
 INTEGER_THRESHOLDS = THRESHOLD_KEYS[2:]
-CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+CODE_RE = re.compile(CODE_PATTERN)
 
 
 def number_text(value: Any) -> str:
@@ -71,17 +75,53 @@ def to_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return f
 
 
-def form_fields(form: Mapping[str, str], base: Mapping[str, Any]) -> dict[str, Any]:
-    """What was submitted, in to_fields' shape (checkboxes are present only when ticked)."""
-    f = {k: v for k, v in form.items() if not k.startswith("csrf")}
-    for n, _ind in enumerate(base.get("indicators", [])):
+NUMBER_TYPED_MAX = 24     # what a number field holds as typed ("1,5" and "３" are read by _Reader.number)
+REASON_MAX = 500
+
+
+def _indicator_fields(p: str, with_flags: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k in INDICATOR_TEXTS:
+        limit = TEXT_LIMITS.get(k, INDICATOR_TEXT_MAX)
+        out[p + k] = Note(max_length=limit) if k in ("notes", "notes_zh") else Text(max_length=limit)
+    out[p + "points"] = Text(max_length=NUMBER_TYPED_MAX)
+    out[p + "points_options"] = Text(max_length=INDICATOR_TEXT_MAX)
+    for k in CAPS:
+        out[p + k] = Text(max_length=NUMBER_TYPED_MAX)
+    for k in BY_TYPE:
         for t in TYPE_CODES:
-            f[f"i{n}-applies-{t}"] = bool(form.get(f"i{n}-applies-{t}"))
-        for k in FLAGS:
-            f[f"i{n}-{k}"] = bool(form.get(f"i{n}-{k}"))
+            out[f"{p}{k}-{t}"] = Text(max_length=NUMBER_TYPED_MAX)
     for t in TYPE_CODES:
-        f[f"new-applies-{t}"] = bool(form.get(f"new-applies-{t}"))
-    return f
+        out[f"{p}applies-{t}"] = BooleanField()
+    for k in FLAGS if with_flags else ():
+        out[p + k] = BooleanField()
+    out[p + "role"] = Text(max_length=24)
+    return out
+
+
+def edit_form(base: Mapping[str, Any]) -> type[FlaskForm]:
+    """The edit form of ``base`` (a document), one field per name to_fields gives, the new indicator's and the
+    reason: each value through the shared field types (control characters, lengths) before _Reader reads it."""
+    fields: dict[str, Any] = {"reason": Text(max_length=REASON_MAX), "new-code": Text(max_length=16),
+                              "new-category": Text(max_length=16), **_indicator_fields("new-", with_flags=False)}
+    for t in base.get("types", []):
+        fields.update({f"t-{t['code']}-{k}": Text(max_length=NAME_MAX) for k in ("zh", "en")})
+        fields.update({f"t-{t['code']}-{k}": Text(max_length=NUMBER_TYPED_MAX) for k in TYPE_NUMBERS})
+    for c in base.get("categories", []):
+        fields.update({f"c-{c['code']}-{k}": Text(max_length=NAME_MAX) for k in ("zh", "en")})
+    for n, _ind in enumerate(base.get("indicators", [])):
+        fields.update(_indicator_fields(f"i{n}-", with_flags=True))
+    numbers = [f"th-{k}" for k in THRESHOLD_KEYS] + [f"w-{k}" for k in (base.get("branch_index") or {}).get(
+        "weights") or {}] + ["rect-period"]
+    fields.update({name: Text(max_length=NUMBER_TYPED_MAX) for name in numbers})
+    return type("SchemeEditForm", (FlaskForm,), fields)
+
+
+def form_fields(form: FlaskForm) -> tuple[dict[str, Any], dict[str, str]]:
+    """What was submitted, in to_fields' shape (a box is True when ticked), and each refused field's message."""
+    fields = {f.name: bool(f.data) if isinstance(f, BooleanField) else (f.data or "") for f in form
+              if f.name not in ("csrf_token", "reason")}
+    return fields, {f.name: str(f.errors[0]) for f in form if f.errors and f.name != "csrf_token"}
 
 
 class _Reader:
@@ -127,7 +167,7 @@ class _Reader:
 
 def _indicator(r: _Reader, p: str, ind: dict[str, Any]) -> None:
     for k in INDICATOR_TEXTS:
-        value = r.text(p + k, TEXT_LIMITS.get(k, 200))
+        value = r.text(p + k, TEXT_LIMITS.get(k, INDICATOR_TEXT_MAX))
         if value or k in ind:
             ind[k] = value
     if not ind.get("zh") and not ind.get("en"):
@@ -171,12 +211,12 @@ def from_fields(fields: Mapping[str, Any], base: Mapping[str, Any]) -> tuple[dic
     r = _Reader(fields)
     for t in data.get("types", []):
         for k in ("zh", "en"):
-            t[k] = r.text(f"t-{t['code']}-{k}", 100)
+            t[k] = r.text(f"t-{t['code']}-{k}", NAME_MAX)
         for k in TYPE_NUMBERS:
             t[k] = r.number(f"t-{t['code']}-{k}")
     for c in data.get("categories", []):
         for k in ("zh", "en"):
-            c[k] = r.text(f"c-{c['code']}-{k}", 100)
+            c[k] = r.text(f"c-{c['code']}-{k}", NAME_MAX)
     codes = set()
     for n, ind in enumerate(data.get("indicators", [])):
         p = f"i{n}-"
@@ -212,3 +252,35 @@ def from_fields(fields: Mapping[str, Any], base: Mapping[str, Any]) -> tuple[dic
         r.errors["rect-period"] = _("Whole months from 1 to 24.")
     data.setdefault("rectification", {})["period_months"] = period
     return data, r.errors
+
+
+def field_of(path: Path | None, base: Mapping[str, Any]) -> str | None:
+    """The form field that holds the value at ``path`` of the document from_fields built on ``base`` (None when
+    the form has no such field: the problem is listed above the form instead)."""
+    path = tuple(path or ())
+    try:
+        match path:
+            case ("types", int(n), "zh" | "en" | "base" | "basic_cap" | "contribution_cap" as key):
+                return f"t-{base['types'][n]['code']}-{key}"
+            case ("categories", int(n), "zh" | "en" as key):
+                return f"c-{base['categories'][n]['code']}-{key}"
+            case ("indicators", int(n), str(key), *rest):
+                p = f"i{n}-" if n < len(base.get("indicators", [])) else "new-"
+                if key in BY_TYPE and rest and rest[0] in TYPE_CODES:
+                    return f"{p}{key}-{rest[0]}"
+                if key in (*INDICATOR_TEXTS, *CAPS, "points", "points_options", "role") and (
+                        not rest or key == "points_options"):
+                    return p + key
+                if key == "applies_to":
+                    return p + "applies"
+                if key in ("code", "category") and p == "new-":
+                    return p + key
+            case ("grade_thresholds", str(key)) if key in THRESHOLD_KEYS:
+                return f"th-{key}"
+            case ("branch_index", "weights", str(key)):
+                return f"w-{key}"
+            case ("rectification", "period_months"):
+                return "rect-period"
+    except (KeyError, IndexError, TypeError):
+        return None
+    return None

@@ -1,16 +1,25 @@
 """What the current administrator may touch: the street's (or their community's) branches and members."""
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from flask import abort
 from wtforms import SelectChoice
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
 
 from ..access import branches_in_scope, user
+from ..converters import ID_MAX
 from ..db import db
-from ..models import Branch, Community, Member
+from ..models import Branch, Community, Member, MemberType
 from ..scoring import fetch_type_histories, type_on
+
+
+def member_number(text: str | None) -> int | None:
+    """A member number as typed ("12", "#12", "No.12"): the id, or None (ASCII digits only: "²".isdigit())."""
+    ref = (text or "").strip().lstrip("#").lower().removeprefix("no.").strip()
+    return int(ref) if re.fullmatch(r"[0-9]{1,10}", ref) and 1 <= int(ref) <= ID_MAX else None
 
 
 def scoped_branches(include_retired: bool = False) -> list[tuple[Branch, Community]]:
@@ -61,3 +70,13 @@ def require_active(member: Member) -> None:
 
 def street_id() -> int:
     return user().street_id
+
+
+def current_type_expr(day: date):
+    """SQL: the member's type in force on ``day`` (the first record's before it)."""
+    mt = aliased(MemberType)
+    in_force = (select(mt.type_code).where(mt.member_id == Member.id, mt.effective_from <= day)
+                .order_by(mt.effective_from.desc(), mt.id.desc()).limit(1).correlate(Member).scalar_subquery())
+    first = (select(mt.type_code).where(mt.member_id == Member.id)
+             .order_by(mt.effective_from, mt.id).limit(1).correlate(Member).scalar_subquery())
+    return func.coalesce(in_force, first)

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
+from ..access import requires, STREET_ADMIN
 from .. import audit
 from ..db import db
 from ..models import BRANCH_KINDS
-from ..publication import bump_board_version
 from ..street_settings import DEFAULTS, all_settings, set_setting
 from . import bp
 from .forms import SettingsForm, options
@@ -31,6 +31,7 @@ EXPLANATIONS = {
 
 
 @bp.route("/settings", methods=["GET", "POST"])
+@requires(STREET_ADMIN)
 def settings():
     current = all_settings(street_id())
     form = SettingsForm(data=current) if request.method == "GET" else SettingsForm()
@@ -47,8 +48,6 @@ def settings():
             for k in changed:
                 set_setting(street_id(), k, new[k])
             if changed:
-                # The board shows phone, opinion box, masking and rotation: screens pick the change up.
-                bump_board_version(street_id())
                 audit.record("settings_changed", summary=", ".join(sorted(changed)),
                              before={k: current[k] for k in sorted(changed)}, after={k: new[k] for k in sorted(changed)})
             db.session.commit()

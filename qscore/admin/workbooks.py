@@ -1,5 +1,5 @@
-"""Reading and writing the office's Excel workbooks (.xlsx): Chinese headers, forgiving cell values,
-and a row-by-row error report (row, column, what is wrong)."""
+"""Reading the office's Excel workbooks (.xlsx): Chinese headers, forgiving cell values, and a row-by-row
+error report (row, column, what is wrong); and the import templates, written by qscore.exports."""
 from __future__ import annotations
 
 import io
@@ -8,20 +8,15 @@ import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Iterator
-from urllib.parse import quote
 
-from flask import Response
 from flask_babel import gettext as _
 from xml.etree.ElementTree import ParseError, fromstring, iterparse
 
-from openpyxl import Workbook
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel
-from openpyxl.worksheet.datavalidation import DataValidation
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+from ..exports import Sheet, write_xlsx
+
 MAX_ROWS = 20000
 _DATE_RE = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*$")
 
@@ -189,7 +184,10 @@ def _sheet_rows(data: bytes) -> Iterator:
             else:
                 num = float(v.text)
                 if int(c.get("s", 0)) in dates:
-                    value = from_excel(num, epoch)
+                    try:
+                        value = from_excel(num, epoch)
+                    except (OverflowError, ValueError):  # 1e300 or NaN in a date cell: its row says "not a date"
+                        value = num
                 else:
                     value = int(num) if num.is_integer() else num
             values[_column(c.get("r", ""))] = value
@@ -202,58 +200,12 @@ def template_workbook(title: str, columns: tuple[Column, ...], *, choices: dict[
                       rows: list[list[Any]] | None = None) -> bytes:
     """A workbook whose first sheet has the headers (required ones in red), drop-down lists where the
     values are fixed, optional data rows, and a sheet of instructions ("说明") plus reference lists."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title
-    ws.append([c.header for c in columns])
-    for i, c in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=i)
-        cell.font = Font(bold=True, color="B3121F" if c.required else "1F2329")
-        cell.fill = PatternFill("solid", fgColor="FBEAEA" if c.required else "F6F4F0")
-        cell.alignment = Alignment(horizontal="center")
-        ws.column_dimensions[get_column_letter(i)].width = c.width
-    ws.freeze_panes = "A2"
-    for key, values in (choices or {}).items():
-        i = next(n for n, c in enumerate(columns, start=1) if c.key == key)
-        letter = get_column_letter(i)
-        dv = DataValidation(type="list", formula1='"' + ",".join(values) + '"', allow_blank=True)
-        dv.add(f"{letter}2:{letter}{MAX_ROWS + 1}")
-        ws.add_data_validation(dv)
-    for r in rows or []:
-        ws.append(r)
-    info = wb.create_sheet("说明")
-    info.column_dimensions["A"].width = 22
-    info.column_dimensions["B"].width = 90
-    info.append(["列", "填写说明"])
-    info["A1"].font = info["B1"].font = Font(bold=True)
-    for c in columns:
-        info.append([c.header + ("（必填）" if c.required else ""), c.hint])
-    for line in notes:
-        info.append(["", line])
-    for name, table in (lists or {}).items():
-        sheet = wb.create_sheet(name)
-        for r in table:
-            sheet.append(r)
-        sheet.column_dimensions["A"].width = sheet.column_dimensions["B"].width = 24
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def write_workbook(title: str, headers: list[str], rows: Iterator[list[Any]]) -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title)
-    ws.append(headers)
-    for r in rows:
-        ws.append(r)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
-
-
-def download(data: bytes | str, filename: str, fallback: str, mimetype: str = XLSX_MIME) -> Response:
-    """An attachment with its UTF-8 (Chinese) name and an ASCII fallback name (RFC 6266)."""
-    resp = Response(data, mimetype=mimetype)
-    resp.headers["Content-Disposition"] = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    keys = [c.key for c in columns]
+    instructions = [[c.header + ("（必填）" if c.required else ""), c.hint] for c in columns] + [["", n] for n in notes]
+    sheets = [Sheet(title, [c.header for c in columns], rows or [], [c.width for c in columns],
+                    header_style="template", required={i for i, c in enumerate(columns) if c.required},
+                    choices={keys.index(k): v for k, v in (choices or {}).items()}),
+              Sheet("说明", ["列", "填写说明"], instructions, [22, 90], header_style="bold")]
+    sheets += [Sheet(name, table[0], table[1:], [24, 24], header_style="plain")
+               for name, table in (lists or {}).items() if table]
+    return write_xlsx(*sheets)

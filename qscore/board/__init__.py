@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, abort, current_app, make_response, render_template, request, url_for
+from flask import Blueprint, abort, current_app, make_response, render_template, url_for
 from flask_babel import get_locale
 from sqlalchemy import bindparam, func, select
 
+from ..access import public
 from .. import ROOT, __version__
 from ..clock import today
 from ..db import db
+from ..fields import args_form
 from ..htmx import is_htmx
 from ..models import Branch, Community, Setting, Street
-from ..publication import BOARD_VERSION_KEY
+from ..board_version import KEY as BOARD_VERSION_KEY
 from ..street_settings import all_settings
+from .forms import BoardArgs, PollArgs
 from .pages import COLUMN_UNITS, HEADING_UNITS, MEMBER_COLUMNS, paginate
 from .slides import (Scope, _cache, _long_date, _remember, booklet_numbers, labels_for, member_labels, member_sections,
                      parsed_publications, period_title, plain_points, public_query_url, signed_points, slides_for)
@@ -149,32 +152,36 @@ def _render(street_id: int | None, community_id: int | None = None, branch_id: i
 
 
 @bp.get("/board")
+@public
 def index():
-    return _render(request.args.get("street", type=int))
+    return _render(args_form(BoardArgs).street.data)
 
 
 @bp.get("/board/<int:community_id>")
+@public
 def community(community_id: int):
     return _render(None, community_id)
 
 
 @bp.get("/board/<int:community_id>/<int:branch_id>")
+@public
 def branch(community_id: int, branch_id: int):
     return _render(None, community_id, branch_id)
 
 
 @bp.get("/board/poll")
+@public
 def poll():
     """204 while nothing changed (one indexed read); the new slides when it did; a reload after a deploy."""
-    args = request.args
-    if args.get("build") != BUILD:
+    args = args_form(PollArgs)
+    if args.build.data != BUILD:
         resp = make_response("", 204)
         resp.headers["HX-Refresh"] = "true"
         return _no_cache(resp)
-    street_id = args.get("street", type=int)
-    if board_version(street_id) == args.get("v", "") and args.get("d") == today().isoformat():
+    street_id = args.street.data
+    if board_version(street_id) == args.v.data and args.d.data == today().isoformat():
         return _no_cache(make_response("", 204))
-    community_id = args.get("community", type=int)
+    community_id = args.community.data
     if community_id is not None and _street_of(community_id) != street_id:
         abort(404)
-    return _render(street_id, community_id, args.get("branch", type=int), fragment=True)
+    return _render(street_id, community_id, args.branch.data, fragment=True)

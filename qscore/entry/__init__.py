@@ -1,19 +1,9 @@
 """The secretaries' entry area: the branch roster with inline entry, meetings, leaves, corrections."""
 from __future__ import annotations
 
-from flask import Blueprint, abort
-from flask_login import current_user, login_required
-
-from ..access import SECRETARY_ROLES
+from flask import Blueprint
 
 bp = Blueprint("entry", __name__)
-
-
-@bp.before_request
-@login_required
-def _secretaries_only():
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
 
 
 @bp.context_processor

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -11,10 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
+from ..access import requires, SECRETARIES
 from .. import audit
 from ..access import get_branch_or_404, own_record
 from ..clock import today
 from ..db import db
+from ..fields import args_form
 from ..idempotency import entries_with_key_prefix, key_from, new_key
 from ..ledger import (LedgerError, NewEntry, check_entries, error_field_and_text, members_on_leave, type_histories,
                       write_entries)
@@ -23,11 +25,11 @@ from ..scheme_versions import scheme_for_year
 from ..scoring import type_on
 from ..street_settings import get_setting
 from . import bp
-from .forms import LeaveForm, MeetingForm
+from .forms import (GUESTS_MAX, STATUSES, GuestSearch, LeaveForm, MeetingKind, branch_meeting_form,
+                    member_line_errors)
 
 # What each kind of meeting records by default: an indicator role or flag, resolved in the scheme.
 DEFAULT_INDICATOR = {"org_life": "attendance", "study": "J2", "volunteer": "hours", "charity": "Z7", "other": "J2"}
-STATUSES = ("attended", "excused", "home", "absent")
 
 
 def _indicator_choices(scheme):
@@ -50,22 +52,24 @@ def _members(branch: Branch) -> list[Member]:
 
 
 @bp.route("/branches/<int:branch_id>/meetings/new", methods=["GET", "POST"])
+@requires(SECRETARIES)
 def meeting_form(branch_id: int):
     branch, community = get_branch_or_404(branch_id)
     day = today()
     members = _members(branch)
-    kind = request.values.get("kind") if request.values.get("kind") in DEFAULT_INDICATOR else "org_life"
-    form = MeetingForm(formdata=request.form if request.method == "POST" else None,
-                       held_on=day, kind=kind, idempotency_key=new_key())
+    kind = (args_form(MeetingKind).kind.data if request.method == "GET" else None) or "org_life"
+    # Posted, the form reads what was sent (the kind too); the values given here are a new form's.
+    form = branch_meeting_form(members)(held_on=day, kind=kind, idempotency_key=new_key())
     scheme = scheme_for_year((form.held_on.data or day).year)
     form.indicator.choices = _indicator_choices(scheme)
     if request.method == "GET":
         form.indicator.data = _default_indicator(scheme, kind)
-    member_errors: dict[int, str] = {}
-    statuses = {m.id: request.form.get(f"status-{m.id}", "") for m in members}
-    guests = _guests(branch, request.form.getlist("guest_ids"))
+    valid = request.method == "POST" and form.validate()
+    member_errors: dict[int, str] = member_line_errors(form, members)
+    statuses = {m.id: form[f"status-{m.id}"].data or "" for m in members}
+    guests = _guests(branch, form.guest_ids.data or [])
     key = key_from(form.idempotency_key.data) if request.method == "POST" else None
-    if request.method == "POST" and form.validate():
+    if valid:
         key = key or new_key()
         try:
             recorded = _record_meeting(branch, form, key, members, statuses, guests, scheme, member_errors, day)
@@ -114,18 +118,10 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
     if indicator is None:
         form.indicator.errors = [_("Choose an indicator.")]
         return None
-    if indicator.is_hours and not (form.hours.data or "").strip():
+    if indicator.is_hours and form.hours.data is None:
         form.hours.errors = [_("Enter the hours served.")]
         return None
-    hours = None
-    if (form.hours.data or "").strip():
-        try:
-            hours = Decimal(form.hours.data.strip())
-        except InvalidOperation:
-            hours = None
-        if hours is None or not hours.is_finite() or not (0 < hours < 1000):
-            form.hours.errors = [_("Hours must be more than 0 and less than 1000, with at most one decimal.")]
-            return None
+    hours = form.hours.data  # 0.1 to 999.9 with one decimal at most (the field's range)
     absence = next(iter(scheme.indicators_with(role="absence")), None)
     user = current_user._get_current_object()
 
@@ -139,7 +135,7 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
                       topic=form.topic.data.strip(), hours=hours, recorded_by_id=user.id, expected_count=expected)
     db.session.add(meeting)
     db.session.flush()
-    value = form.hours.data if indicator.is_hours else None
+    value = hours if indicator.is_hours else None
     # First what each member's status asks for (nothing written yet) ...
     plan: list[tuple[Member, str, object]] = []  # (member, "error" | "leave" | "entry", detail)
     items: list[NewEntry] = []
@@ -154,7 +150,7 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
         status = status_of(m)
         if status == "excused":
             if m.id not in registered:
-                reason = (request.form.get(f"leave-{m.id}") or "").strip()
+                reason = form[f"leave-{m.id}"].data or ""
                 if not reason:
                     plan.append((m, "error",
                                  _("No leave is registered for this date: give the reason to register one.")))
@@ -167,7 +163,7 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
                            source="meeting", meeting_id=meeting.id, host_branch_id=branch.id,
                            idempotency_key=f"{key}:{m.id}")
         elif status == "home":
-            proof = (request.form.get(f"proof-{m.id}") or "").strip()
+            proof = form[f"proof-{m.id}"].data or ""
             if type_on(histories[m.id], held_on) != "C" or not proof:
                 plan.append((m, "error", _("Attended where they live: type 3 members only, with the proof noted.")))
                 continue
@@ -210,7 +206,7 @@ def _record_meeting(branch, form, key, members, statuses, guests, scheme, member
         return None
     for m, reason in leaves:
         db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on,
-                             reason=reason[:500], recorded_by_id=user.id))
+                             reason=reason, recorded_by_id=user.id))
         audit.record("leave_added", m, member_id=m.id, summary=f"{held_on}: {reason[:200]}", user=user)
     own_items = {detail for _m, what, detail in plan if what == "own"}
     written = len(write_entries([c for i, c in enumerate(checked) if i not in own_items], user=user))
@@ -247,18 +243,19 @@ def _guest_query(branch: Branch):
                    Branch.kind.in_(kinds)))
 
 
-def _guests(branch: Branch, ids: list[str]) -> list[Member]:
-    wanted = [int(i) for i in ids if str(i).isdigit()][:200]
+def _guests(branch: Branch, ids: list[int]) -> list[Member]:
+    wanted = ids[:GUESTS_MAX]
     if not wanted:
         return []
     return [m for m, _n in db.session.execute(_guest_query(branch).where(Member.id.in_(wanted)))]
 
 
 @bp.get("/branches/<int:branch_id>/meetings/guests")
+@requires(SECRETARIES)
 def guest_search(branch_id: int):
     """Members of flexible-attendance branches, found by name: only name and home branch are shown."""
     branch, _c = get_branch_or_404(branch_id)
-    q = (request.args.get("q") or "").strip()[:50]
+    q = args_form(GuestSearch).q.data or ""
     rows = []
     if q:
         rows = db.session.execute(_guest_query(branch).where(Member.name.contains(q, autoescape=True))
@@ -267,6 +264,7 @@ def guest_search(branch_id: int):
 
 
 @bp.get("/branches/<int:branch_id>/meetings/guests/<int:member_id>")
+@requires(SECRETARIES)
 def guest_chip(branch_id: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     row = db.session.execute(_guest_query(branch).where(Member.id == member_id)).first()
@@ -276,6 +274,7 @@ def guest_chip(branch_id: int, member_id: int):
 
 
 @bp.route("/branches/<int:branch_id>/leaves", methods=["GET", "POST"])
+@requires(SECRETARIES)
 def leaves(branch_id: int):
     branch, community = get_branch_or_404(branch_id)
     members = _members(branch)
@@ -289,7 +288,7 @@ def leaves(branch_id: int):
             else:
                 member = next(m for m in members if m.id == form.member_id.data)
                 leave = Leave(member_id=member.id, kind=form.kind.data, starts_on=form.starts_on.data,
-                              ends_on=form.ends_on.data, reason=form.reason.data.strip(),
+                              ends_on=form.ends_on.data, reason=form.reason.data,
                               recorded_by_id=current_user.id)
                 db.session.add(leave)
                 db.session.flush()

@@ -11,11 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
+from ..access import requires, SECRETARIES
 from .. import audit
-from ..access import get_branch_or_404, own_record, refuse_own_record
+from ..access import get_branch_or_404, get_entry_or_404, own_record, refuse_own_record
 from ..clock import today
 from ..db import db
 from ..booklet import months_after_change
+from ..errors import render_error
+from ..fields import args_form
 from ..htmx import hx_redirect, is_htmx, page_or_fragment
 from ..idempotency import entry_with_key, key_from
 from ..ledger import (LedgerError, correct_entry, error_field_and_text, is_live, likely_mistakes, open_for_corrections,
@@ -27,7 +30,7 @@ from ..scoring import EntryError, MemberScore, live_entry_clause, score_members,
 from . import bp
 from .data import RosterData, roster_data
 from ..idempotency import new_key
-from .forms import CorrectionForm, EntryForm, QuickForm, VetoForm
+from .forms import CorrectionForm, CorrectionPlace, EntryDraft, EntryForm, QuickForm, QuickSettingsForm, VetoForm
 
 ROW_TEMPLATES = {
     "row": "entry/_row.html",
@@ -67,6 +70,7 @@ def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int =
 
 
 @bp.get("/roster")
+@requires(SECRETARIES)
 def my_branch():
     if current_user.role != "branch_secretary" or current_user.branch_id is None:
         return redirect(url_for("home.index"))
@@ -74,6 +78,7 @@ def my_branch():
 
 
 @bp.get("/branches/<int:branch_id>/roster")
+@requires(SECRETARIES)
 def roster(branch_id: int):
     branch, community = get_branch_or_404(branch_id)
     data = roster_data(branch, today())
@@ -82,6 +87,7 @@ def roster(branch_id: int):
 
 
 @bp.get("/branches/<int:branch_id>/members/<int:member_id>/row")
+@requires(SECRETARIES)
 def row(branch_id: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     return _respond(branch, _member_of(branch, member_id), refocus=True)
@@ -103,21 +109,25 @@ def _entry_form(member: Member, day: date, form: EntryForm | None = None, indica
 
 
 @bp.get("/branches/<int:branch_id>/members/<int:member_id>/add")
+@requires(SECRETARIES)
 def add_form(branch_id: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
     refuse_own_record(member.id)
     day = today()
+    draft = args_form(EntryDraft)
     form = None
-    if request.args.get("indicator") and request.args.get("keep"):
-        # The indicator changed: keep what was typed, re-render the value field for the new indicator.
-        form = EntryForm(formdata=request.args, meta={"csrf": False})
-    form, scheme, type_code, applicable, indicator, _h = _entry_form(member, day, form, request.args.get("indicator"))
+    if draft.indicator.data and draft.keep.data:
+        # The indicator changed: keep what was typed (what passes its field), draw the value field for the new one.
+        typed = {f.name: f.data for f in draft if f.name not in ("indicator", "keep") and f.data is not None}
+        form = EntryForm(formdata=None, idempotency_key=new_key(), **{"earned_on": day, **typed})
+    form, scheme, type_code, applicable, indicator, _h = _entry_form(member, day, form, draft.indicator.data)
     return _respond(branch, member, "form", form=form, scheme=scheme, type_code=type_code, applicable=applicable,
                     indicator=indicator)
 
 
 @bp.post("/branches/<int:branch_id>/members/<int:member_id>/entries")
+@requires(SECRETARIES)
 def add_points(branch_id: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     member = _member_of(branch, member_id)
@@ -154,6 +164,7 @@ def add_points(branch_id: int, member_id: int):
 
 
 @bp.post("/branches/<int:branch_id>/members/<int:member_id>/quick/<code>")
+@requires(SECRETARIES)
 def quick_add(branch_id: int, member_id: int, code: str):
     """One click: the indicator's default points, today, no note."""
     branch, _c = get_branch_or_404(branch_id)
@@ -181,6 +192,7 @@ def quick_add(branch_id: int, member_id: int, code: str):
 
 
 @bp.route("/branches/<int:branch_id>/members/<int:member_id>/veto", methods=["GET", "POST"])
+@requires(SECRETARIES)
 def veto(branch_id: int, member_id: int):
     """The veto (一票否决): its own form, saying what it does to the year, recorded only when confirmed."""
     branch, _c = get_branch_or_404(branch_id)
@@ -272,6 +284,7 @@ def _added(branch: Branch, member: Member, recorded, before: MemberScore, day: d
 
 
 @bp.get("/branches/<int:branch_id>/members/<int:member_id>/entries")
+@requires(SECRETARIES)
 def member_entries(branch_id: int, member_id: int):
     """Every entry of the member that can still be undone (live, in a year still open), newest first."""
     branch, _c = get_branch_or_404(branch_id)
@@ -286,15 +299,13 @@ def member_entries(branch_id: int, member_id: int):
 
 
 def _entry_in_scope(entry_id: int) -> tuple[PointEntry, Branch, Member]:
-    entry = db.session.get(PointEntry, entry_id)
-    if entry is None:
-        abort(404)
-    member = db.session.get(Member, entry.member_id)
+    entry, member = get_entry_or_404(entry_id)
     branch, _c = get_branch_or_404(member.branch_id)
     return entry, branch, member
 
 
 @bp.get("/entries/<int:entry_id>/correct")
+@requires(SECRETARIES)
 def correct_form(entry_id: int):
     """The undo form, in the roster's row or (on=booklet) in the entry's row of the member's booklet."""
     entry, branch, member = _entry_in_scope(entry_id)
@@ -302,16 +313,17 @@ def correct_form(entry_id: int):
     if not is_live(entry):
         abort(409)
     form = CorrectionForm(formdata=None, idempotency_key=new_key())
-    if request.args.get("on") == "booklet":
+    if args_form(CorrectionPlace).on.data == "booklet":
         return _booklet_answer(member, entry, form=form)
     return _respond(branch, member, "correct", entry=entry, form=form)
 
 
 @bp.post("/entries/<int:entry_id>/correct")
+@requires(SECRETARIES)
 def correct(entry_id: int):
     entry, branch, member = _entry_in_scope(entry_id)
     refuse_own_record(member.id)
-    on_booklet = request.args.get("on") == "booklet"
+    on_booklet = args_form(CorrectionPlace).on.data == "booklet"
     form = CorrectionForm()
     if form.validate_on_submit():
         key = key_from(form.idempotency_key.data)
@@ -356,11 +368,16 @@ def _booklet_answer(member: Member, entry: PointEntry, *, form: CorrectionForm |
 
 
 @bp.post("/branches/<int:branch_id>/quick")
+@requires(SECRETARIES)
 def set_quick(branch_id: int):
     """The branch secretary chooses the roster's one-click indicators."""
     branch, _c = get_branch_or_404(branch_id)
     data = roster_data(branch, today(), only=[])
-    chosen = [c for c in request.form.getlist("codes") if c in data.scheme.indicators][:4]
+    form = QuickSettingsForm()
+    form.codes.choices = [SelectChoice(c) for c in data.scheme.indicators]
+    if not form.validate_on_submit():  # only a hand-made request sends a code the page did not offer
+        return render_error(422, str(next(iter(form.errors.values()))[0]))
+    chosen = form.codes.data[:4]
     before = branch.quick_indicators
     branch.quick_indicators = ",".join(chosen)
     audit.record("quick_indicators_set", branch, before=before, after=branch.quick_indicators)

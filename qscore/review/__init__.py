@@ -7,15 +7,8 @@ review pages are the secretaries', a case is also its mentor's (any role), appro
 from __future__ import annotations
 
 from flask import Blueprint
-from flask_login import login_required
 
 bp = Blueprint("review", __name__)
-
-
-@bp.before_request
-@login_required
-def _logged_in():
-    """Every page here needs a login; each view checks the role and scope it needs."""
 
 
 from . import views, cases, approvals, awards  # noqa: E402,F401  (views register on bp)

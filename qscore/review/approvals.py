@@ -5,26 +5,35 @@ password (a login fresh within 5 minutes).
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from ..access import STREET_ADMIN, loaded, member_visible, requires, scope_loader
 from ..clock import today
 from ..db import db
 from ..models import Branch, Community, Member, Proposal, RectificationCase, User
-from ..security import check_password, client_ip, login_blocked, record_login_attempt
+from .. import throttle
+from ..security import check_password, client_ip
 from ..sessions import is_fresh, mark_fresh
 from . import bp
+from .forms import DecisionForm
 from .workflow import ReviewError, decide_proposal, follow_up_count
 
 FRESH_SECONDS = 300
 
 
-def _street_admin() -> None:
-    if current_user.role != "street_admin":
-        abort(403)
+@scope_loader("proposal_id")
+def _load_proposal(proposal_id: int) -> tuple[Proposal, RectificationCase, Member]:
+    """A proposal to the street, seen by whoever sees its member (decided by the street admin only)."""
+    proposal = db.session.get(Proposal, proposal_id)
+    case = db.session.get(RectificationCase, proposal.case_id) if proposal else None
+    member = db.session.get(Member, case.member_id) if case else None
+    if member is None or member.street_id != current_user.street_id or not member_visible(member):
+        abort(404)
+    return proposal, case, member
 
 
 def _rows(pending: bool):
@@ -55,35 +64,36 @@ def _page(status: int = 200, *, prompt_for: int | None = None, errors: dict | No
 
 
 @bp.get("/approvals")
+@requires(STREET_ADMIN)
 def approvals():
-    _street_admin()
     return _page()
 
 
 @bp.post("/approvals/<int:proposal_id>")
+@requires(STREET_ADMIN)
 def decide(proposal_id: int):
-    _street_admin()
-    proposal = db.session.get(Proposal, proposal_id)
-    case = db.session.get(RectificationCase, proposal.case_id) if proposal else None
-    member = db.session.get(Member, case.member_id) if case else None
-    if member is None or member.street_id != current_user.street_id:
-        abort(404)
-    decision = request.form.get("decision", "")
-    values = {proposal_id: {"comment": request.form.get("comment", "")}}
+    proposal, case, member = loaded("proposal_id", proposal_id)
+    form = DecisionForm()
+    form.validate()
+    decision = form.decision.data if not form.decision.errors else ""
+    values = {proposal_id: {"comment": form.comment._value()}}
     if proposal.status != "pending":
         flash(ReviewError("not_pending").text(_), "error")
         return _page(409)
     if proposal.proposed_by_id == current_user.id:
         flash(ReviewError("own_proposal").text(_), "error")
         return _page(403)
-    password = request.form.get("password", "")
+    password = form.password.data or ""
     if password:
         username, ip = current_user.username, client_ip()
-        if login_blocked(username, ip):
-            return _page(429, prompt_for=proposal_id, values=values,
-                         errors={proposal_id: ReviewError("too_many_attempts").text(_)})
-        if not check_password(current_user.password_hash, password):
-            record_login_attempt(username, ip, success=False)
+        wait = throttle.check("step_up", username, ip)
+        if wait:
+            return throttle.too_many(_page(429, prompt_for=proposal_id, values=values,
+                                           errors={proposal_id: throttle.message(wait)}), wait)
+        # A password with control characters or past 128 characters is no account's: wrong, and counted.
+        ok = not form.password.errors and check_password(current_user.password_hash, password)
+        throttle.record("step_up", username, ip, ok=ok)
+        if not ok:
             db.session.commit()
             return _page(403, prompt_for=proposal_id, values=values,
                          errors={proposal_id: ReviewError("wrong_password").text(_)})
@@ -92,19 +102,17 @@ def decide(proposal_id: int):
         db.session.commit()
         return _page(403, prompt_for=proposal_id, values=values,
                      errors={proposal_id: ReviewError("fresh_login").text(_)})
-    if decision not in ("approve", "reject"):
+    if decision not in ("approve", "reject") or form.comment.errors:
         db.session.commit()  # the password re-entered stays fresh
-        return _page(422, values=values, errors={proposal_id: ReviewError("decision_invalid").text(_)})
+        message = form.comment.errors[0] if form.comment.errors else ReviewError("decision_invalid").text(_)
+        return _page(422, values=values, errors={proposal_id: str(message)})
     try:
-        decide_proposal(proposal, case, member, approve=decision == "approve", comment=values[proposal_id]["comment"],
+        decide_proposal(proposal, case, member, approve=decision == "approve", comment=form.comment.data or "",
                         user=current_user._get_current_object(), today=today())
-        if decision == "approve":
-            from ..publication import bump_board_version
-
-            bump_board_version(member.street_id)
     except ReviewError as err:
         db.session.rollback()
         if password:  # keep the fresh login the user just proved
+            throttle.record("step_up", current_user.username, client_ip(), ok=True)
             mark_fresh()
             db.session.commit()
         return _page(err.status, values=values, errors={proposal_id: err.text(_)})

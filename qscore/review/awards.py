@@ -3,22 +3,25 @@ and district's selections), and the red-flag branch ranking (红旗党支部) th
 from __future__ import annotations
 
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import current_app, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..access import requires, SECRETARIES, STREET_ADMIN
 from .. import audit
 from ..access import branches_in_scope, user
 from ..clock import today
 from ..db import db
+from ..fields import refusals
 from ..models import Branch, Community, Member, ReviewGrade, Setting, YearReview
 from ..models._common import utcnow
 from ..scheme_versions import scheme_for_year
 from ..scoring import BRANCH_INDEX_COMPONENTS, branch_indices, rank_branch_indices
 from . import bp
-from .views import secretaries_only, year_or_404
-from .workflow import ReviewError, TEXT_MAX, parse_int
+from .forms import RedFlagForm
+from .views import year_or_404
+from .workflow import ReviewError
 
 
 def _advanced(year: int):
@@ -42,16 +45,16 @@ def _advanced(year: int):
 
 
 @bp.get("/review/commendations/<int:year>")
+@requires(SECRETARIES)
 def commendations(year: int):
-    secretaries_only()
     year_or_404(year)
     groups, missing = _advanced(year)
     return render_template("review/commendations.html", groups=groups, missing=missing, year=year, day=today())
 
 
 @bp.get("/review/commendations/<int:year>/print")
+@requires(SECRETARIES)
 def commendations_print(year: int):
-    secretaries_only()
     year_or_404(year)
     groups, missing = _advanced(year)
     return render_template("review/commendations_print.html", groups=groups, missing=missing, year=year, day=today())
@@ -82,36 +85,36 @@ def _page(year: int, status: int = 200, error: str = "", values: dict | None = N
 
 
 @bp.get("/review/red-flag/<int:year>")
+@requires(STREET_ADMIN)
 def red_flag(year: int):
-    if current_user.role != "street_admin":
-        abort(403)
     year_or_404(year)
     return _page(year)
 
 
 @bp.post("/review/red-flag/<int:year>")
+@requires(STREET_ADMIN)
 def red_flag_choose(year: int):
     """Record the chosen branches with a note; the computed ranking is stored beside the choice."""
-    if current_user.role != "street_admin":
-        abort(403)
     year_or_404(year)
-    values = {"chosen": request.form.getlist("branch"), "note": (request.form.get("note") or "").strip()}
+    form = RedFlagForm()
+    form.validate()
+    chosen = form.branch.data or []
+    values = {"chosen": [str(c) for c in chosen], "note": form.note._value()}
     if year >= today().year:
         flash(ReviewError("year_not_ended", year=year).text(_), "error")
         return _page(year, 409, values=values)
     ranking = _ranking(year)
     known = {bi.branch_id for _r, bi, _b, _c in ranking}
-    chosen = [parse_int(v) for v in values["chosen"]]
-    if not chosen or any(c not in known for c in chosen):
+    if form.branch.errors or not chosen or any(c not in known for c in chosen):
         return _page(year, 422, ReviewError("choose_branches").text(_), values)
-    if len(values["note"]) > TEXT_MAX:
-        return _page(year, 422, ReviewError("too_long", max=TEXT_MAX).text(_), values)
+    if form.errors:
+        return _page(year, 422, next(iter(refusals(form).values())), values)
     computed = [{"rank": rank, "branch_id": bi.branch_id, "branch": b.name, "community": c.name,
                  "index": str(bi.rounded(places=4)),
                  "components": {k: str(bi.rounded(k, places=4)) for k in BRANCH_INDEX_COMPONENTS}}
                 for rank, bi, b, c in ranking]
     u = user()
-    value = {"year": year, "computed": computed, "chosen": sorted(set(chosen)), "note": values["note"],
+    value = {"year": year, "computed": computed, "chosen": sorted(set(chosen)), "note": form.note.data or "",
              "recorded_by_id": u.id, "recorded_by": u.display_name or u.username,
              "recorded_at": utcnow().isoformat(timespec="seconds")}
     row = db.session.scalar(select(Setting).where(Setting.street_id == u.street_id, Setting.key == _key(year)))

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from ..access import SECRETARY_ROLES, branch_in_scope, branches_in_scope, user
+from ..access import EVERYONE, loaded, requires, scope_loader
+from ..access import is_secretary, own_record, branch_in_scope, branches_in_scope, user
 from ..clock import today
 from ..db import db
+from ..fields import args_form, as_typed, refusals
 from ..models import (Branch, CaseFollowUp, Community, Member, Proposal, RectificationCase, ReviewGrade, User,
                       YearReview)
 from . import bp
 from .data import local_date
-from .workflow import (ReviewError, add_follow_up, assign_mentor, close_rectified, extend_case, parse_date, parse_int,
-                       propose, proposal_earliest, proposal_early_from, write_plan)
+from .forms import FollowUpForm, MentorForm, NameSearch, OutcomeForm, PlanForm, ProposalForm
+from .workflow import (ReviewError, add_follow_up, assign_mentor, close_rectified, extend_case, propose,
+                       proposal_earliest, proposal_early_from, write_plan)
 
 
 @dataclass
@@ -44,6 +47,12 @@ class CaseView:
 
 
 def case_or_404(case_id: int) -> CaseView:
+    """The case, seen by the secretaries whose scope holds its branch or by its mentor; else 404."""
+    return loaded("case_id", case_id)
+
+
+@scope_loader("case_id")
+def _load_case(case_id: int) -> CaseView:
     case = db.session.get(RectificationCase, case_id)
     if case is None:
         abort(404)
@@ -54,11 +63,11 @@ def case_or_404(case_id: int) -> CaseView:
     u = user()
     if community.street_id != u.street_id:
         abort(404)
-    in_scope = u.role in SECRETARY_ROLES and branch_in_scope(branch, community, u)
+    in_scope = is_secretary(u) and branch_in_scope(branch, community, u)
     is_mentor = u.member_id is not None and case.mentor_member_id == u.member_id
     if not (in_scope or is_mentor):
         abort(404)
-    return CaseView(case, member, branch, community, in_scope and u.member_id != member.id, is_mentor)
+    return CaseView(case, member, branch, community, in_scope and not own_record(member.id, u), is_mentor)
 
 
 def _manager(view: CaseView) -> None:
@@ -70,7 +79,6 @@ def mentor_candidates(view: CaseView, q: str) -> list[Member]:
     """Members on the roll of the case's branch, other than the member, whose name holds ``q``."""
     stmt = select(Member).where(Member.street_id == view.member.street_id, Member.branch_id == view.branch.id,
                                 Member.status == "active", Member.id != view.member.id)
-    q = (q or "").strip()[:100]
     if q:
         stmt = stmt.where(Member.name.contains(q, autoescape=True))
     return list(db.session.scalars(stmt.order_by(Member.name_key, Member.name, Member.id).limit(12)))
@@ -83,7 +91,7 @@ def _show(view: CaseView, *, status: int = 200, errors: dict | None = None, valu
         .where(CaseFollowUp.case_id == c.id).order_by(CaseFollowUp.on.desc(), CaseFollowUp.id.desc())).all()
     mentor = db.session.get(Member, c.mentor_member_id) if c.mentor_member_id else None
     context = dict(v=view, c=c, follow_ups=follow_ups, mentor=mentor, day=today(), errors=errors or {},
-                   values=values or {}, q=request.args.get("q", ""), earliest=proposal_earliest(c),
+                   values=values or {}, q=args_form(NameSearch).q.data or "", earliest=proposal_earliest(c),
                    early_from=proposal_early_from(view.opened_on))
     if view.can_manage:
         grade = db.session.execute(select(ReviewGrade, YearReview).join(
@@ -99,6 +107,7 @@ def _show(view: CaseView, *, status: int = 200, errors: dict | None = None, valu
 
 
 @bp.get("/cases")
+@requires(EVERYONE)
 def my_cases():
     """The cases the user mentors; for secretaries also the cases of their branches."""
     u = user()
@@ -110,7 +119,7 @@ def my_cases():
             .where(RectificationCase.mentor_member_id == u.member_id, Member.street_id == u.street_id)
             .order_by(RectificationCase.status != "open", RectificationCase.deadline)).all()
     in_scope = []
-    if u.role in SECRETARY_ROLES:
+    if is_secretary(u):
         mentor = aliased(Member)
         in_scope = db.session.execute(
             select(RectificationCase, Member.name, Branch.name, mentor.name)
@@ -122,17 +131,26 @@ def my_cases():
 
 
 @bp.get("/cases/<int:case_id>")
+@requires(EVERYONE)
 def case(case_id: int):
     return _show(case_or_404(case_id))
 
 
 @bp.get("/cases/<int:case_id>/mentors")
+@requires(EVERYONE)
 def mentors(case_id: int):
     """Name search for a mentor (htmx fragment)."""
     view = case_or_404(case_id)
     _manager(view)
-    q = request.args.get("q", "")
+    q = args_form(NameSearch).q.data or ""
     return render_template("cases/_mentor_results.html", v=view, candidates=mentor_candidates(view, q), q=q)
+
+
+def _invalid(view: CaseView, form) -> object | None:
+    """The page again with the fields' messages (422) when the form refuses what was typed; else None."""
+    if form.validate_on_submit():
+        return None
+    return _show(view, status=422, errors=refusals(form), values=as_typed(form))
 
 
 def _refused(view: CaseView, err: ReviewError, values: dict):
@@ -144,11 +162,13 @@ def _refused(view: CaseView, err: ReviewError, values: dict):
 
 
 @bp.post("/cases/<int:case_id>/mentor")
+@requires(EVERYONE)
 def set_mentor(case_id: int):
     view = case_or_404(case_id)
     _manager(view)
-    mentor_id = parse_int(request.form.get("mentor_id"))
-    mentor = db.session.get(Member, mentor_id) if mentor_id is not None else None
+    form = MentorForm()
+    # The id comes from a search result's button: not a valid id is like an unknown one (404).
+    mentor = db.session.get(Member, form.mentor_id.data) if form.validate_on_submit() else None
     if mentor is None or mentor.street_id != view.community.street_id:
         abort(404)
     try:
@@ -161,53 +181,62 @@ def set_mentor(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/plan")
+@requires(EVERYONE)
 def plan(case_id: int):
     view = case_or_404(case_id)
     _manager(view)
-    values = {k: request.form.get(k, "") for k in ("problems", "plan", "deadline")}
+    form = PlanForm()
+    if (refused := _invalid(view, form)) is not None:
+        return refused
     try:
-        write_plan(view.case, problems=values["problems"], plan=values["plan"], deadline=parse_date(values["deadline"]),
-                   user=user(), today=today())
+        write_plan(view.case, problems=form.problems.data or "", plan=form.plan.data or "",
+                   deadline=form.deadline.data, user=user(), today=today())
     except ReviewError as err:
-        return _refused(view, err, values)
+        return _refused(view, err, as_typed(form))
     db.session.commit()
     flash(_("The plan is saved."), "success")
     return redirect(url_for("review.case", case_id=view.case.id))
 
 
 @bp.post("/cases/<int:case_id>/follow-ups")
+@requires(EVERYONE)
 def follow_up(case_id: int):
     view = case_or_404(case_id)
     if not view.can_follow_up:
         abort(403)
-    values = {k: request.form.get(k, "") for k in ("on", "text")}
+    form = FollowUpForm()
+    if (refused := _invalid(view, form)) is not None:
+        return refused
     try:
-        add_follow_up(view.case, on=parse_date(values["on"]), text=values["text"], user=user(), today=today(),
+        add_follow_up(view.case, on=form.on.data, text=form.text.data or "", user=user(), today=today(),
                       opened_on=view.opened_on)
     except ReviewError as err:
-        return _refused(view, err, values)
+        return _refused(view, err, as_typed(form))
     db.session.commit()
     flash(_("The follow-up is recorded."), "success")
     return redirect(url_for("review.case", case_id=view.case.id) + "#case-log")
 
 
 @bp.post("/cases/<int:case_id>/outcome")
+@requires(EVERYONE)
 def outcome(case_id: int):
     """Rectified (closes the case) or extended (a new deadline and the reason)."""
     view = case_or_404(case_id)
     _manager(view)
-    action = request.form.get("action", "")
-    values = {k: request.form.get(k, "") for k in ("note", "new_deadline", "extension_reason")}
+    form = OutcomeForm()
+    if form.action.data not in ("rectified", "extended"):  # the page's two forms each send theirs
+        abort(400)
+    if (refused := _invalid(view, form)) is not None:
+        return refused
+    values = as_typed(form)
     try:
-        if action == "rectified":
-            close_rectified(view.case, note=values["note"], user=user())
+        if form.action.data == "rectified":
+            close_rectified(view.case, note=form.note.data or "", user=user())
             message = _("The case is closed: rectified.")
-        elif action == "extended":
-            extend_case(view.case, deadline=parse_date(values["new_deadline"]), reason=values["extension_reason"],
+        else:
+            extend_case(view.case, deadline=form.new_deadline.data, reason=form.extension_reason.data or "",
                         user=user(), today=today())
             message = _("The deadline is extended to %(d)s.", d=view.case.deadline.isoformat())
-        else:
-            abort(400)
     except ReviewError as err:
         return _refused(view, err, values)
     db.session.commit()
@@ -215,24 +244,24 @@ def outcome(case_id: int):
     return redirect(url_for("review.case", case_id=view.case.id))
 
 
-PROPOSAL_FIELDS = ("kind", "meeting_on", "members_present", "members_total", "votes_for", "votes_against",
-                   "votes_abstain", "member_statement", "early_reason")
-
-
 @bp.post("/cases/<int:case_id>/proposal")
+@requires(EVERYONE)
 def proposal(case_id: int):
     """The branch general meeting's decision, for the street's approval."""
     view = case_or_404(case_id)
     _manager(view)
-    values = {k: request.form.get(k, "") for k in PROPOSAL_FIELDS}
+    form = ProposalForm()
+    if (refused := _invalid(view, form)) is not None:
+        return refused
+    f = form
     try:
-        made = propose(view.case, view.member, kind=values["kind"], meeting_on=parse_date(values["meeting_on"]),
-                       present=parse_int(values["members_present"]), total=parse_int(values["members_total"]),
-                       votes_for=parse_int(values["votes_for"]), votes_against=parse_int(values["votes_against"]),
-                       votes_abstain=parse_int(values["votes_abstain"]), statement=values["member_statement"],
-                       early_reason=values["early_reason"], user=user(), today=today(), opened_on=view.opened_on)
+        made = propose(view.case, view.member, kind=f.kind.data or "", meeting_on=f.meeting_on.data,
+                       present=f.members_present.data, total=f.members_total.data, votes_for=f.votes_for.data,
+                       votes_against=f.votes_against.data, votes_abstain=f.votes_abstain.data,
+                       statement=f.member_statement.data or "", early_reason=f.early_reason.data or "", user=user(),
+                       today=today(), opened_on=view.opened_on)
     except ReviewError as err:
-        return _refused(view, err, values)
+        return _refused(view, err, as_typed(form))
     db.session.commit()
     flash(_("The early proposal is sent to the street office for approval, with its reason.") if made.early_reason
           else _("The proposal is sent to the street office for approval."), "success")

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
-from ..access import SECRETARY_ROLES, branches_in_scope
+from ..access import branches_in_scope, is_secretary
 from ..db import db
 from ..models import (Branch, CaseFollowUp, Community, Member, Proposal, Publication, RectificationCase, ReviewGrade,
                       User, YearReview)
@@ -318,7 +318,7 @@ def case_alerts(user: User, today: date | None = None) -> list[CaseAlert]:
 
     day = today or clock_today()
     scope = [RectificationCase.mentor_member_id == user.member_id] if user.member_id is not None else []
-    if user.role in SECRETARY_ROLES:
+    if is_secretary(user):
         scope.append(Member.branch_id.in_(branches_in_scope(user).with_only_columns(Branch.id)))
     if not scope:
         return []

@@ -1,31 +1,28 @@
 """The review page of a branch and year: built for the meeting, inline decisions, lock, print, export."""
 from __future__ import annotations
 
-from io import BytesIO
-from urllib.parse import quote
-
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..access import SECRETARY_ROLES, branches_in_scope, get_branch_or_404, refuse_own_record, user
+from ..access import requires, SECRETARIES, STREET_ADMIN
+from ..access import has_role, branches_in_scope, get_branch_or_404, refuse_own_record, user
 from ..clock import today
 from ..db import db
 from ..errors import render_error
+from ..exports import download, write_xlsx
+from ..fields import as_typed, refusals
 from ..htmx import is_htmx
 from ..models import Branch, Community, Member, Proposal, Publication, RectificationCase, YearReview
 from ..publication import live_publication
 from ..scheme_versions import scheme_for_year
 from . import bp
 from .data import ReviewData, case_alerts, load_rows, problems_text, review_counts, review_data, roll_ids
+from .export import grade_table
+from .forms import GradeForm, MeetingForm, ReasonForm
 from .workflow import (GRADES, ReviewError, check_open, confirm_review, decide, decide_many, ensure_review,
-                       get_review, parse_date, parse_int, record_meeting, reopen_review)
-
-
-def secretaries_only() -> None:
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
+                       get_review, record_meeting, reopen_review)
 
 
 def year_or_404(year: int) -> None:
@@ -45,9 +42,9 @@ def error_response(err: ReviewError, page=None):
 
 
 @bp.get("/review")
+@requires(SECRETARIES)
 def index():
     """Every branch in scope × recent years, with the state of its review; alerts and queues."""
-    secretaries_only()
     day = today()
     years = [day.year - 2, day.year - 1, day.year]
     branches = db.session.execute(
@@ -60,7 +57,7 @@ def index():
         Publication.branch_id.in_(ids), Publication.year.in_(years), Publication.quarter == 4,
         Publication.retracted_at.is_(None)))} if ids else set()
     pending = None
-    if current_user.role == "street_admin":
+    if has_role(STREET_ADMIN):
         pending = db.session.scalar(select(func.count()).select_from(Proposal)
                                     .join(RectificationCase, RectificationCase.id == Proposal.case_id)
                                     .join(Member, Member.id == RectificationCase.member_id)
@@ -86,21 +83,24 @@ def _page(branch_id: int, year: int, **extra):
 
 
 @bp.get("/branches/<int:branch_id>/review/<int:year>")
+@requires(SECRETARIES)
 def page(branch_id: int, year: int):
     return _page(branch_id, year)
 
 
 @bp.post("/branches/<int:branch_id>/review/<int:year>/meeting")
+@requires(SECRETARIES)
 def meeting(branch_id: int, year: int):
     branch, _community, review = _context(branch_id, year)
-    form = request.form
-    values = {k: form.get(k, "") for k in ("meeting_on", "present", "total", "chair", "minutes")}
+    form = MeetingForm()
+    values = as_typed(form)
     try:
         check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        if not form.validate_on_submit():
+            return _page(branch_id, year, errors=refusals(form), values=values), 422
         review = ensure_review(branch.id, year, user())
-        record_meeting(review, meeting_on=parse_date(values["meeting_on"]), present=parse_int(values["present"]),
-                       total=parse_int(values["total"]), chair=values["chair"], minutes=values["minutes"],
-                       user=user(), today=today())
+        record_meeting(review, meeting_on=form.meeting_on.data, present=form.present.data, total=form.total.data,
+                       chair=form.chair.data or "", minutes=form.minutes.data or "", user=user(), today=today())
     except ReviewError as err:
         if err.status == 422:
             db.session.rollback()
@@ -153,12 +153,14 @@ def _oob_parts(data: ReviewData, branch: Branch, year: int) -> str:
 
 
 @bp.get("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>")
+@requires(SECRETARIES)
 def row(branch_id: int, year: int, member_id: int):
     branch, community, _review = _context(branch_id, year)
     return _row_response(branch, community, year, _member_on_roll_or_404(branch, year, member_id))
 
 
 @bp.get("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>/override")
+@requires(SECRETARIES)
 def override_form(branch_id: int, year: int, member_id: int):
     branch, community, review = _context(branch_id, year)
     member = _member_on_roll_or_404(branch, year, member_id)
@@ -171,27 +173,30 @@ def override_form(branch_id: int, year: int, member_id: int):
 
 
 @bp.post("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>/grade")
+@requires(SECRETARIES)
 def grade(branch_id: int, year: int, member_id: int):
     """Confirm the suggestion in one click (action=confirm), or decide another grade with a reason."""
     branch, community, review = _context(branch_id, year)
     member = _member_on_roll_or_404(branch, year, member_id)
-    action = request.form.get("action", "override")
-    values = {"grade": request.form.get("grade", ""), "reason": request.form.get("reason", "")}
+    form = GradeForm()
+    values = {k: v for k, v in as_typed(form).items() if k in ("grade", "reason")}
     try:
         check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        if not form.validate_on_submit():
+            refused = refusals(form)
+            if not {"grade", "reason"} & refused.keys():  # the row form shows those two fields' messages
+                refused["grade"] = next(iter(refused.values()))
+            return _refused_grade(branch, community, year, member, refused, values)
+        confirm = form.action.data == "confirm"
         row_ = load_rows(branch.id, year, today(), scheme_for_year(year), review, only=[member.id])[0]
-        chosen = row_.suggested if action == "confirm" else values["grade"]
+        chosen = row_.suggested if confirm else form.grade.data or ""
         review = ensure_review(branch.id, year, user())
         decide(review, member, suggested=row_.suggested, score=row_.score.score, reasons_json=row_.reasons_json,
-               grade=chosen, reason="" if action == "confirm" else values["reason"], user=user())
+               grade=chosen, reason="" if confirm else form.reason.data or "", user=user())
     except ReviewError as err:
-        db.session.rollback()
         if err.status == 422:
-            if not is_htmx():
-                flash(err.text(_), "error")
-                return _page(branch_id, year), 422
-            return _row_response(branch, community, year, member, mode="form", status=422, values=values,
-                                 errors={err.field or "grade": err.text(_)})
+            return _refused_grade(branch, community, year, member, {err.field or "grade": err.text(_)}, values)
+        db.session.rollback()
         return error_response(err, lambda: _page(branch_id, year))
     db.session.commit()
     if not is_htmx():
@@ -199,7 +204,18 @@ def grade(branch_id: int, year: int, member_id: int):
     return _row_response(branch, community, year, member, oob=True, saved=True)
 
 
+def _refused_grade(branch: Branch, community: Community, year: int, member: Member, errors: dict[str, str],
+                   values: dict[str, str]):
+    """The override form again with its messages (htmx), or the page with the first message."""
+    db.session.rollback()
+    if not is_htmx():
+        flash(next(iter(errors.values())), "error")
+        return _page(branch.id, year), 422
+    return _row_response(branch, community, year, member, mode="form", status=422, values=values, errors=errors)
+
+
 @bp.post("/branches/<int:branch_id>/review/<int:year>/confirm-all")
+@requires(SECRETARIES)
 def confirm_all(branch_id: int, year: int):
     """Confirm the suggestion of every member without a decision (the common case)."""
     branch, community, review = _context(branch_id, year)
@@ -225,6 +241,7 @@ def confirm_all(branch_id: int, year: int):
 
 
 @bp.post("/branches/<int:branch_id>/review/<int:year>/confirm")
+@requires(SECRETARIES)
 def confirm(branch_id: int, year: int):
     """Lock the review: grades final, with who, when and the meeting; rectification cases open."""
     branch, community, review = _context(branch_id, year)
@@ -248,14 +265,17 @@ def confirm(branch_id: int, year: int):
 
 
 @bp.post("/branches/<int:branch_id>/review/<int:year>/reopen")
+@requires(STREET_ADMIN)
 def reopen(branch_id: int, year: int):
     branch, _community, review = _context(branch_id, year)
-    if current_user.role != "street_admin":
-        abort(403)
     if review is None:
         abort(409)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(next(iter(refusals(form).values())), "error")
+        return _page(branch_id, year), 422
     try:
-        reopen_review(review, reason=request.form.get("reason", ""), user=user())
+        reopen_review(review, reason=form.reason.data or "", user=user())
     except ReviewError as err:
         return error_response(err, lambda: _page(branch_id, year))
     db.session.commit()
@@ -264,6 +284,7 @@ def reopen(branch_id: int, year: int):
 
 
 @bp.get("/branches/<int:branch_id>/review/<int:year>/print")
+@requires(SECRETARIES)
 def print_view(branch_id: int, year: int):
     """The grade table (等次评定表) on A4: the confirmed grades, or a draft for the meeting to fill in."""
     branch, community, review = _context(branch_id, year)
@@ -273,18 +294,11 @@ def print_view(branch_id: int, year: int):
 
 
 @bp.get("/branches/<int:branch_id>/review/<int:year>/export.xlsx")
+@requires(SECRETARIES)
 def export(branch_id: int, year: int):
     branch, community, review = _context(branch_id, year)
     if review is None or review.status != "confirmed":
         return render_error(409, _("Only a confirmed review can be exported."))
-    from .export import grade_table_xlsx
-
     data = review_data(branch, community, year, today(), review)
-    buffer = BytesIO()
-    grade_table_xlsx(data, _).save(buffer)
-    name = f"{year}-{branch.name}-等次评定表.xlsx"
-    resp = make_response(buffer.getvalue())
-    resp.mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    resp.headers["Content-Disposition"] = f"attachment; filename=\"review-{year}-{branch.id}.xlsx\"; " \
-                                          f"filename*=UTF-8''{quote(name)}"
-    return resp
+    return download(write_xlsx(grade_table(data, _)), f"{year}-{branch.name}-等次评定表.xlsx",
+                    f"review-{year}-{branch.id}.xlsx")

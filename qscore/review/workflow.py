@@ -21,6 +21,7 @@ from ..models import (Branch, BranchSpell, CaseFollowUp, Member, Proposal, Recti
                       YearReview)
 from ..models._common import utcnow
 from ..scoring import N_, Reason
+from ..refusals import Refusal
 
 GRADES = ("advanced", "qualified", "rectify", "none")
 PROPOSAL_KINDS = ("persuade_withdraw", "expel", "cancel_probation")
@@ -91,18 +92,13 @@ REVIEW_ERROR_TEXTS: dict[str, str] = {
 }
 
 
-class ReviewError(ValueError):
+class ReviewError(Refusal):
     """A refused transition: ``status`` is the HTTP status (403, 409, 422), ``field`` the form field."""
 
-    def __init__(self, key: str, status: int = 422, field: str = "", **params: Any):
-        self.key = key
-        self.status = status
-        self.field = field
-        self.params = {k: str(v) for k, v in params.items()}
-        super().__init__(self.text())
+    TEXTS = REVIEW_ERROR_TEXTS
 
-    def text(self, gettext=lambda s: s) -> str:
-        return gettext(REVIEW_ERROR_TEXTS[self.key]).format(**self.params)
+    def __init__(self, key: str, status: int = 422, field: str = "", **params: Any):
+        super().__init__(key, field, status=status, **params)
 
 
 def add_months(d: date, n: int) -> date:

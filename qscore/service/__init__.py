@@ -13,11 +13,9 @@ A household's label is private: it is shown on these pages only, never on the bo
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort
-from flask_login import current_user, login_required
+from flask import Blueprint
 from sqlalchemy import func, select
 
-from ..access import SECRETARY_ROLES
 from ..db import db
 from ..models import Household, MemberPost
 
@@ -28,23 +26,6 @@ POST_INDICATOR = "Z1"
 VISIT_INDICATOR = "Z2"
 MAX_POSTS_FALLBACK = 4   # until street_settings.DEFAULTS has "max_posts_per_member"
 OPEN = ("pending", "confirmed")  # a declaration that counts toward the limit
-
-
-@bp.before_request
-@login_required
-def _logged_in():
-    """Every page needs a login; each view checks the scope (members reach only their own declarations)."""
-
-
-def require_secretary() -> None:
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
-
-
-def require_community_manager() -> None:
-    """The post list and the teams are the community's: its secretary or the street admin."""
-    if current_user.role not in ("street_admin", "community_secretary"):
-        abort(403)
 
 
 def max_posts(street_id: int) -> int:

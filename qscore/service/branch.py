@@ -5,12 +5,13 @@ import uuid
 from collections import defaultdict
 from datetime import date
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..access import SECRETARIES, loaded, requires, scope_loader
 from .. import audit, ledger
 from ..access import get_branch_or_404, get_member_or_404, refuse_own_record
 from ..clock import today
@@ -19,8 +20,10 @@ from ..idempotency import entry_with_key, key_from
 from ..htmx import is_htmx
 from ..models import Branch, Community, Household, HouseholdVisit, Member, MemberPost, PostKind
 from ..models._common import utcnow
+from ..redirects import safe_next
 from ..scoring import EntryError
-from . import VISIT_INDICATOR, bp, require_secretary
+from . import VISIT_INDICATOR, bp
+from .forms import BackForm, VisitForm
 
 
 def branch_context(branch: Branch, community: Community, **extra) -> dict:
@@ -57,8 +60,8 @@ def branch_context(branch: Branch, community: Community, **extra) -> dict:
 
 
 @bp.get("/branches/<int:branch_id>")
+@requires(SECRETARIES)
 def branch(branch_id: int):
-    require_secretary()
     b, c = get_branch_or_404(branch_id)
     return render_template("service/branch.html", **branch_context(b, c))
 
@@ -68,13 +71,26 @@ def branch(branch_id: int):
 # ---------------------------------------------------------------------------------------------
 
 def _decidable(model, record_id: int):
-    require_secretary()
-    rec = db.session.get(model, record_id)
-    if rec is None:
-        abort(404)
-    member = get_member_or_404(rec.member_id)
+    rec, member = loaded("post_id" if model is MemberPost else "household_id", record_id)
     refuse_own_record(member.id)
     return rec, member
+
+
+@scope_loader("post_id")
+def _load_post(post_id: int) -> tuple[MemberPost, Member]:
+    """A declared volunteer post, seen through its member."""
+    post = db.session.get(MemberPost, post_id)
+    if post is None:
+        abort(404)
+    return post, get_member_or_404(post.member_id)
+
+
+@scope_loader("household_id")
+def _load_household(household_id: int) -> tuple[Household, Member]:
+    household = db.session.get(Household, household_id)
+    if household is None:
+        abort(404)
+    return household, get_member_or_404(household.member_id)
 
 
 def _claim(model, rec, from_status: str, **values) -> None:
@@ -88,13 +104,11 @@ def _claim(model, rec, from_status: str, **values) -> None:
 
 
 def _back(member: Member):
-    nxt = request.form.get("next", "")
-    if nxt.startswith("/") and not nxt.startswith("//"):
-        return redirect(nxt, 303)
-    return redirect(url_for(".branch", branch_id=member.branch_id), 303)
+    return redirect(safe_next(BackForm().next.data) or url_for(".branch", branch_id=member.branch_id), 303)
 
 
 @bp.post("/posts/<int:post_id>/<any(confirm, reject, end):action>")
+@requires(SECRETARIES)
 def decide_post(post_id: int, action: str):
     post, member = _decidable(MemberPost, post_id)
     if action == "end":
@@ -110,6 +124,7 @@ def decide_post(post_id: int, action: str):
 
 
 @bp.post("/households/<int:household_id>/<any(confirm, reject, end):action>")
+@requires(SECRETARIES)
 def decide_household(household_id: int, action: str):
     h, member = _decidable(Household, household_id)
     if action == "end":
@@ -140,44 +155,42 @@ def _visit_form_response(h: Household, member: Member, status: int = 200, **extr
 
 
 def _household_for_visit(household_id: int) -> tuple[Household, Member]:
-    require_secretary()
-    h = db.session.get(Household, household_id)
-    if h is None:
-        abort(404)
-    member = get_member_or_404(h.member_id)
-    return h, member
+    return loaded("household_id", household_id)
 
 
 @bp.get("/households/<int:household_id>/visits")
+@requires(SECRETARIES)
 def visits(household_id: int):
     h, member = _household_for_visit(household_id)
     return _visit_form_response(h, member)
 
 
 @bp.post("/households/<int:household_id>/visits")
+@requires(SECRETARIES)
 def add_visit(household_id: int):
     h, member = _household_for_visit(household_id)
     refuse_own_record(member.id)
     if h.status != "confirmed":
         abort(409)
     day = today()
-    values = {"visited_on": request.form.get("visited_on", ""), "note": (request.form.get("note") or "").strip()}
-    errors: dict[str, str] = {}
-    try:
-        visited_on = date.fromisoformat(values["visited_on"].strip())
-    except ValueError:
-        visited_on = None
+    form = VisitForm()
+    form.validate_on_submit()
+    values = {"visited_on": form.visited_on._value(), "note": form.note.data or ""}
+    errors: dict[str, str] = {name: messages[0] for name, messages in form.errors.items()
+                              if name in ("visited_on", "note")}
+    if "visited_on" not in errors and form.visited_on.data is None:
         errors["visited_on"] = _("Enter the date of the visit.")
-    if not values["note"]:
+    if "note" not in errors and not form.note.data:
         errors["note"] = _("Say briefly what the contact was about.")
-    key = key_from(request.form.get("idempotency_key"))
+    visited_on, note = form.visited_on.data, values["note"]
+    key = key_from(form.idempotency_key.data)
     if not errors:
         try:
             recorded = ledger.record_entry(
                 member=member, indicator_code=VISIT_INDICATOR, value=None, earned_on=visited_on,
-                note=_("Contact household visit: %(note)s", note=values["note"]), user=current_user, today=day,
+                note=_("Contact household visit: %(note)s", note=note), user=current_user, today=day,
                 source="post", idempotency_key=f"visit:{key}" if key else None)
-            visit = HouseholdVisit(household_id=h.id, visited_on=visited_on, note=values["note"][:500],
+            visit = HouseholdVisit(household_id=h.id, visited_on=visited_on, note=note,
                                    entry_id=recorded.entry.id, recorded_by_id=current_user.id)
             db.session.add(visit)
             db.session.flush()

@@ -1,24 +1,23 @@
 """A community's list of volunteer posts and its volunteer teams."""
 from __future__ import annotations
 
-from datetime import date
-
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..access import EVERYONE, MEMBER_ADMINS, SECRETARIES, loaded, requires, scope_loader
 from .. import audit
 from ..access import branches_in_scope, communities_in_scope, get_community_or_404
 from ..clock import today
 from ..db import db
 from ..models import Branch, Community, Member, MemberPost, PostKind, TeamMembership, VolunteerTeam
-from . import bp, require_community_manager, require_secretary
-
-NAME_MAX = 60
+from . import bp
+from .forms import PostKindForm, RetireKindForm, TeamForm, TeamMemberForm
 
 
 @bp.get("/")
+@requires(EVERYONE)
 def index():
     """Each role's way in: a member to their booklet, a branch secretary to the branch, others choose."""
     if current_user.role == "member":
@@ -56,28 +55,32 @@ def _community_context(community: Community, **extra) -> dict:
 
 
 @bp.get("/communities/<int:community_id>")
+@requires(SECRETARIES)
 def community(community_id: int):
-    require_secretary()
     c = get_community_or_404(community_id)
     return render_template("service/community.html", **_community_context(c))
 
 
+def _first_error(form, name: str) -> str | None:
+    return form[name].errors[0] if form[name].errors else None
+
+
 def _clean_name(raw: str | None) -> str:
+    """Inner runs of spaces become one ("楼栋  长" and "楼栋 长" are the same post)."""
     return " ".join((raw or "").split())
 
 
 @bp.post("/communities/<int:community_id>/post-kinds")
+@requires(MEMBER_ADMINS)
 def add_post_kind(community_id: int):
-    require_secretary()
     c = get_community_or_404(community_id)
-    require_community_manager()
-    name = _clean_name(request.form.get("name"))
-    error = None
-    if not name:
+    form = PostKindForm()
+    form.validate_on_submit()
+    name = _clean_name(form.name.data)
+    error = _first_error(form, "name")
+    if error is None and not name:
         error = _("Give the post a name.")
-    elif len(name) > NAME_MAX:
-        error = _("At most %(n)d characters.", n=NAME_MAX)
-    elif db.session.scalar(select(PostKind.id).where(PostKind.community_id == c.id, PostKind.name == name)):
+    elif error is None and db.session.scalar(select(PostKind.id).where(PostKind.community_id == c.id, PostKind.name == name)):
         error = _("The community already has a post called %(name)s.", name=name)
     if error:
         return render_template("service/community.html", **_community_context(c, kind_error=error,
@@ -92,19 +95,26 @@ def add_post_kind(community_id: int):
 
 
 def _kind_or_404(kind_id: int) -> tuple[PostKind, Community]:
+    return loaded("kind_id", kind_id)
+
+
+@scope_loader("kind_id")
+def _load_kind(kind_id: int) -> tuple[PostKind, Community]:
     kind = db.session.get(PostKind, kind_id)
     if kind is None:
         abort(404)
     c = get_community_or_404(kind.community_id)
-    require_community_manager()
     return kind, c
 
 
 @bp.post("/post-kinds/<int:kind_id>/retire")
+@requires(MEMBER_ADMINS)
 def retire_post_kind(kind_id: int):
-    require_secretary()
     kind, c = _kind_or_404(kind_id)
-    retire = request.form.get("retired", "1") == "1"
+    form = RetireKindForm()
+    if not form.validate_on_submit():
+        abort(400)  # the button sends 1 or 0; anything else was not typed by a person
+    retire = form.retired.data == "1"
     kind.retired = retire
     audit.record("post_kind_retired" if retire else "post_kind_reinstated", kind, summary=f"{c.name}: {kind.name}")
     db.session.commit()
@@ -115,35 +125,27 @@ def retire_post_kind(kind_id: int):
 # Volunteer teams
 # ---------------------------------------------------------------------------------------------
 
-def _parse_date(raw: str | None) -> date | None:
-    try:
-        return date.fromisoformat((raw or "").strip())
-    except ValueError:
-        return None
-
-
 @bp.post("/communities/<int:community_id>/teams")
+@requires(MEMBER_ADMINS)
 def add_team(community_id: int):
-    require_secretary()
     c = get_community_or_404(community_id)
-    require_community_manager()
-    name = _clean_name(request.form.get("name"))
-    founded = _parse_date(request.form.get("founded_on"))
-    errors = {}
-    if not name:
+    form = TeamForm()
+    form.validate_on_submit()
+    name = _clean_name(form.name.data)
+    founded = form.founded_on.data
+    errors = {k: v[0] for k, v in form.errors.items() if k in ("name", "founded_on")}
+    if "name" not in errors and not name:
         errors["name"] = _("Give the team a name.")
-    elif len(name) > 100:
-        errors["name"] = _("At most %(n)d characters.", n=100)
-    elif db.session.scalar(select(VolunteerTeam.id).where(VolunteerTeam.community_id == c.id,
-                                                          VolunteerTeam.name == name)):
+    elif "name" not in errors and db.session.scalar(select(VolunteerTeam.id).where(
+            VolunteerTeam.community_id == c.id, VolunteerTeam.name == name)):
         errors["name"] = _("The community already has a team called %(name)s.", name=name)
-    if founded is None:
+    if "founded_on" not in errors and founded is None:
         errors["founded_on"] = _("Enter the date the team was founded.")
-    elif founded > today():
+    elif founded is not None and founded > today():
         errors["founded_on"] = _("The date cannot be after today.")
     if errors:
         return render_template("service/community.html", **_community_context(
-            c, team_errors=errors, team_values=request.form)), 422
+            c, team_errors=errors, team_values={"name": name, "founded_on": form.founded_on._value()})), 422
     team = VolunteerTeam(community_id=c.id, name=name, founded_on=founded)
     db.session.add(team)
     db.session.flush()
@@ -154,10 +156,25 @@ def add_team(community_id: int):
 
 
 def _team_or_404(team_id: int) -> tuple[VolunteerTeam, Community]:
+    return loaded("team_id", team_id)
+
+
+@scope_loader("team_id")
+def _load_team(team_id: int) -> tuple[VolunteerTeam, Community]:
     team = db.session.get(VolunteerTeam, team_id)
     if team is None:
         abort(404)
     return team, get_community_or_404(team.community_id)
+
+
+@scope_loader("membership_id")
+def _load_membership(membership_id: int) -> TeamMembership:
+    """A member's place in a team, seen through the team's community."""
+    tm = db.session.get(TeamMembership, membership_id)
+    if tm is None:
+        abort(404)
+    _team_or_404(tm.team_id)
+    return tm
 
 
 def _team_context(team: VolunteerTeam, c: Community, **extra) -> dict:
@@ -174,22 +191,24 @@ def _team_context(team: VolunteerTeam, c: Community, **extra) -> dict:
 
 
 @bp.get("/teams/<int:team_id>")
+@requires(SECRETARIES)
 def team(team_id: int):
-    require_secretary()
     t, c = _team_or_404(team_id)
     return render_template("service/team.html", **_team_context(t, c))
 
 
 @bp.post("/teams/<int:team_id>/members")
+@requires(MEMBER_ADMINS)
 def add_team_member(team_id: int):
-    require_secretary()
     t, c = _team_or_404(team_id)
-    require_community_manager()
-    raw = request.form.get("member_id", "")
-    member = db.session.get(Member, int(raw)) if raw.isdigit() else None
-    joined = _parse_date(request.form.get("joined_on")) or today()
+    form = TeamMemberForm()
+    form.validate_on_submit()
+    member = db.session.get(Member, form.member_id.data) if form.member_id.data else None
+    joined = form.joined_on.data or today()
     error = None
-    if member is None or member.status != "active" or db.session.scalar(
+    if form.joined_on.errors:
+        error = _("The date joined must be between the team's founding and today.")
+    elif member is None or member.status != "active" or db.session.scalar(
             select(Branch.community_id).where(Branch.id == member.branch_id)) != c.id:
         error = _("Choose a member of the community.")
     elif t.dissolved_on is not None:
@@ -211,10 +230,9 @@ def add_team_member(team_id: int):
 
 
 @bp.post("/teams/<int:team_id>/members/<int:membership_id>/leave")
+@requires(MEMBER_ADMINS)
 def leave_team(team_id: int, membership_id: int):
-    require_secretary()
     t, c = _team_or_404(team_id)
-    require_community_manager()
     tm = db.session.get(TeamMembership, membership_id)
     if tm is None or tm.team_id != t.id:
         abort(404)
@@ -226,10 +244,9 @@ def leave_team(team_id: int, membership_id: int):
 
 
 @bp.post("/teams/<int:team_id>/dissolve")
+@requires(MEMBER_ADMINS)
 def dissolve_team(team_id: int):
-    require_secretary()
     t, c = _team_or_404(team_id)
-    require_community_manager()
     if t.dissolved_on is None:
         t.dissolved_on = max(today(), t.founded_on)
         audit.record("team_dissolved", t, summary=f"{c.name}: {t.name} dissolved {t.dissolved_on}")

@@ -5,11 +5,12 @@ service page records for a member through ``record_post`` and ``record_household
 """
 from __future__ import annotations
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..access import requires, SECRETARIES, EVERYONE
 from .. import audit
 from ..access import SECRETARY_ROLES, get_branch_or_404, get_member_or_404, own_record
 from ..clock import today
@@ -17,10 +18,9 @@ from ..db import db
 from ..htmx import is_htmx
 from ..models import Branch, Household, Member, MemberPost, PostKind
 from ..models._common import utcnow
-from . import bp, max_posts, open_posts, require_secretary
+from . import bp, max_posts, open_posts
 from .branch import branch_context
-
-LABEL_MAX = 120
+from .forms import DeclareHouseholdForm, DeclarePostForm, RecordHouseholdForm, RecordPostForm
 
 
 def _who(member: Member) -> str:
@@ -52,6 +52,11 @@ def declare_context(member: Member, **extra) -> dict:
             "is_own": own_record(member.id), **extra}
 
 
+def _label_error(form: DeclareHouseholdForm) -> str | None:
+    """The field's own refusal (control characters, too long), before the household's rules."""
+    return form.label.errors[0] if form.label.errors else None
+
+
 def _respond(member: Member, status: int = 200, **extra):
     template = "service/_declare_body.html" if is_htmx() else "service/declare.html"
     resp = make_response(render_template(template, **declare_context(member, **extra)), status)
@@ -60,6 +65,7 @@ def _respond(member: Member, status: int = 200, **extra):
 
 
 @bp.get("/members/<int:member_id>/declare")
+@requires(EVERYONE)
 def declare(member_id: int):
     """The member's posts and households, with the forms to declare more (the booklet loads this)."""
     member = get_member_or_404(member_id)
@@ -67,12 +73,11 @@ def declare(member_id: int):
     return _respond(member)
 
 
-def add_post(member: Member, who: str, raw_kind: str | None) -> str | None:
+def add_post(member: Member, who: str, kind_id: int | None) -> str | None:
     """Declare (own: pending) or record (secretary: confirmed) a post; the refusal's text, or None."""
     if member.status != "active":
         abort(409)
-    raw = raw_kind or ""
-    kind = db.session.get(PostKind, int(raw)) if raw.isdigit() else None
+    kind = db.session.get(PostKind, kind_id) if kind_id else None
     community_id = db.session.scalar(select(Branch.community_id).where(Branch.id == member.branch_id))
     limit = max_posts(member.street_id)
     if kind is None or kind.community_id != community_id or kind.retired:
@@ -95,14 +100,12 @@ def add_post(member: Member, who: str, raw_kind: str | None) -> str | None:
     return None
 
 
-def add_household(member: Member, who: str, raw_label: str | None) -> str | None:
+def add_household(member: Member, who: str, label: str | None) -> str | None:
     if member.status != "active":
         abort(409)
-    label = " ".join((raw_label or "").split())
+    label = " ".join((label or "").split())
     if not label:
         return _("Say which household: a name or an address only the branch sees.")
-    if len(label) > LABEL_MAX:
-        return _("At most %(n)d characters.", n=LABEL_MAX)
     h = Household(member_id=member.id, label=label, declared_on=today(),
                   status="pending" if who == "own" else "confirmed", created_by_id=current_user.id)
     db.session.add(h)
@@ -115,20 +118,28 @@ def add_household(member: Member, who: str, raw_label: str | None) -> str | None
 
 
 @bp.post("/members/<int:member_id>/posts")
+@requires(EVERYONE)
 def declare_post(member_id: int):
     member = get_member_or_404(member_id)
-    error = add_post(member, _who(member), request.form.get("post_kind_id"))
+    who = _who(member)
+    form = DeclarePostForm()
+    form.validate_on_submit()
+    error = add_post(member, who, form.post_kind_id.data)
     if error:
         return _respond(member, 422, errors={"post": error})
     return _respond(member, added="post")
 
 
 @bp.post("/members/<int:member_id>/households")
+@requires(EVERYONE)
 def declare_household(member_id: int):
     member = get_member_or_404(member_id)
-    error = add_household(member, _who(member), request.form.get("label"))
+    who = _who(member)
+    form = DeclareHouseholdForm()
+    form.validate_on_submit()
+    error = _label_error(form) or add_household(member, who, form.label.data)
     if error:
-        return _respond(member, 422, errors={"household": error}, values={"label": request.form.get("label", "")})
+        return _respond(member, 422, errors={"household": error}, values={"label": form.label.data or ""})
     return _respond(member, added="household")
 
 
@@ -136,36 +147,43 @@ def declare_household(member_id: int):
 # The branch page's "record for a member" forms
 # ---------------------------------------------------------------------------------------------
 
-def _branch_member(branch_id: int):
-    require_secretary()
+def _branch_member(branch_id: int, form):
     b, c = get_branch_or_404(branch_id)
-    raw = request.form.get("member_id", "")
-    member = db.session.get(Member, int(raw)) if raw.isdigit() else None
+    form.validate_on_submit()
+    member = db.session.get(Member, form.member_id.data) if form.member_id.data else None
     if member is None or member.branch_id != b.id or member.status != "active":
         return b, c, None
     return b, c, member
 
 
-def _branch_result(b, c, member: Member | None, key: str, error: str | None):
+def _branch_result(b, c, member: Member | None, key: str, error: str | None, form):
     if error:
+        values = {"post_kind_id": str(form.post_kind_id.data or "")} if key == "post" else {
+            "label": form.label.data or ""}
         return make_response(render_template("service/branch.html", **branch_context(
             b, c, record_errors={key: error}, record_member=member.id if member else None,
-            record_values=request.form)), 422)
+            record_values=values)), 422)
     flash(_("Recorded for %(name)s.", name=member.name), "success")
     return redirect(url_for(".branch", branch_id=b.id), 303)
 
 
 @bp.post("/branches/<int:branch_id>/posts")
+@requires(SECRETARIES)
 def record_post(branch_id: int):
-    b, c, member = _branch_member(branch_id)
+    form = RecordPostForm()
+    b, c, member = _branch_member(branch_id, form)
     if member is None:
-        return _branch_result(b, c, None, "post", _("Choose a member of the branch."))
-    return _branch_result(b, c, member, "post", add_post(member, _who(member), request.form.get("post_kind_id")))
+        return _branch_result(b, c, None, "post", _("Choose a member of the branch."), form)
+    return _branch_result(b, c, member, "post", add_post(member, _who(member), form.post_kind_id.data), form)
 
 
 @bp.post("/branches/<int:branch_id>/households")
+@requires(SECRETARIES)
 def record_household(branch_id: int):
-    b, c, member = _branch_member(branch_id)
+    form = RecordHouseholdForm()
+    b, c, member = _branch_member(branch_id, form)
     if member is None:
-        return _branch_result(b, c, None, "household", _("Choose a member of the branch."))
-    return _branch_result(b, c, member, "household", add_household(member, _who(member), request.form.get("label")))
+        return _branch_result(b, c, None, "household", _("Choose a member of the branch."), form)
+    who = _who(member)
+    return _branch_result(b, c, member, "household", _label_error(form) or add_household(member, who, form.label.data),
+                          form)

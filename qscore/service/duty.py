@@ -13,30 +13,29 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..access import requires, SECRETARIES
 from .. import audit, ledger
 from ..access import get_branch_or_404, own_record
 from ..clock import today
 from ..db import db
+from ..fields import args_form
 from ..models import Branch, Community, Member, MemberPost, PointEntry, PostKind, PostService
 from ..scoring import EntryError, live_entry_clause
-from . import POST_INDICATOR, bp, require_secretary
+from . import POST_INDICATOR, bp
+from .forms import DutyForm, MonthArgs
 
 
-def parse_month(raw: str | None, day: date) -> date:
-    """'YYYY-MM' -> the month's first day; today's month when missing; 404 when invalid or in the future."""
-    if not raw:
-        return day.replace(day=1)
-    try:
-        y, m = raw.split("-")
-        first = date(int(y), int(m), 1)
-    except ValueError:
+def chosen_month(field, day: date) -> date:
+    """The month a Month field names (today's when none); 404 for one that is not a month or still to come."""
+    if field.errors:
         abort(404)
+    first = field.data or day.replace(day=1)
     if first > day:
         abort(404)
     return first
@@ -97,21 +96,26 @@ def _page(branch: Branch, community: Community, first: date, status: int = 200, 
 
 
 @bp.get("/branches/<int:branch_id>/duty")
+@requires(SECRETARIES)
 def duty(branch_id: int):
-    require_secretary()
     b, c = get_branch_or_404(branch_id)
-    return _page(b, c, parse_month(request.args.get("month"), today()))
+    return _page(b, c, chosen_month(args_form(MonthArgs).month, today()))
 
 
 @bp.post("/branches/<int:branch_id>/duty")
+@requires(SECRETARIES)
 def confirm_duty(branch_id: int):
-    require_secretary()
     b, c = get_branch_or_404(branch_id)
     day = today()
-    first = parse_month(request.form.get("month"), day)
+    form = DutyForm()
+    valid = form.validate_on_submit()
+    first = chosen_month(form.month, day)  # a hidden field: not a month is a 404, as for the page
+    if not valid:
+        return _page(b, c, first, 422, form_errors=form.errors, ticked=set(form.post_ids.data),
+                     reason=form.reason.data or "")
     earned_on = min(month_last(first), day)
-    reason = (request.form.get("reason") or "").strip()
-    ticked = {int(i) for i in request.form.getlist("post_ids") if str(i).isdigit()}
+    reason = form.reason.data or ""
+    ticked = set(form.post_ids.data)
     all_rows = duty_rows(b, first)
     rows = [r for r in all_rows if r.post.id in ticked and not r.served and not r.own]
     by_member: dict[int, list[DutyRow]] = defaultdict(list)

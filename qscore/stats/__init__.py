@@ -7,19 +7,9 @@ workbooks (xlsx.py, export.py).
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort
-from flask_login import current_user, login_required
-
-from ..access import SECRETARY_ROLES
+from flask import Blueprint
 
 bp = Blueprint("stats", __name__)
-
-
-@bp.before_request
-@login_required
-def _secretaries_only():
-    if current_user.role not in SECRETARY_ROLES:
-        abort(403)
 
 
 from . import views, export  # noqa: E402,F401  (views register on bp)

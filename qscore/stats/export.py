@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
 from flask_babel import gettext as _
-from openpyxl import Workbook
 
+from ..access import requires, SECRETARIES
 from .. import figures as F
 from ..clock import today
+from ..exports import Sheet, download, write_xlsx
 from ..templating import GRADE_LABELS, TYPE_LABELS
 from . import bp
 from .format import BAND_LABELS, pct_number
+from .forms import FiguresArgs, figures_args
 from .scope import PeriodChoice, Scope, choice_label, period_label, resolve_period, resolve_scope
 from .views import branch_rows, page_context
-from .xlsx import cell_number, header_row, set_widths, sheet_name, title_row, xlsx_response
 
 def summary_rows(fig: F.Figures) -> list[tuple[str, Any, Any, Any, str]]:
     """(figure, value, numerator, denominator, definition) for the Summary sheet."""
@@ -34,90 +34,74 @@ def summary_rows(fig: F.Figures) -> list[tuple[str, Any, Any, Any, str]]:
          d["households"]),
         (_("Volunteer teams"), len(fig.teams), None, None, d["teams"]),
         (_("Charity-day donation rate (%)"), pct_number(charity.rate), charity.hits, charity.members, d["charity"]),
-        (_("Volunteer hours"), cell_number(hours.total), None, None, d["hours"]),
-        (_("Average score"), cell_number(fig.scores.average()), None, None, d["scores"]),
+        (_("Volunteer hours"), hours.total, None, None, d["hours"]),
+        (_("Average score"), fig.scores.average(), None, None, d["scores"]),
         (_("Residents' queries received"), received, None, None, d["queries"]),
         (_("Residents' queries answered"), answered, None, received, d["queries"]),
     ]
 
 
-def workbook(scope: Scope, choice: PeriodChoice, ctx: dict) -> Workbook:
+def sheets(scope: Scope, choice: PeriodChoice, ctx: dict) -> list[Sheet]:
     figs: list[F.Figures] = ctx["figs"]
     fig = figs[-1]
-    wb = Workbook()
-    ws = wb.active
-    ws.title = sheet_name(_("Summary"))
-    title_row(ws, _("%(scope)s · %(period)s", scope=scope.name, period=choice_label(choice)), 5)
-    ws.append([_("As of %(day)s; generated %(today)s", day=fig.as_of.isoformat() if fig.as_of else "—",
-                 today=ctx["day"].isoformat())])
+    heading = _("%(scope)s · %(period)s", scope=scope.name, period=choice_label(choice))
+    as_of = [_("As of %(day)s; generated %(today)s", day=fig.as_of.isoformat() if fig.as_of else "—",
+               today=ctx["day"].isoformat())]
     if choice.compare:
-        header_row(ws, [_("Figure"), period_label(figs[0].period), period_label(fig.period), _("Definition")])
-        for a, b in zip(summary_rows(figs[0]), summary_rows(fig)):
-            ws.append([b[0], a[1], b[1], b[4]])
-        set_widths(ws, [40, 14, 14, 90])
+        out = [Sheet(_("Summary"), [_("Figure"), period_label(figs[0].period), period_label(fig.period),
+                                    _("Definition")],
+                     [[b[0], a[1], b[1], b[4]] for a, b in zip(summary_rows(figs[0]), summary_rows(fig))],
+                     [40, 14, 14, 90], heading=heading, notes=as_of)]
     else:
-        header_row(ws, [_("Figure"), _("Value"), _("Counted"), _("Out of"), _("Definition")])
-        for row in summary_rows(fig):
-            ws.append(list(row))
-        set_widths(ws, [40, 12, 12, 12, 90])
+        out = [Sheet(_("Summary"), [_("Figure"), _("Value"), _("Counted"), _("Out of"), _("Definition")],
+                     summary_rows(fig), [40, 12, 12, 12, 90], heading=heading, notes=as_of)]
 
     for f in figs:
         suffix = f" {f.period.key}" if choice.compare else ""
-        ws = wb.create_sheet(sheet_name(_("Branches") + suffix))
-        header_row(ws, [_("Community"), _("Branch"), _("Members"), _("Participation (%)"), _("Attendance (%)"),
-                     _("Attended"), _("Expected"), _("Dues on time (%)"), _("Volunteer posts"),
-                     _("Members with a post"), _("Contact households"), _("Households per member (%)"),
-                     _("Charity-day donation (%)"), _("Volunteer hours"), _("Average score"), _("Queries received"),
-                     _("Queries answered")])
-        for r in branch_rows(scope, f):
-            ws.append([r.community.name, r.branch.name, r.members, pct_number(r.participation),
-                       pct_number(r.attendance), r.attendance.num, r.attendance.den, pct_number(r.dues), r.posts,
-                       r.post_holders, r.households, pct_number(r.households_ratio), pct_number(r.charity),
-                       cell_number(r.hours), cell_number(r.average), r.queries[0], r.queries[1]])
-        set_widths(ws, [16, 24] + [12] * 15)
+        out.append(Sheet(_("Branches") + suffix, [
+            _("Community"), _("Branch"), _("Members"), _("Participation (%)"), _("Attendance (%)"), _("Attended"),
+            _("Expected"), _("Dues on time (%)"), _("Volunteer posts"), _("Members with a post"),
+            _("Contact households"), _("Households per member (%)"), _("Charity-day donation (%)"),
+            _("Volunteer hours"), _("Average score"), _("Queries received"), _("Queries answered")], [
+            [r.community.name, r.branch.name, r.members, pct_number(r.participation), pct_number(r.attendance),
+             r.attendance.num, r.attendance.den, pct_number(r.dues), r.posts, r.post_holders, r.households,
+             pct_number(r.households_ratio), pct_number(r.charity), r.hours, r.average, r.queries[0], r.queries[1]]
+            for r in branch_rows(scope, f)], [16, 24] + [12] * 15))
 
-        ws = wb.create_sheet(sheet_name(_("Types") + suffix))
-        header_row(ws, [_("Type"), _("Members"), _("Average score"), *BAND_LABELS])
         counts = f.type_counts()
-        for t in F.TYPE_CODES:
-            ws.append([str(TYPE_LABELS[t]), counts.get(t, 0), cell_number(f.scores.average(t)),
-                       *f.scores.bands.get(t, [0] * len(F.SCORE_BANDS))])
-        ws.append([_("All"), f.members, cell_number(f.scores.average()),
-                   *[sum(f.scores.bands.get(t, [0] * 5)[i] for t in F.TYPE_CODES) for i in range(len(F.SCORE_BANDS))]])
-        set_widths(ws, [16, 10, 14, 10, 10, 10, 10, 10])
+        bands = [f.scores.bands.get(t, [0] * len(F.SCORE_BANDS)) for t in F.TYPE_CODES]
+        out.append(Sheet(_("Types") + suffix, [_("Type"), _("Members"), _("Average score"), *BAND_LABELS], [
+            *([str(TYPE_LABELS[t]), counts.get(t, 0), f.scores.average(t), *band]
+              for t, band in zip(F.TYPE_CODES, bands)),
+            [_("All"), f.members, f.scores.average(), *[sum(column) for column in zip(*bands)]]],
+            [16, 10, 14, 10, 10, 10, 10, 10]))
 
-        ws = wb.create_sheet(sheet_name(_("Grades") + suffix))
         source = f.grades.source(scope.branch_ids)
-        ws.append([{"confirmed": _("Confirmed grades of the year-end review"),
-                    "suggested": _("Suggested grades (no confirmed review yet)"),
-                    "mixed": _("Confirmed grades where the review is confirmed, else suggested")}[source]])
-        header_row(ws, [_("Grade"), _("Members")])
         total = f.grades.total()
-        for g in F.GRADE_CODES:
-            ws.append([str(GRADE_LABELS[g]), total.get(g, 0)])
-        set_widths(ws, [24, 12])
+        note = {"confirmed": _("Confirmed grades of the year-end review"),
+                "suggested": _("Suggested grades (no confirmed review yet)"),
+                "mixed": _("Confirmed grades where the review is confirmed, else suggested")}[source]
+        out.append(Sheet(_("Grades") + suffix, [_("Grade"), _("Members")],
+                         [[str(GRADE_LABELS[g]), total.get(g, 0)] for g in F.GRADE_CODES], [24, 12], notes=[note]))
 
-    ws = wb.create_sheet(sheet_name(_("Trend")))
-    header_row(ws, [_("Month"), _("Participation (%)"), _("Participating"), _("Members"), _("Attendance (%)"),
-                 _("Attended"), _("Expected")])
-    for points in ctx["trends"]:
-        for pt in points:
-            ws.append([f"{pt.year}-{pt.month:02d}", pct_number(pt.participation), pt.participation.num,
-                       pt.participation.den, pct_number(pt.attendance), pt.attendance.num, pt.attendance.den])
-    set_widths(ws, [12, 16, 14, 10, 16, 10, 10])
-
-    ws = wb.create_sheet(sheet_name(_("Teams")))
-    header_row(ws, [_("Community"), _("Team"), _("Founded"), _("Members"), _("Of whom in the scope")])
-    for t in fig.teams:
-        ws.append([ctx["communities"].get(t.community_id, ""), t.name, t.founded_on.isoformat(), t.size, t.in_scope])
-    set_widths(ws, [16, 24, 12, 10, 16])
-    return wb
+    out.append(Sheet(_("Trend"), [_("Month"), _("Participation (%)"), _("Participating"), _("Members"),
+                                  _("Attendance (%)"), _("Attended"), _("Expected")], [
+        [f"{pt.year}-{pt.month:02d}", pct_number(pt.participation), pt.participation.num, pt.participation.den,
+         pct_number(pt.attendance), pt.attendance.num, pt.attendance.den] for points in ctx["trends"] for pt in points],
+        [12, 16, 14, 10, 16, 10, 10]))
+    out.append(Sheet(_("Teams"), [_("Community"), _("Team"), _("Founded"), _("Members"), _("Of whom in the scope")],
+                     [[ctx["communities"].get(t.community_id, ""), t.name, t.founded_on, t.size, t.in_scope]
+                      for t in fig.teams], [16, 24, 12, 10, 16]))
+    return out
 
 
 @bp.get("/stats/export.xlsx")
+@requires(SECRETARIES)
 def export():
     day = today()
-    scope = resolve_scope(request.args.get("scope"))
-    choice = resolve_period(request.args.get("period"), day)
+    args = figures_args(FiguresArgs)
+    scope = resolve_scope(args.scope.data)
+    choice = resolve_period(args.period.data, day)
     ctx = page_context(scope, choice, day)
-    return xlsx_response(workbook(scope, choice, ctx), f"qscore-figures-{scope.key}-{choice.key}.xlsx")
+    name = f"qscore-figures-{scope.key}-{choice.key}.xlsx"
+    return download(write_xlsx(*sheets(scope, choice, ctx)), name, name)

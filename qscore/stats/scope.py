@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from .. import figures as F
-from ..access import branches_in_scope, communities_in_scope
+from ..access import MEMBER_ADMINS, STREET_ADMIN, branches_in_scope, communities_in_scope, has_role
 from ..db import db
 from ..models import Branch, Community, Member, PointEntry, Street
 
@@ -40,16 +40,15 @@ def branch_rows_of(stmt) -> list[tuple[Branch, Community]]:
 
 def scope_options() -> list[dict]:
     """What the viewer may choose, widest first: the street (admin), communities, branches."""
-    u = current_user
     branches = branch_rows_of(branches_in_scope())
     out: list[dict] = []
-    if u.role == "street_admin":
+    if has_role(STREET_ADMIN):
         out.append({"key": "street", "label": _("The whole street"), "group": None})
-    if u.role in ("street_admin", "community_secretary"):
+    if has_role(MEMBER_ADMINS):
         for c in db.session.scalars(communities_in_scope().order_by(Community.name)):
             out.append({"key": f"community-{c.id}", "label": c.name, "group": _("Communities")})
     for b, c in branches:
-        out.append({"key": f"branch-{b.id}", "label": f"{c.name} · {b.name}" if u.role != "branch_secretary" else b.name,
+        out.append({"key": f"branch-{b.id}", "label": f"{c.name} · {b.name}" if not has_role("branch_secretary") else b.name,
                     "group": _("Branches")})
     return out
 
@@ -59,8 +58,8 @@ def resolve_scope(key: str | None) -> Scope:
     u = current_user
     options = {o["key"] for o in scope_options()}
     if not key:
-        key = ("street" if u.role == "street_admin" else f"community-{u.community_id}"
-               if u.role == "community_secretary" else f"branch-{u.branch_id}")
+        key = ("street" if has_role(STREET_ADMIN) else f"community-{u.community_id}"
+               if has_role("community_secretary") else f"branch-{u.branch_id}")
     if key not in options:
         abort(404)
     if key == "street":

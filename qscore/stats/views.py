@@ -5,15 +5,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from flask import abort, current_app, render_template, request, url_for
+from flask import abort, current_app, render_template, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
-from openpyxl import Workbook
 from sqlalchemy import select
 
+from ..access import requires, SECRETARIES
 from .. import figures as F
 from ..clock import today
 from ..db import db
+from ..exports import Sheet, download, write_xlsx
 from ..htmx import page_or_fragment
 from ..models import Branch, Community
 from ..scheme_versions import scheme_for_year
@@ -21,10 +22,10 @@ from ..street_settings import get_setting
 from ..templating import GRADE_LABELS, TYPE_LABELS
 from . import bp
 from .charts import Series, band_chart, branch_chart, grade_chart, percent_chart, trend_chart
+from .forms import FiguresArgs, MembersArgs, figures_args
 from .format import BAND_LABELS, LABELS, month_label, num, one, pct, pct_number
 from .scope import (PeriodChoice, Scope, branch_rows_of, choice_label, first_year, last_ended_quarter, period_label,
                     period_options, resolve_period, resolve_scope, scope_options)
-from .xlsx import header_row, set_widths, sheet_name, title_row, xlsx_response
 
 @dataclass
 class Card:
@@ -188,10 +189,12 @@ def page_context(scope: Scope, choice: PeriodChoice, day: date) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 @bp.get("/stats")
+@requires(SECRETARIES)
 def index():
     day = today()
-    scope = resolve_scope(request.args.get("scope"))
-    choice = resolve_period(request.args.get("period"), day)
+    args = figures_args(FiguresArgs)
+    scope = resolve_scope(args.scope.data)
+    choice = resolve_period(args.period.data, day)
     ctx = page_context(scope, choice, day)
     return page_or_fragment("stats/index.html", "stats/_figures.html", scope_options=scope_options(),
                             period_options=period_options(day), **ctx)
@@ -220,13 +223,13 @@ def _member_value(figure: str, value) -> str:
     return str(value)
 
 
-def _members_data(day: date):
-    scope = resolve_scope(request.args.get("scope"))
-    choice = resolve_period(request.args.get("period"), day)
-    figure = request.args.get("figure", "")
+def _members_data(day: date, args: MembersArgs):
+    scope = resolve_scope(args.scope.data)
+    choice = resolve_period(args.period.data, day)
+    figure = args.figure.data or ""
     if figure not in F.LISTED_FIGURES:
         abort(404)
-    show = request.args.get("show", "counted" if figure not in ("types", "scores", "grades") else "all")
+    show = args.show.data or ("counted" if figure not in ("types", "scores", "grades") else "all")
     if show not in ("counted", "not", "all"):
         abort(404)
     period = choice.main
@@ -246,23 +249,26 @@ def _members_data(day: date):
 
 
 @bp.get("/stats/members")
+@requires(SECRETARIES)
 def members():
     """The members behind a figure, within the viewer's scope."""
     day = today()
-    scope, period, figure, show, lines, names, total, counted = _members_data(day)
+    args = figures_args(MembersArgs)
+    scope, period, figure, show, lines, names, total, counted = _members_data(day, args)
     label = LABELS.get(figure, LABELS.get("scores"))
-    if request.args.get("format") == "xlsx":
-        wb = Workbook()
-        ws = wb.active
-        ws.title = sheet_name(_("Members"))
-        title_row(ws, f"{label} · {scope.name} · {period_label(period)}", 5)
-        header_row(ws, [_("Community"), _("Branch"), _("Name"), str(FIGURE_VALUE_LABELS[figure]), _("Counted")])
-        for line in lines:
-            ws.append([names[line.branch_id][0], names[line.branch_id][1], line.name,
-                       _member_value(figure, line.value), _("yes") if line.counted else _("no")])
-        set_widths(ws, [16, 22, 14, 22, 10])
-        return xlsx_response(wb, f"qscore-{figure}-{scope.key}-{period.key}.xlsx")
+    if args.format.data == "xlsx":
+        # A count or hours is a number in the workbook; a type, grade or yes/no is its label.
+        numeric = figure in ("hours", "posts", "households", "teams", "attendance")
+        rows = ([names[line.branch_id][0], names[line.branch_id][1], line.name,
+                 line.value if numeric else _member_value(figure, line.value), _("yes") if line.counted else _("no")]
+                for line in lines)
+        sheet = Sheet(_("Members"), [_("Community"), _("Branch"), _("Name"), str(FIGURE_VALUE_LABELS[figure]),
+                                     _("Counted")], rows, [16, 22, 14, 22, 10],
+                      heading=f"{label} · {scope.name} · {period_label(period)}")
+        name = f"qscore-{figure}-{scope.key}-{period.key}.xlsx"
+        return download(write_xlsx(sheet), name, name)
     return render_template("stats/members.html", scope=scope, period=period, period_label=period_label,
+                           period_key=args.period.data,  # as chosen (a comparison of two years, or none: this year)
                            figure=figure, show=show, lines=lines, names=names, total=total, counted=counted,
                            label=label, definition=_(F.DEFINITIONS.get(figure, F.DEFINITIONS["population"])),
                            value_label=FIGURE_VALUE_LABELS[figure], member_value=_member_value)
@@ -274,10 +280,12 @@ def members():
 
 
 @bp.get("/stats/report")
+@requires(SECRETARIES)
 def report():
     day = today()
-    scope = resolve_scope(request.args.get("scope"))
-    raw = request.args.get("period")
+    args = figures_args(FiguresArgs)
+    scope = resolve_scope(args.scope.data)
+    raw = args.period.data
     period = F.Period.parse(raw) if raw else last_ended_quarter(day)
     if period is None or period.kind != "quarter" or period.start > day:
         abort(404)

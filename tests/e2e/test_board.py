@@ -12,7 +12,7 @@ from qscore import board as board_module
 from qscore.db import db
 from qscore.ledger import record_entry
 from qscore.models import User
-from qscore.publication import bump_board_version
+from qscore.board_version import bump as bump_board_version
 from qscore.street_settings import set_setting
 
 from ..conftest import FIXED_TODAY, TEST_PASSWORD, make_member
