@@ -21,7 +21,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, DecimalField, Field, Form, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (DateField, DecimalField, Field, Form, IntegerField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .converters import ID_MAX
@@ -252,6 +253,17 @@ class IdChoice(SelectField):
             return
         if not any(choice[2] for choice in self.iter_choices()):
             raise ValidationError(_l("Not one of the list."))
+
+
+class Choices(SelectMultipleField):
+    """Several of the offered values (ticked boxes): anything else is refused with the single-choice words
+    (WTForms' plural message has no Chinese in its catalogue, and showed the hostile value back in English)."""
+
+    def pre_validate(self, form):
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            raise ValidationError(self.gettext("Not a valid choice.")) from None
 
 
 def refusals(form: Form) -> dict[str, str]:

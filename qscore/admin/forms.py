@@ -7,11 +7,11 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectChoice, SelectField, SelectMultipleField
+from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..fields import ArgsForm, Count, Day, Id, IdChoice, Note, Text
+from ..fields import ArgsForm, Choices, Count, Day, Id, IdChoice, Note, Text
 from ..forms import username_rules
 from ..ledger import NOTE_MAX
 from ..models import BRANCH_KINDS, ROLES, Branch, Community, Member, User
@@ -32,7 +32,7 @@ def phone_rules(form, field) -> None:
         raise ValidationError(_l("Digits, spaces, +, - and brackets only."))
 
 
-class MultiCheckboxField(SelectMultipleField):
+class MultiCheckboxField(Choices):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 

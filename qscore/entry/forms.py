@@ -5,11 +5,11 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, SelectMultipleField
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import TextInput
 
-from ..fields import ArgsForm, Day, IdChoice, Ids, Note, Points, Text
+from ..fields import ArgsForm, Choices, Day, IdChoice, Ids, Note, Points, Text
 from ..idempotency import KEY_MAX
 from ..ledger import NOTE_MAX
 from ..models import LEAVE_KINDS, MEETING_KINDS, Meeting, Member, PointEntry
@@ -50,7 +50,7 @@ class QuickForm(FlaskForm):
 class QuickSettingsForm(FlaskForm):
     """The roster's one-click indicators (codes of this year's scheme, set per request)."""
 
-    codes = SelectMultipleField(choices=[])
+    codes = Choices(choices=[])
 
 
 class VetoForm(FlaskForm):
