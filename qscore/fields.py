@@ -263,7 +263,7 @@ class Choices(SelectMultipleField):
         try:
             super().pre_validate(form)
         except ValidationError:
-            raise ValidationError(self.gettext("Not a valid choice.")) from None
+            raise ValidationError(_l("Not a valid choice.")) from None
 
 
 def refusals(form: Form) -> dict[str, str]:
