@@ -178,7 +178,7 @@ def test_inline_rename_and_bulk_accounts(page, people, street, login, a11y, base
     row = page.locator(f"#branch-{street.sibling_branch_id}-row")
     row.get_by_label("Name of the branch").fill("")
     row.get_by_role("button", name="Save").click()
-    expect(row.locator(".field-errors")).to_contain_text("This field is required.")
+    expect(row.locator(".field-errors")).to_contain_text("Fill this in.")
     a11y.check(page)
     row.get_by_label("Name of the branch").fill("再就业第一支部")
     row.get_by_role("button", name="Save").click()
