@@ -234,12 +234,16 @@ def minimal_xlsx(sheet_rows: str, styles: str = "", date1904: bool = False) -> b
     pr = ' date1904="1"' if date1904 else ""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("[Content_Types].xml", '<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+                                          'content-types"><Override PartName="/xl/workbook.xml" ContentType="'
+                                          'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"'
+                                          '/></Types>')
         z.writestr("xl/workbook.xml", f'<workbook {ns} {rel}><workbookPr{pr}/>'
                                       '<sheets><sheet name="名册" sheetId="1" r:id="rId7"/></sheets></workbook>')
         z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
-                                                 'relationships"><Relationship Id="rId7" Target="worksheets/s.xml"/>'
-                                                 '</Relationships>')
+                                                 'relationships"><Relationship Id="rId7" Target="worksheets/s.xml" '
+                                                 'Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                                                 'relationships/worksheet"/></Relationships>')
         z.writestr("xl/styles.xml", f'<styleSheet {ns}><numFmts><numFmt numFmtId="176" formatCode="yyyy&quot;年&quot;m'
                                     '&quot;月&quot;d&quot;日&quot;"/></numFmts><cellXfs><xf numFmtId="0"/>'
                                     '<xf numFmtId="176"/></cellXfs></styleSheet>' if not styles else styles)
@@ -247,6 +251,7 @@ def minimal_xlsx(sheet_rows: str, styles: str = "", date1904: bool = False) -> b
     return out.getvalue()
 
 
+@pytest.mark.filterwarnings("ignore:Workbook contains no default style")  # openpyxl's note: harmless
 def test_reader_handles_inline_strings_and_custom_date_formats():
     from qscore.admin.imports import ROSTER_COLUMNS
     from qscore.admin.workbooks import read_rows
