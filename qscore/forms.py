@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 
-from .fields import ArgsForm, Text, no_control_characters
+from . import passwords
+from .fields import ArgsForm, Text
 from .models import Street, User
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,63}$")
@@ -23,16 +24,24 @@ def username_rules(form, field) -> None:
 
 
 def password_rules(form, field) -> None:
-    minimum = current_app.config["MIN_PASSWORD_LENGTH"]
-    if len(field.data or "") < minimum:
-        raise ValidationError(_l("At least %(n)d characters.", n=minimum))
+    """A password being chosen: the one rule of qscore/passwords.py, with the username typed beside it or the user's own."""
+    username = form.username.data if "username" in form else (
+        current_user.username if current_user.is_authenticated else None)
+    reason = passwords.problem(field.data or "", username)
+    if reason:
+        raise ValidationError(reason)
+
+
+def _at_most_128(form, field) -> None:
+    # Not wtforms' Length: its maxlength attribute counts UTF-16 units, and a browser would cut an emoji password.
+    if len(field.data or "") > PASSWORD_MAX:
+        raise ValidationError(_l("At most 128 characters."))
 
 
 def _password(label, *rules):
-    """A password is kept as typed (spaces count), but never holds control characters or runs past 128."""
-    return PasswordField(label, validators=[DataRequired(), *rules, Length(max=PASSWORD_MAX,
-                                                                           message=_l("At most 128 characters.")),
-                                            no_control_characters])
+    """A password is kept as typed (spaces count). One being checked (login, the current one) meets no other
+    rule, so a password chosen under older rules still works; one being chosen meets password_rules."""
+    return PasswordField(label, validators=[DataRequired(), *(rules or (_at_most_128,))])
 
 
 class SetupForm(FlaskForm):
