@@ -248,3 +248,80 @@ def test_the_approval_step_up_is_throttled(app, client, auth, org, cases, clock)
         assert db.session.get(Proposal, pid).status == "approved"
         assert db.session.scalar(select(func.count()).select_from(LoginAttempt)
                                  .where(LoginAttempt.kind == "step_up", LoginAttempt.success)) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# One account from many addresses (ASVS 2.2.1: under 100 failures an hour)
+# ---------------------------------------------------------------------------------------------
+
+def _attack(app, clock, familiar: int, strangers: int, hours: int) -> tuple[list[datetime], list[datetime]]:
+    """Every address guesses at `street` as fast as the throttle lets it (a patient robot: it waits exactly as
+    long as told, and tries again a second after each failure). ``familiar`` of the addresses logged in to the
+    account the day before. Returns the times of the failures from familiar and from unfamiliar addresses."""
+    from qscore.models import UserSession
+
+    ours = [f"10.1.0.{i}" for i in range(familiar)]
+    theirs = [f"198.51.100.{i}" for i in range(strangers)]
+    with app.app_context(), app.test_request_context():
+        uid = db.session.scalar(select(User.id).where(User.username == "street"))
+        for i, ip in enumerate(ours):
+            db.session.add(UserSession(token_hash=f"{i:064d}", user_id=uid, created_at=clock.now - timedelta(days=1),
+                                       expires_at=clock.now - timedelta(hours=12), ip=ip))
+        ready = {ip: clock.now for ip in ours + theirs}
+        end = clock.now + timedelta(hours=hours)
+        failed: dict[bool, list[datetime]] = {True: [], False: []}
+        while True:
+            ip, at = min(ready.items(), key=lambda item: item[1])
+            if at >= end:
+                break
+            clock.now = max(clock.now, at)
+            wait = throttle.check("login", "street", ip)
+            if wait:
+                ready[ip] = clock.now + timedelta(seconds=wait)
+                continue
+            throttle.record("login", "street", ip, ok=False)
+            failed[ip in ours].append(clock.now)
+            ready[ip] = clock.now + timedelta(seconds=1)
+        db.session.commit()
+    return failed[True], failed[False]
+
+
+def _most_in_an_hour(times: list[datetime]) -> int:
+    times = sorted(times)
+    most, first = 0, 0
+    for last, t in enumerate(times):
+        while times[first] <= t - timedelta(hours=1):
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_ten_addresses_no_longer_make_150_guesses_an_hour_at_one_account(app, street, clock):
+    """The measurement in docs/security.md (2.2.1): 10 addresses made 150 failed guesses in an hour."""
+    _, strangers = _attack(app, clock, familiar=0, strangers=10, hours=2)
+    assert _most_in_an_hour(strangers) == 50
+
+
+def test_an_account_fails_under_100_times_an_hour_however_many_addresses(app, street, clock):
+    ours, theirs = _attack(app, clock, familiar=8, strangers=40, hours=2)
+    assert _most_in_an_hour(theirs) <= 50
+    assert _most_in_an_hour(ours + theirs) == 90  # LOGIN_ACCOUNT_MAX_FAILURES: only familiar addresses go past 50
+    assert len(ours) > 0
+
+
+def test_the_ceiling_does_not_slow_an_address_the_account_logged_in_from(app, client, street, clock, monkeypatch):
+    from qscore import sessions
+
+    monkeypatch.setattr(sessions, "utcnow", clock)  # logins on the same clock as the attempts
+    assert login(client, address=OWNER).status_code == 302
+    client.post("/logout")
+    for i in range(50):
+        assert login(app.test_client(), password="guess", address=f"198.51.100.{i}").status_code == 422
+    assert retry_after(login(app.test_client(), address="198.51.100.250")) == 3600
+    assert login(client, address=OWNER).status_code == 302
+    client.post("/logout")
+    # Familiarity fades: 90 days after the account's last login from it, an address is like any other.
+    clock.advance(91 * 24 * 3600)
+    for i in range(50):
+        assert login(app.test_client(), password="guess", address=f"198.51.100.{i}").status_code == 422
+    assert retry_after(login(client, address=OWNER)) == 3600
