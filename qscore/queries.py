@@ -3,8 +3,10 @@
 Anyone may ask about a live publication (the page the board's QR code opens, or the office PC):
 which member (by the masked name the board shows, never the full name), the question, and an
 optional name and contact. CSRF protected, length-limited, throttled per client address in the
-database (so the limit holds across processes). Secretaries answer the queries of their scope,
-optionally linking the ledger correction the query led to. Both change the board's query counts.
+database (so the limit holds across processes). The address is kept only for that, for
+QUERY_ADDRESS_DAYS, as the form tells the sender (docs/privacy.md, "Residents' questions").
+Secretaries answer the queries of their scope, optionally linking the ledger correction the query
+led to. Both change the board's query counts.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
@@ -92,6 +94,19 @@ def throttled(ip: str) -> bool:
     return sent >= limit
 
 
+def address_days() -> int:
+    # At least a day: the hourly throttle counts the addresses of the last hour.
+    return max(1, int(current_app.config["QUERY_ADDRESS_DAYS"]))
+
+
+def prune_addresses() -> None:
+    """Blank the senders' addresses older than QUERY_ADDRESS_DAYS (in the caller's transaction), as
+    throttle.record forgets old password checks: each question asked or answered does it."""
+    cutoff = utcnow() - timedelta(days=address_days())
+    db.session.execute(update(ResidentQuery).where(ResidentQuery.created_at < cutoff, ResidentQuery.ip != "")
+                       .values(ip="").execution_options(synchronize_session=False))
+
+
 def _member_choices(pub: Publication) -> dict:
     """The masked names grouped by type, in the board's order (never the full names)."""
     rows = board.parsed_publications([pub])[pub.id].rows
@@ -109,7 +124,7 @@ def new():
     form = QueryForm()
     form.member.choices = _member_choices(asked.publication)
     title = board.period_title(asked.publication.year, asked.publication.quarter)
-    context = {"form": form, "asked": asked, "period": title}
+    context = {"form": form, "asked": asked, "period": title, "address_days": address_days()}
     if request.method == "POST":
         if throttled(client_ip()):
             return render_template("queries/new.html", throttled=True, **context), 429
@@ -121,8 +136,10 @@ def new():
                           asker_contact=form.asker_contact.data or "", ip=client_ip())
         db.session.add(q)
         db.session.flush()
-        audit.record("query_received", q, summary=f"{asked.branch.name} {asked.publication.year}-Q"
-                                                  f"{asked.publication.quarter}: {label or 'whole list'}")
+        logged = audit.record("query_received", q, summary=f"{asked.branch.name} {asked.publication.year}-Q"
+                                                           f"{asked.publication.quarter}: {label or 'whole list'}")
+        logged.ip = ""  # the append-only log would keep the sender's address for good; the query keeps it a while
+        prune_addresses()
         db.session.commit()
         return redirect(url_for("queries.thanks", pub=asked.publication.id))
     return render_template("queries/new.html", **context)
@@ -305,6 +322,7 @@ def answer(query_id: int):
         if is_htmx():
             return _card(row, 422, form=form)
         return _index_page({q.id: form}, 422)
+    prune_addresses()  # before the row lock below: two answers at once then lock in the same order
     # Of two secretaries answering at once, only the first succeeds: the row is locked (SQLite: the
     # writing request's BEGIN IMMEDIATE), read again, and answered only if it still is not.
     db.session.refresh(q, with_for_update=True)

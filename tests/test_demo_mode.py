@@ -4,15 +4,15 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from qscore.db import db
-from qscore.models import Street
+from qscore.models import AuditLog, Street, User
 
 BANNER = "演示数据"
 
 
-def test_setup_page_offers_the_demo_and_loads_it(app, client):
+def test_setup_page_offers_the_demo_and_loads_it(app, client, setup_token):
     page = client.get("/setup").get_data(as_text=True)
     assert "使用演示街道体验" in page
-    resp = client.post("/setup/demo")
+    resp = client.post("/setup/demo", data={"token": setup_token})
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
     login_page = client.get("/login").get_data(as_text=True)
     assert BANNER in login_page and "qscore-demo" in login_page
@@ -20,19 +20,19 @@ def test_setup_page_offers_the_demo_and_loads_it(app, client):
     assert resp.status_code == 302
     home = client.get("/").get_data(as_text=True)
     assert BANNER in home and "示范街道" in home and "前进社区" in home
-    assert client.post("/setup/demo").status_code == 404  # once only
+    assert client.post("/setup/demo", data={"token": setup_token}).status_code == 404  # once only
 
 
-def test_demo_banner_on_every_page_including_errors(app, client):
-    client.post("/setup/demo")
+def test_demo_banner_on_every_page_including_errors(app, client, setup_token):
+    client.post("/setup/demo", data={"token": setup_token})
     client.post("/login", data={"username": "branch01", "password": "qscore-demo"})
     for url in ("/", "/roster", "/password", "/no-such-page"):
         resp = client.get(url, follow_redirects=True)
         assert BANNER in resp.get_data(as_text=True), url
 
 
-def test_demo_password_refused_once_real_data_exists(app, client):
-    client.post("/setup/demo")
+def test_demo_password_refused_once_real_data_exists(app, client, setup_token):
+    client.post("/setup/demo", data={"token": setup_token})
     with app.app_context():
         db.session.add(Street(name="真实街道"))
         db.session.commit()
@@ -49,3 +49,28 @@ def test_demo_command_refuses_real_data(app, runner, org):
     assert result.exit_code != 0 and "real data" in result.output
     with app.app_context():
         assert db.session.scalar(select(Street.id).where(Street.demo.is_(True))) is None
+
+
+def test_demo_accounts_are_disabled_once_a_real_street_is_created(app, client, runner):
+    from qscore.security import hash_password
+
+    with app.app_context():
+        demo = Street(name="示范街道", demo=True)
+        db.session.add(demo)
+        db.session.flush()
+        # A demo account whose password someone changed: the demo password rule no longer guards it.
+        db.session.add(User(username="branch01", display_name="branch01", role="branch_secretary",
+                            street_id=demo.id, password_hash=hash_password("changed-on-the-demo")))
+        db.session.commit()
+    login = {"username": "branch01", "password": "changed-on-the-demo"}
+    assert client.post("/login", data=login).status_code == 302
+    client.post("/logout")
+    result = runner.invoke(args=["qscore", "add-org", "--street", "真实街道"])  # streets.create_street
+    assert result.exit_code == 0, result.output
+    resp = client.post("/login", data=login)
+    assert resp.status_code == 422 and "账号已停用" in resp.get_data(as_text=True)
+    with app.app_context():
+        account = db.session.scalar(select(User).where(User.username == "branch01"))
+        assert account is not None and account.active is False  # disabled, not deleted
+        assert db.session.scalar(select(AuditLog.summary).where(AuditLog.action == "account_disabled")) == \
+            "branch01: demo account, a real street was created"
