@@ -30,10 +30,10 @@ translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d qscore/translations
 
 run: install
-	$(FLASK) qscore init
+	$(FLASK) qscore init --host $(HOST) --port $(PORT)
 	$(FLASK) db upgrade
 	@echo "qscore on http://$(HOST):$(PORT)"
-	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 app:app
+	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 --ident=qscore app:app
 
 # Browser tests use Debian's /usr/bin/chromium when present, else Playwright's own download.
 test: install-test

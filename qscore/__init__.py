@@ -45,11 +45,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
 
     from . import admin, assessment, auth, board, booklet, entry, health, home, publish, queries, review, service, setup
-    from . import stats
+    from . import account, passwords, stats
+    from .second_step import views as second_step
 
     app.register_blueprint(health.bp)
     app.register_blueprint(setup.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(passwords.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(second_step.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(booklet.bp)
     app.register_blueprint(entry.bp)

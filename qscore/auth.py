@@ -7,13 +7,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from .access import requires, public, EVERYONE
-from . import audit, throttle
+from . import account_events, audit, passwords, throttle
 from .db import db
 from .demo import DEMO_PASSWORD, is_real_data_present
 from .fields import args_form
 from .forms import LoginForm, NextArgs, PasswordForm
 from .models import User
 from .redirects import safe_next
+from .second_step import views as second_step_views
 from .security import check_password, client_ip, hash_password
 from .sessions import end_all_sessions, end_current_session, start_session
 
@@ -59,6 +60,14 @@ def login():
             db.session.commit()
             form.password.errors.append(_("Wrong username or password, or the account is disabled."))
             status = 422
+        elif passwords.first_password_expired(user):
+            # The right password, too late: not a guess, so the throttle counts nothing; no session starts.
+            form.password.errors.append(_("This first-time password has expired. Please ask your administrator "
+                                          "to set a new one."))
+            status = 422
+        elif user.has_second_step:
+            # No session yet, and no success recorded: the code page logs in (qscore/second_step).
+            return second_step_views.ask_for_code(user, after)
         else:
             throttle.record("login", username, ip, ok=True)
             start_session(user)
@@ -106,10 +115,12 @@ def password():
         else:
             user.password_hash = hash_password(form.password.data)
             user.must_change_password = False
+            user.password_expires_at = None  # their own password now: it never expires (ASVS 2.1.10)
             # Every other login of this account ends; this one is replaced by a fresh session.
             end_all_sessions(user.id)
             start_session(user)
             audit.record("password_change", user)
+            account_events.note(user, "password_change", by=user)  # told in the account's other and later logins
             db.session.commit()
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("home.index"))
@@ -120,7 +131,9 @@ def password():
 
 
 # Pages an account that must change its password may still reach.
-_PASSWORD_CHANGE_OPEN = {"auth.password", "auth.logout", "static", "i18n.switch_language", "health.healthz"}
+_PASSWORD_CHANGE_OPEN = {"auth.password", "auth.logout", "static", "i18n.switch_language", "health.healthz",
+                         "passwords.meter",
+                         "account.acknowledge"}
 
 
 @bp.before_app_request

@@ -48,9 +48,12 @@ from .models import (Branch, BranchSpell, Community, Household, HouseholdVisit, 
 from .scheme import Scheme
 from .scheme_versions import ensure_year, scheme_for_year
 from .scoring import Entry, MemberLedger, entry_points, suggest_grade, year_score
+from .second_step import enrol_fixed
 from .security import hash_password
 
 DEMO_PASSWORD = "qscore-demo"
+# The demo administrator's second step (qscore/second_step), published in the README so anyone can try it.
+DEMO_TOTP_SECRET = "5RSYYAEI3WBO62SEUUXU7JYGO2OEGSTV"
 DEMO_STREET = "示范街道"
 DEFAULT_SEED = 2026
 
@@ -1238,6 +1241,7 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
                     for i, br in enumerate(b.branches)]
     member_users = [account(f"member{i + 1}", m.name, "member", community=communities[m.branch.community],
                             branch=m.branch, member=m) for i, m in enumerate(b.account_members)]
+    enrol_fixed(admin, DEMO_TOTP_SECRET)  # the other demo accounts log in with the password alone
     db.session.add_all([admin, *community_users, *branch_users, *member_users])
     db.session.flush()
     for i, u in enumerate(community_users):

@@ -1,4 +1,4 @@
-"""Names on the public board (DOMAIN.md, "Privacy on the public board"): pure functions, no database.
+"""Names on the public board (docs/privacy.md, "The public noticeboard"): pure functions, no database.
 
 Two characters: 张*; three or more: first and last with * between (王秀英 → 王*英, 欧阳明华 → 欧*华).
 Two members of a branch whose labels are equal get the last two digits of their booklet numbers,

@@ -1,12 +1,20 @@
 """CSRF, security headers, HTTPS and proxy settings, password hashing; password checks are throttled in throttle.py."""
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, request
+import logging
+from pathlib import PurePosixPath
+
+from flask import Flask, Response, abort, current_app, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.security import check_password_hash, generate_password_hash
 
 csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+# What static/ may serve: an editor's backup (.swp, .bak, ~) or a stray file left there is not served.
+STATIC_SUFFIXES = frozenset({".css", ".js", ".svg", ".png", ".ico", ".woff2", ".woff", ".ttf", ".webmanifest"})
+METHODS_IN_USE = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -26,7 +34,21 @@ def init_app(app: Flask) -> None:
         # check). Not Host: the proxy passes the browser's Host header itself, one header less to trust.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     csrf.init_app(app)
+    app.before_request(_screen_request)
     app.after_request(_security_headers)
+
+
+def _screen_request() -> None:
+    if request.method not in METHODS_IN_USE:
+        # Flask answers 405; a PUT, DELETE or TRACE is someone probing, so it is logged too.
+        log.warning("method %s refused: %s from %s", request.method, request.path[:200], client_ip())
+    if request.endpoint == "static":
+        name = PurePosixPath((request.view_args or {}).get("filename", ""))
+        if name.suffix.lower() not in STATIC_SUFFIXES or name.name.startswith("."):
+            abort(404)
+    if request.is_secure and not current_app.config["HTTPS_ONLY"] and not current_app.config.get("_warned_https"):
+        current_app.config["_warned_https"] = True
+        log.warning("served over https while HTTPS_ONLY is off: cookies are not Secure (README, Configuration)")
 
 
 def _security_headers(resp: Response) -> Response:
@@ -52,6 +74,10 @@ def hash_password(password: str) -> str:
 
 
 def check_password(pwhash: str, password: str) -> bool:
+    # scrypt and PBKDF2 key HMAC with the password, and HMAC pads a key with zero bytes: "secret" and
+    # "secret\x00" would both open the account. No chosen password holds a NUL (qscore/passwords.py).
+    if "\x00" in password:
+        return False
     return check_password_hash(pwhash, password)
 
 

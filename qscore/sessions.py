@@ -8,10 +8,11 @@ import hashlib
 import secrets
 from datetime import datetime
 
-from flask import Flask, current_app, g, redirect, session, url_for
+from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
 from sqlalchemy import select, update
 
+from . import account_events
 from .db import db
 from .htmx import current_path, hx_redirect, is_htmx
 from .models import Street, User, UserSession
@@ -61,20 +62,32 @@ def _unauthorized():
     return redirect(target)
 
 
-def start_session(user: User) -> None:
-    """Log in: a fresh cookie (no fixation) pointing at a new session row."""
+def start_session(user: User) -> UserSession:
+    """Log in: a fresh cookie (no fixation) pointing at a new session row.
+
+    Within a login of the same account (a password change) the new row continues that login; a real
+    login tells the person on the next page when and where the account last logged in.
+    """
+    previous = g.get("user_session")
+    renewed = previous is not None and previous.user_id == user.id
     lang = session.get("lang")
     session.clear()
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    db.session.add(UserSession(
+    row = UserSession(
         token_hash=_digest(token), user_id=user.id, created_at=now, fresh_at=now,
         expires_at=now + current_app.config["PERMANENT_SESSION_LIFETIME"], ip=client_ip(),
-    ))
+        user_agent=account_events.clean_user_agent(request.user_agent.string), renewed=renewed,
+    )
+    db.session.add(row)
+    g.user_session = row  # the rest of this request belongs to the new login
     session.permanent = True
     session[SESSION_KEY] = token
     if lang:
         session["lang"] = lang
+    if not renewed:
+        account_events.sign_in_notice(user, row)
+    return row
 
 
 def end_current_session() -> None:

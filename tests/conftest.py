@@ -12,12 +12,51 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+import pyotp
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
 from qscore import create_app
 from qscore.db import db
+from qscore.demo import DEMO_TOTP_SECRET
 from qscore.models import Branch, Community, Street, User
 
 FIXED_TODAY = date(2026, 5, 20)
 TEST_PASSWORD = "correct-horse-9"
+
+
+# The phones the tests hold: the demo administrator's authenticator, whose secret the README publishes.
+PHONES = {"street": DEMO_TOTP_SECRET}
+
+
+def phone_code(app, username: str) -> str:
+    """The code the account's phone shows now. The suite logs the demo administrator in far more often than
+    once per 30-second step: each login here acts as if a new step had come (forgets the last step used;
+    tests/test_second_step.py tests that rule itself)."""
+    with app.app_context():
+        db.session.execute(update(User).where(User.username == username).values(totp_last_step=None))
+        db.session.commit()
+    return pyotp.TOTP(PHONES[username]).now()
+
+
+class PhoneClient(FlaskClient):
+    """A test client that answers the code page after logging in as an account whose phone the tests hold, so a
+    test logging in as the demo administrator gets the login's usual answer. ``phone = False`` turns it off."""
+
+    phone = True
+
+    def open(self, *args, **kwargs):
+        resp = super().open(*args, **kwargs)
+        data = kwargs.get("data")
+        username = data.get("username") if isinstance(data, dict) else None
+        if (self.phone and username in PHONES and resp.status_code == 302
+                and resp.headers.get("Location", "").split("?")[0].endswith("/login/code")):
+            return super().open("/login/code", method="POST", data={"code": phone_code(self.application, username)})
+        return resp
+
+
+Flask.test_client_class = PhoneClient  # every app of the suite, including those a module creates itself
 
 
 def _database_url(tmp_root: Path) -> str:
@@ -39,6 +78,9 @@ def test_config(_tmp_root) -> dict:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # cheap in tests; test_security checks the real default
         "WTF_CSRF_ENABLED": False,
         "FIXED_TODAY": FIXED_TODAY,
+        "SETUP_TOKEN_FILE": str(_tmp_root / "setup-token"),  # not the real instance/ of this checkout
+        # The test street's administrators are not made to set up a phone (tests/test_second_step.py is).
+        "SECOND_STEP_REQUIRED_ROLES": (),
     }
 
 
@@ -97,7 +139,23 @@ def app(make_app):
     app = make_app()
     with app.app_context():
         truncate_all()
+    Path(app.config["SETUP_TOKEN_FILE"]).unlink(missing_ok=True)
     return app
+
+
+def read_setup_token(app) -> str:
+    """The first-run code as the person who starts the server finds it: `flask qscore init` writes it
+    (qscore.setup.issue_token) and prints it; here it is read from the file."""
+    from qscore.setup import issue_token
+
+    with app.app_context():
+        issue_token()
+    return Path(app.config["SETUP_TOKEN_FILE"]).read_text(encoding="utf-8").strip()
+
+
+@pytest.fixture
+def setup_token(app) -> str:
+    return read_setup_token(app)
 
 
 @pytest.fixture

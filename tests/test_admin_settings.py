@@ -63,7 +63,7 @@ def test_save_settings(app, admin, org):
     ({"query_public_url": "javascript:alert(1)"}, "An address starting with http:// or https://"),
     ({"timezone": "Mars/Olympus"}, "Not a time zone name, e.g. Asia/Shanghai."),
     ({"office_phone": "call the office"}, "Digits, spaces, +, - and brackets only."),
-    ({"flexible_branch_kinds": ["nonsense"]}, "is not a valid choice"),
+    ({"flexible_branch_kinds": ["nonsense"]}, "Not a valid choice"),
     ({"deduction_confirm_points": "0"}, "Between 1 and 100 points."),
     ({"deduction_confirm_points": ""}, "Enter a number."),
 ])

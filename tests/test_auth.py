@@ -115,7 +115,7 @@ def test_password_change_validates(client, auth, org):
                                           "confirm": "brand-new-pass-1"})
     assert resp.status_code == 422 and "当前密码不正确" in resp.get_data(as_text=True)
     resp = client.post("/password", data={"current": TEST_PASSWORD, "password": "short", "confirm": "short"})
-    assert resp.status_code == 422 and "至少 10 个字符" in resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "至少 12 个字符" in resp.get_data(as_text=True)
 
 
 def test_disabling_an_account_ends_its_sessions(app, client, auth, org):

@@ -44,7 +44,7 @@ def test_add_org_and_user(app, runner):
 @pytest.mark.parametrize(("args", "message"), [
     (["--role", "branch_secretary", "--street", "幸福街道", "--community", "前进社区"], "--branch is required"),
     (["--role", "street_admin", "--street", "没有的街道"], "no such street"),
-    (["--role", "street_admin", "--street", "幸福街道", "--password", "short"], "at least 10"),
+    (["--role", "street_admin", "--street", "幸福街道", "--password", "short"], "至少 12 个字符"),
 ])
 def test_add_user_refuses_bad_input(app, runner, args, message):
     runner.invoke(args=["qscore", "add-org", "--street", "幸福街道", "--community", "前进社区"])

@@ -167,10 +167,19 @@ def test_every_form_refuses_hostile_values_without_500(demo_app, username):
             forms.append({**form, "action": action})
     errors, sent = [], 0
     for form in forms:
+        kinds: set[str] = set()
         for field in form["fields"]:
-            if field == "csrf_token":
+            # One field of each kind: the scheme editor's 18 indicators × 20 fields are 20 kinds, not 360.
+            kind = re.sub(r"\d+", "N", field)
+            if field == "csrf_token" or kind in kinds:
                 continue
-            for value in HOSTILE_VALUES:
+            kinds.add(kind)
+            # The scheme editor has some 60 kinds of field and each post re-renders it (~0.1 s): there each
+            # field gets three of the values in turn, so every value still meets every form.
+            i = len(kinds)
+            values = HOSTILE_VALUES if len(form["fields"]) <= 40 else [
+                HOSTILE_VALUES[(i + k) % len(HOSTILE_VALUES)] for k in (0, 3, 6)]
+            for value in values:
                 data = {**form["fields"], field: value}
                 status = client.post(form["action"], data=data, headers={"HX-Request": "true"}).status_code
                 sent += 1

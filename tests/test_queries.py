@@ -373,3 +373,63 @@ def test_hostile_publication_of_the_query_page_is_404_never_500(app, client, aut
         assert client.post(f"{page}?pub={quote(value)}", data={"question": "?"}).status_code in (404, 405)
     auth.login("bs")
     assert client.get(f"/queries?page={quote(value)}&pub={quote(value)}").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Keep little, say what is kept: the sender's address (docs/privacy.md, "Residents' questions")
+# ---------------------------------------------------------------------------------------------
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", "", re.sub(r"<[^>]+>", " ", html))
+
+
+def test_the_form_says_it_keeps_the_senders_address_why_and_how_long(make_app, client, pub):
+    page = _text(client.get(f"/queries/new?pub={pub.pub_id}").get_data(as_text=True))
+    assert "提交时会记录您的网络地址（IP地址），仅用于防止大量重复提交，30天后自动删除。" in page
+    assert page.index("30天后自动删除") < page.index("提交质询")  # beside the button, before it
+    week = make_app(QUERY_ADDRESS_DAYS=7).test_client()
+    assert "7天后自动删除" in _text(week.get(f"/queries/new?pub={pub.pub_id}").get_data(as_text=True))
+
+
+def _aged_query(app, pub, days: int, ip: str) -> int:
+    from datetime import timedelta
+
+    from qscore.models._common import utcnow
+
+    with app.app_context():
+        q = ResidentQuery(publication_id=pub.pub_id, branch_id=pub.branch_id, member_label="张*", question="？",
+                          ip=ip, created_at=utcnow() - timedelta(days=days))
+        db.session.add(q)
+        db.session.commit()
+        return q.id
+
+
+def _ip(app, qid: int) -> str:
+    with app.app_context():
+        return db.session.get(ResidentQuery, qid).ip
+
+
+def test_addresses_older_than_the_setting_are_blanked_when_a_question_arrives(app, client, pub):
+    old = _aged_query(app, pub, 31, "10.0.0.1")
+    recent = _aged_query(app, pub, 29, "10.0.0.2")
+    assert ask(client, pub.pub_id).status_code == 302
+    assert (_ip(app, old), _ip(app, recent)) == ("", "10.0.0.2")
+    with app.app_context():
+        new = db.session.scalar(select(ResidentQuery).order_by(ResidentQuery.id.desc()))
+        assert new.ip == "127.0.0.1" and new.question  # the question, name and contact stay
+        # The append-only audit log never holds the sender's address: it could not be blanked there.
+        assert db.session.scalar(select(AuditLog.ip).where(AuditLog.action == "query_received")) == ""
+
+
+def test_answering_blanks_old_addresses_too(app, client, auth, pub):
+    old = _aged_query(app, pub, 40, "10.0.0.3")
+    auth.login("bs")
+    resp = client.post(f"/queries/{old}/answer", data={f"q{old}-answer": "已核实。", f"q{old}-correction": ""})
+    assert resp.status_code == 302
+    assert _ip(app, old) == ""
+
+
+def test_the_hourly_limit_still_works_with_the_shortest_setting(make_app, pub):
+    client = make_app(QUERY_ADDRESS_DAYS=0, QUERIES_PER_HOUR=1).test_client()  # 0 is taken as 1 day
+    assert ask(client, pub.pub_id).status_code == 302
+    assert ask(client, pub.pub_id).status_code == 429

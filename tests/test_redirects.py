@@ -59,6 +59,7 @@ QSCORE = Path(__file__).resolve().parent.parent / "qscore"
 READS_NEXT = re.compile(r"""(?:args|form|values)\.get\(\s*["']next["']|\[\s*["']next["']\s*\]|\.next\.data\b""")
 # module -> the pages of it that take `next` (each one exercised below)
 NEXT_TAKERS = {
+    "account.py": ["account.acknowledge"],  # exercised in test_account_notices.py (the buttons' hostile values)
     "auth.py": ["auth.login"],
     "i18n.py": ["i18n.switch_language"],
     "service/branch.py": ["service.decide_post", "service.decide_household"],

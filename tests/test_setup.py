@@ -23,8 +23,8 @@ def test_setup_page_is_chinese_by_default(client):
     assert 'lang="zh-CN"' in page
 
 
-def test_setup_creates_street_and_admin_and_logs_in(app, client):
-    resp = client.post("/setup", data=GOOD)
+def test_setup_creates_street_and_admin_and_logs_in(app, client, setup_token):
+    resp = client.post("/setup", data={**GOOD, "token": setup_token})
     assert resp.status_code == 302
     home = client.get("/")
     assert home.status_code == 200
@@ -36,10 +36,10 @@ def test_setup_creates_street_and_admin_and_logs_in(app, client):
         assert db.session.scalar(select(AuditLog.action)) == "setup"
 
 
-def test_setup_page_is_gone_once_an_admin_exists(client):
-    client.post("/setup", data=GOOD)
+def test_setup_page_is_gone_once_an_admin_exists(client, setup_token):
+    client.post("/setup", data={**GOOD, "token": setup_token})
     assert client.get("/setup").status_code == 404
-    assert client.post("/setup", data={**GOOD, "street_name": "别的街道"}).status_code == 404
+    assert client.post("/setup", data={**GOOD, "street_name": "别的街道", "token": setup_token}).status_code == 404
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -54,12 +54,14 @@ def test_setup_page_is_gone_once_an_admin_exists(client):
     ("password", "p" * 100_000, "At most 128 characters"),
     ("username", "a", "3 to 64"),
     ("username", "Bad Name!", "3 to 64"),
-    ("password", "short", "At least 10"),
+    ("password", "short", "At least 12"),
+    ("password", "a-long-admin-pass", "must not contain your username"),
+    ("password", "qwertyuiop12", "common password"),
     ("confirm", "different-password", "The passwords differ"),
 ])
-def test_setup_rejects_bad_input_and_writes_nothing(app, client, field, value, message):
+def test_setup_rejects_bad_input_and_writes_nothing(app, client, setup_token, field, value, message):
     client.set_cookie("qscore_lang", "en")
-    data = {**GOOD, field: value}
+    data = {**GOOD, "token": setup_token, field: value}
     if field == "password":
         data["confirm"] = value
     resp = client.post("/setup", data=data)

@@ -42,11 +42,14 @@ ALLOWED = {
     "Esc",      # a key's name as printed on the keyboard
     "qscore",   # the product's name in the page title and the demo password
     "demo",     # part of the demo password "qscore-demo", shown on the login page of the demo
+    "Google", "Microsoft", "Authenticator",  # authenticator apps' names, as their icons on the phone say
 }
 WORD = re.compile(r"[A-Za-z]{3,}")
 # Not words: addresses, hex digests (their letters are not English), file extensions (".xlsx", what the file
-# picker shows) and time-zone names ("Asia/Shanghai", typed exactly so in the settings).
-NOT_WORDS = re.compile(r"https?://\S*|\b[0-9a-f]{16,}\b|\S+@\S+|\.[a-z]{3,4}\b|\b[A-Z][a-z]+/[A-Z][A-Za-z_]+\b")
+# picker shows), time-zone names ("Asia/Shanghai", typed exactly so in the settings) and the base32 key of
+# two-step verification in groups of four.
+NOT_WORDS = re.compile(r"https?://\S*|\b[0-9a-f]{16,}\b|\S+@\S+|\.[a-z]{3,4}\b|\b[A-Z][a-z]+/[A-Z][A-Za-z_]+\b"
+                       r"|\b(?:[A-Z2-7]{4} ){7}[A-Z2-7]{4}\b")  # and a second step's key, to type into a phone
 
 
 class _Page(HTMLParser):

@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from wtforms import SelectChoice
 
 from ..access import STREET_ADMIN, loaded, requires, scope_loader
-from .. import audit
+from .. import account_events, audit, passwords
 from ..db import db
 from ..fields import args_form
 from ..htmx import is_htmx
@@ -200,7 +200,7 @@ def account_new():
             password = first_time_password()
             u = User(username=form.username.data, display_name=form.display_name.data or form.username.data,
                      password_hash=hash_password(password), street_id=street_id(), must_change_password=True,
-                     role=form.role.data)
+                     password_expires_at=passwords.first_password_expiry(), role=form.role.data)
             if _apply_scope(form, u):
                 db.session.add(u)
                 db.session.flush()
@@ -291,8 +291,10 @@ def account_reset(user_id: int):
     password = first_time_password()
     u.password_hash = hash_password(password)
     u.must_change_password = True
+    u.password_expires_at = passwords.first_password_expiry()
     end_all_sessions(u.id)
     audit.record("password_reset", u, summary=u.username, member_id=u.member_id)
+    account_events.note(u, "password_reset", by=current_user._get_current_object())
     db.session.commit()
     if is_htmx():
         return _row(u, password=password)
@@ -331,7 +333,7 @@ def account_bulk():
         password = first_time_password()
         u = User(username=username, display_name=m.name, password_hash=first_time_hash(password), role="member",
                  street_id=street_id(), community_id=community.id, branch_id=branch.id, member_id=m.id,
-                 must_change_password=True)
+                 must_change_password=True, password_expires_at=passwords.first_password_expiry())
         db.session.add(u)
         sheet.append((m, u, password))
     db.session.flush()

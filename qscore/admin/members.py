@@ -47,7 +47,7 @@ def snapshot(m: Member) -> dict:
 
 
 def log_private_view(members: list[Member], how: str) -> None:
-    """Views of phone and address are logged like writes (DOMAIN.md: privacy)."""
+    """Views of phone and address are logged like writes (docs/privacy.md, "Phone and address")."""
     for m in members:
         audit.record("private_viewed", m, member_id=m.id, summary=f"{m.name}: {how}")
 

@@ -1,6 +1,7 @@
 """The data model: organisations, accounts, members, the scheme, the ledger, publications and reviews."""
 from .org import Street, Community, Branch, BRANCH_KINDS
-from .accounts import User, UserSession, LoginAttempt, ROLES
+from .accounts import User, UserSession, LoginAttempt, RecoveryCode, ROLES
+from .account_events import AccountEvent
 from .audit import AuditLog
 from .settings import Setting
 from .members import Member, MemberType, BranchSpell, Leave, MEMBER_STATUSES, LEAVE_KINDS
@@ -13,7 +14,7 @@ from .service import (PostKind, MemberPost, PostService, Household, HouseholdVis
 
 __all__ = [
     "Street", "Community", "Branch", "BRANCH_KINDS",
-    "User", "UserSession", "LoginAttempt", "ROLES",
+    "User", "UserSession", "LoginAttempt", "RecoveryCode", "ROLES", "AccountEvent",
     "AuditLog", "Setting",
     "Member", "MemberType", "BranchSpell", "Leave", "MEMBER_STATUSES", "LEAVE_KINDS",
     "SchemeVersion",

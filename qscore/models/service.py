@@ -50,7 +50,7 @@ class PostService(db.Model):
 
 
 class Household(db.Model):
-    """A household a member keeps contact with; the label (often an address) is private."""
+    """A household a member keeps contact with; the label (often an address) is private (docs/privacy.md)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)

@@ -17,6 +17,7 @@ from ..db import db
 from ..models import Branch, Community, Member, Proposal, RectificationCase, User
 from .. import throttle
 from ..security import check_password, client_ip
+from ..second_step import check_code
 from ..sessions import is_fresh, mark_fresh
 from . import bp
 from .forms import DecisionForm
@@ -92,11 +93,14 @@ def decide(proposal_id: int):
                                            errors={proposal_id: throttle.message(wait)}), wait)
         # A password with control characters or past 128 characters is no account's: wrong, and counted.
         ok = not form.password.errors and check_password(current_user.password_hash, password)
+        if ok and current_user.has_second_step:  # and the phone's code (spent only after the right password)
+            ok = not form.code.errors and check_code(current_user, form.code.data or "")
         throttle.record("step_up", username, ip, ok=ok)
         if not ok:
             db.session.commit()
-            return _page(403, prompt_for=proposal_id, values=values,
-                         errors={proposal_id: ReviewError("wrong_password").text(_)})
+            wrong = (_("The password or the code is wrong.") if current_user.has_second_step
+                     else ReviewError("wrong_password").text(_))
+            return _page(403, prompt_for=proposal_id, values=values, errors={proposal_id: wrong})
         mark_fresh()
     if not is_fresh(FRESH_SECONDS):
         db.session.commit()

@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import Length
 
-from ..fields import ArgsForm, Count, Day, Id, Ids, Note, Text, no_control_characters
+from ..fields import ArgsForm, Count, Day, Id, Ids, Note, Text
 from ..forms import PASSWORD_MAX
 from ..models import Proposal, ReviewGrade, YearReview
+from ..second_step.forms import Code
 from .workflow import LONG_TEXT_MAX, TEXT_MAX
 
 
@@ -87,9 +88,9 @@ class DecisionForm(FlaskForm):
 
     decision = Text(max_length=16)
     comment = Note(max_length=TEXT_MAX)
-    # Kept as typed, like the login's (spaces count); a password never holds control characters.
-    password = PasswordField(validators=[Length(max=PASSWORD_MAX, message=_l("At most 128 characters.")),
-                                         no_control_characters])
+    # Kept as typed and only checked, like the login's (qscore/passwords.py rules a password being chosen).
+    password = PasswordField(validators=[Length(max=PASSWORD_MAX, message=_l("At most 128 characters."))])
+    code = Code(required=False)  # with the password, for an account with a second step (qscore/second_step)
 
 
 class RedFlagForm(FlaskForm):

@@ -19,7 +19,7 @@ from qscore.models import Branch, Member, PointEntry, Proposal, Publication, Rec
 from qscore.scheme import Scheme, default_scheme_data
 from qscore.security import hash_password
 
-from ..conftest import FIXED_TODAY, TEST_PASSWORD, make_member
+from ..conftest import FIXED_TODAY, TEST_PASSWORD, make_member, phone_code
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -166,7 +166,8 @@ def demo(fresh_db):
                 "review_branch": confirmed.id}
 
 
-def test_the_street_approves_a_proposal_and_the_member_leaves_the_roster(page, demo, login, a11y, base_url):
+def test_the_street_approves_a_proposal_and_the_member_leaves_the_roster(page, demo, login, a11y, base_url,
+                                                                          live_app):
     login("street", "qscore-demo")
     english(page, base_url)
     page.goto(f"/branches/{demo['review_branch']}/review/2025")
@@ -198,6 +199,7 @@ def test_the_street_approves_a_proposal_and_the_member_leaves_the_roster(page, d
     expect(card).to_contain_text("Expel")
     card.get_by_label("Comment of the street party working committee").fill("经街道党工委会议研究，同意除名")
     card.get_by_label("Your password, to confirm").fill("qscore-demo")
+    card.get_by_label("And the 6-digit code from your phone").fill(phone_code(live_app, "street"))  # two-step
     screenshot(page, "review-approvals")
     page.once("dialog", lambda d: d.accept())
     card.get_by_role("button", name="Approve").click()
