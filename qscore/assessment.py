@@ -23,7 +23,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from .access import requires, SECRETARIES
+from .access import has_role, requires, SECRETARIES
 from . import figures as F
 from .access import branches_in_scope, communities_in_scope, get_branch_or_404, get_community_or_404
 from .clock import today
@@ -153,9 +153,9 @@ def _flag_labels() -> dict[str, tuple[str, str]]:
 @bp.get("/")
 @requires(SECRETARIES)
 def index():
-    if current_user.role == "branch_secretary":
+    if has_role("branch_secretary"):
         return redirect(url_for(".branch", branch_id=current_user.branch_id))
-    if current_user.role == "community_secretary":
+    if has_role("community_secretary"):
         return redirect(url_for(".community", community_id=current_user.community_id))
     communities = db.session.scalars(communities_in_scope().where(Community.retired.is_(False))
                                      .order_by(Community.id)).all()
@@ -185,7 +185,7 @@ def branch(branch_id: int):
 @requires(SECRETARIES)
 def community(community_id: int):
     c = get_community_or_404(community_id)
-    if current_user.role == "branch_secretary":
+    if has_role("branch_secretary"):
         abort(404)
     day = today()
     first = chosen_month(args_form(MonthArgs).month, day)

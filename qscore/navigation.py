@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
+from .access import has_role
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -40,7 +42,7 @@ ITEMS = (
 def items_for(user) -> list[dict]:
     """Nav entries for the user's role whose endpoints are registered (later pages join as they land)."""
     views = current_app.view_functions
-    items = [i for i in ITEMS if user.role in i.roles and i.endpoint in views
+    items = [i for i in ITEMS if has_role(i.roles, u=user) and i.endpoint in views
              and not (i.endpoint == "booklet.mine" and user.member_id is None)]
     endpoint = request.endpoint or ""
     # Exactly one entry is marked: the page's own, else the entry with the longest matching prefix.

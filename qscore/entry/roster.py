@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
-from ..access import requires, SECRETARIES
+from ..access import has_role, requires, SECRETARIES
 from .. import audit
 from ..access import get_branch_or_404, get_entry_or_404, own_record, refuse_own_record
 from ..clock import today
@@ -72,7 +72,7 @@ def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int =
 @bp.get("/roster")
 @requires(SECRETARIES)
 def my_branch():
-    if current_user.role != "branch_secretary" or current_user.branch_id is None:
+    if not has_role("branch_secretary") or current_user.branch_id is None:
         return redirect(url_for("home.index"))
     return redirect(url_for("entry.roster", branch_id=current_user.branch_id))
 

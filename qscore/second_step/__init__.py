@@ -36,6 +36,7 @@ from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .. import account_events, audit
+from ..access import has_role
 from ..db import db
 from ..models import RecoveryCode, User
 from ..models._common import utcnow
@@ -60,7 +61,7 @@ def required_for(user: User) -> bool:
     roles = current_app.config.get("SECOND_STEP_REQUIRED_ROLES") or ()
     if isinstance(roles, str):  # QSCORE_SECOND_STEP_REQUIRED_ROLES=street_admin,community_secretary (not JSON)
         roles = [r.strip() for r in roles.split(",")]
-    return user.role in roles
+    return has_role(*roles, u=user)
 
 
 # --- the secret, sealed ---------------------------------------------------------------------------

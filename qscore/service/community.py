@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from ..access import EVERYONE, MEMBER_ADMINS, SECRETARIES, loaded, requires, scope_loader
+from ..access import has_role, EVERYONE, MEMBER_ADMINS, SECRETARIES, loaded, requires, scope_loader
 from .. import audit
 from ..access import branches_in_scope, communities_in_scope, get_community_or_404
 from ..clock import today
@@ -20,11 +20,11 @@ from .forms import PostKindForm, RetireKindForm, TeamForm, TeamMemberForm
 @requires(EVERYONE)
 def index():
     """Each role's way in: a member to their booklet, a branch secretary to the branch, others choose."""
-    if current_user.role == "member":
+    if has_role("member"):
         if current_user.member_id is None:
             abort(404)
         return redirect(url_for("booklet.show", member_id=current_user.member_id))
-    if current_user.role == "branch_secretary":
+    if has_role("branch_secretary"):
         return redirect(url_for(".branch", branch_id=current_user.branch_id))
     communities = db.session.scalars(communities_in_scope().where(Community.retired.is_(False))
                                      .order_by(Community.id)).all()
@@ -51,7 +51,7 @@ def _community_context(community: Community, **extra) -> dict:
                                                             Branch.retired.is_(False)).order_by(Branch.id)).all()
     return {"community": community, "kinds": kinds, "counts": counts, "teams": teams, "sizes": sizes,
             "branches": branches, "day": day, "month": day.strftime("%Y-%m"),
-            "can_manage": current_user.role in ("street_admin", "community_secretary"), **extra}
+            "can_manage": has_role(MEMBER_ADMINS), **extra}
 
 
 @bp.get("/communities/<int:community_id>")
@@ -187,7 +187,7 @@ def _team_context(team: VolunteerTeam, c: Community, **extra) -> dict:
         select(Member.id, Member.name, Branch.name).join(Branch, Branch.id == Member.branch_id)
         .where(Branch.community_id == c.id, Member.status == "active").order_by(Branch.id, Member.name_key, Member.name)).all()
     return {"team": team, "community": c, "rows": rows, "candidates": [r for r in candidates if r[0] not in current],
-            "day": today(), "can_manage": current_user.role in ("street_admin", "community_secretary"), **extra}
+            "day": today(), "can_manage": has_role(MEMBER_ADMINS), **extra}
 
 
 @bp.get("/teams/<int:team_id>")

@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..access import requires, SECRETARIES, EVERYONE
+from ..access import is_secretary, requires, SECRETARIES, EVERYONE
 from .. import audit
-from ..access import SECRETARY_ROLES, get_branch_or_404, get_member_or_404, own_record
+from ..access import get_branch_or_404, get_member_or_404, own_record
 from ..clock import today
 from ..db import db
 from ..htmx import is_htmx
@@ -27,7 +27,7 @@ def _who(member: Member) -> str:
     """'own' (the member declares: pending) or 'secretary' (records for the member: confirmed)."""
     if own_record(member.id):
         return "own"
-    if current_user.role in SECRETARY_ROLES:
+    if is_secretary():
         return "secretary"
     abort(403)
 
