@@ -114,9 +114,10 @@ def _edit_page(year: int, version: SchemeVersion, fields: dict, errors: dict, pr
 def scheme_edit(year: int):
     if year not in _editable_years():
         abort(404)
-    version = _year_or_404(year, create=request.method == "POST")
     if request.method == "GET":
+        version = _year_or_404(year)
         return _edit_page(year, version, to_fields(version.data), {}, [], 200)
+    version = _as_planned(year)
     form = edit_form(version.data)()
     form.validate_on_submit()
     fields, refused = form_fields(form)
@@ -139,7 +140,13 @@ def scheme_edit(year: int):
                     problems.append(p)
     if errors or problems:
         return _edit_page(year, version, fields, errors, problems, 422, reason, data)
-    return _save(year, version, data, reason)
+    return _save(year, _year_or_404(year, create=True), data, reason)
+
+
+def _as_planned(year: int) -> SchemeVersion:
+    """The version a POST checks against: the stored one, or the one saving would store. A refused edit or
+    import stores nothing, not even the year's first version (on PostgreSQL that is committed apart)."""
+    return latest_version(year) or planned_version(year)
 
 
 def _save(year: int, version: SchemeVersion, data: dict, reason: str):
@@ -175,7 +182,7 @@ def scheme_export(year: int):
 def scheme_import(year: int):
     if year not in _editable_years():
         abort(404)
-    version = _year_or_404(year, create=True)
+    version = _as_planned(year)
     form = SchemeImportForm()
     problems: list[str] = []
     status = 422
@@ -194,7 +201,7 @@ def scheme_import(year: int):
         if not problems and not form.reason.errors:
             filename = _CONTROL.sub("", form.file.data.filename or "")[:100]
             reason = form.reason.data or _("imported from %(file)s", file=filename)
-            return _save(year, version, data, reason)
+            return _save(year, _year_or_404(year, create=True), data, reason)
     return render_template("admin/scheme.html", year=year, version=version, latest=version,
                            scheme=Scheme.from_dict(version.data), versions=_versions(year), published=published,
                            editable=True, next_exists=latest_version(year + 1) is not None, day=today(),
