@@ -34,11 +34,12 @@ import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from qscore.scheme import Scheme
 from qscore.scoring import (MemberLedger, check_earned_on, check_note, early_warnings, entry_points,
-                            quarter_of, score_member, type_on, year_score, _month_index)
+                            quarter_of, round_half_up, score_member, type_on, year_score, _month_index)
 
 from . import dbio
 
@@ -63,8 +64,7 @@ LIVE_BULK = ("COALESCE(p.corrects_id, 0) = 0 AND p.id NOT IN "
 
 
 def pts(value) -> str:
-    d = Decimal(value).quantize(Decimal("0.1"))
-    return f"{d:f}".removesuffix(".0")
+    return f"{round_half_up(Decimal(value)):f}".removesuffix(".0")
 
 
 def signed(value) -> str:
@@ -347,7 +347,7 @@ class Floors:
         for s in scores.values():
             grades[s.grade.code or "none"] += 1
         month = sum((s.month.total for s in scores.values()), Decimal(0))
-        avg = pts((total / n).quantize(Decimal("0.1"))) if n else "—"
+        avg = pts(round_half_up(Fraction(total) / n)) if n else "—"  # the exact mean, rounded once
         return (f'<section id="branch-totals" class="stats-row roster-totals" aria-label="支部合计"'
                 f'{OOB if oob else ""}>\n'
                 f'<div class="stat"><div class="stat-value">{n}</div><div class="stat-label">党员</div></div>\n'

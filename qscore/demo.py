@@ -1500,7 +1500,7 @@ def _query_with_adjustment(b: "_Builder", br: "_Branch", orm: Branch, pub, publi
     """A resident says a volunteer service of the published quarter is missing; the branch checks it, records
     it with the date it was earned (through the ledger: a prior-period adjustment, with its reason) and
     answers, linking the entry. Asked a few days after the publication, answered before ``before``."""
-    from .board import labels_for, plain_points
+    from .public_snapshot import labels_for, plain_points
     from .ledger import NewEntry, check_entries, write_entries
     from .publication import quarter_bounds
 
@@ -1555,7 +1555,7 @@ def _general_query(b: "_Builder", br: "_Branch", orm: Branch, published: list, s
 
 def _waiting_query(b: "_Builder", br: "_Branch", orm: Branch, pub, published_on: date) -> None:
     """A query about a member's deduction on the latest publication, received in the last days."""
-    from .board import labels_for, plain_points
+    from .public_snapshot import labels_for, plain_points
     from .publication import snapshot
 
     r = b.rng

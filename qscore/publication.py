@@ -27,6 +27,7 @@ from .models._common import utcnow
 from .scheme_versions import scheme_for_year
 from .scoring import N_, score_members
 from .street_settings import get_setting
+from .templating import rounded
 from .refusals import Refusal
 
 PUBLISH_ERROR_TEXTS = {
@@ -72,7 +73,7 @@ def members_on_roll(branch_id: int, day: date) -> list[Member]:
 
 
 def _one(value) -> str:
-    return f"{value:.1f}"
+    return f"{rounded(value):f}"  # always one decimal in the snapshot: "5.0"
 
 
 def snapshot_rows(branch_id: int, year: int, quarter: int) -> list[dict[str, str | int]]:

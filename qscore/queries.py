@@ -21,13 +21,15 @@ from wtforms import SelectChoice, SelectField
 from wtforms.validators import DataRequired
 
 from .access import SECRETARIES, loaded, public, requires, scope_loader
-from . import audit, board
+from . import audit
 from .access import branches_in_scope, user
 from .db import db
 from .fields import ArgsForm, Id, IdChoice, Note, Text, args_form
 from .htmx import is_htmx
 from .models import Branch, Community, Member, PointEntry, Publication, ResidentQuery, User
 from .models._common import utcnow
+from .public_snapshot import (booklet_numbers, labels_for, member_labels, member_sections, parsed_publications,
+                              period_title, signed_points)
 from .security import client_ip
 from .templating import TYPE_LABELS
 
@@ -109,8 +111,8 @@ def prune_addresses() -> None:
 
 def _member_choices(pub: Publication) -> dict:
     """The masked names grouped by type, in the board's order (never the full names)."""
-    rows = board.parsed_publications([pub])[pub.id].rows
-    sections = board.member_sections(rows, board.labels_for(pub, mask=True))
+    rows = parsed_publications([pub])[pub.id].rows
+    sections = member_sections(rows, labels_for(pub, mask=True))
     choices: dict = {None: [("", _("Choose…")), (GENERAL, _("Not about one member: the list as a whole"))]}
     for code, members in sections:
         choices[str(TYPE_LABELS[code])] = [(m["label"], m["label"]) for m in members]
@@ -123,7 +125,7 @@ def new():
     asked = _live_publication_or_404()
     form = QueryForm()
     form.member.choices = _member_choices(asked.publication)
-    title = board.period_title(asked.publication.year, asked.publication.quarter)
+    title = period_title(asked.publication.year, asked.publication.quarter)
     context = {"form": form, "asked": asked, "period": title, "address_days": address_days()}
     if request.method == "POST":
         if throttled(client_ip()):
@@ -150,7 +152,7 @@ def new():
 def thanks():
     asked = _live_publication_or_404()
     return render_template("queries/thanks.html", asked=asked,
-                           period=board.period_title(asked.publication.year, asked.publication.quarter))
+                           period=period_title(asked.publication.year, asked.publication.quarter))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +196,7 @@ def _valid_correction(q: ResidentQuery, entry_id: int) -> PointEntry | None:
 
 
 def _entry_text(e: PointEntry, name: str) -> str:
-    return f"{name} · {e.indicator_code} {board.signed_points(e.points)} · {e.earned_on.isoformat()} · {e.note[:40]}"
+    return f"{name} · {e.indicator_code} {signed_points(e.points)} · {e.earned_on.isoformat()} · {e.note[:40]}"
 
 
 def answer_form(q: ResidentQuery, posted: bool = False) -> AnswerForm:
@@ -209,11 +211,11 @@ def _views(rows, forms: dict[int, AnswerForm] | None = None) -> list[QueryView]:
     """Query views with the names behind the labels, the answerer and the linked correction."""
     forms = forms or {}
     pubs = {pub.id: pub for _q, pub, _b, _c in rows}
-    parsed = board.parsed_publications(list(pubs.values()))
-    booklets = board.booklet_numbers(parsed, True)
+    parsed = parsed_publications(list(pubs.values()))
+    booklets = booklet_numbers(parsed, True)
     names_by_label = {}
     for pid, p in parsed.items():
-        labels = board.member_labels(p.rows, booklets, True)
+        labels = member_labels(p.rows, booklets, True)
         names_by_label[pid] = {labels[r["member_id"]]: r["name"] for r in p.rows}
     user_ids = {q.answered_by_id for q, *_ in rows if q.answered_by_id}
     users = {i: d or u for i, d, u in db.session.execute(
@@ -228,7 +230,7 @@ def _views(rows, forms: dict[int, AnswerForm] | None = None) -> list[QueryView]:
         form = None
         if q.answered_at is None:
             form = forms.get(q.id) or answer_form(q)
-        out.append(QueryView(q, pub, branch, community, str(board.period_title(pub.year, pub.quarter)),
+        out.append(QueryView(q, pub, branch, community, str(period_title(pub.year, pub.quarter)),
                              names_by_label.get(pub.id, {}).get(q.member_label, ""),
                              users.get(q.answered_by_id, ""), entry, entry_member, form))
     return out

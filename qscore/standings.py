@@ -8,13 +8,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from sqlalchemy import func, select
 
 from .db import db
 from .models import Member, SelfRecord
 from .scheme_versions import scheme_for_year
-from .scoring import MemberScore, Reason, member_warnings, score_members
+from .scoring import MemberScore, Reason, member_warnings, round_half_up, score_members
 
 
 @dataclass
@@ -27,7 +28,15 @@ class BranchSummary:
 
     @property
     def average(self) -> Decimal | None:
-        return (self.score_sum / self.members).quantize(Decimal("0.1")) if self.members else None
+        """The exact mean, rounded once, half up (60.0 and 60.1 average 60.1, as on the statistics page)."""
+        return round_half_up(Fraction(self.score_sum) / self.members) if self.members else None
+
+    def add(self, score: MemberScore, warned: bool, pending: int) -> None:
+        self.members += 1
+        self.score_sum += score.score
+        self.grades[score.grade.code or "none"] += 1
+        self.warnings += warned
+        self.pending += pending
 
 
 @dataclass
@@ -58,14 +67,17 @@ def standings(branch_ids: list[int], today: date) -> Standings:
         .join(Member, Member.id == SelfRecord.member_id)
         .where(SelfRecord.status == "pending", Member.branch_id.in_(branch_ids), Member.status == "active")
         .group_by(SelfRecord.member_id)).all()) if branch_ids else {}
+    by_branch, total = summarise(members, scores, warnings, pending)
+    return Standings(members, scores, warnings, pending, by_branch, total)
+
+
+def summarise(members: list[Member], scores: dict[int, MemberScore], warnings: dict[int, list[Reason]],
+              pending: dict[int, int]) -> tuple[dict[int, BranchSummary], BranchSummary]:
+    """The members added up per branch and in all: home pages, overviews and the roster's totals."""
     by_branch: dict[int, BranchSummary] = defaultdict(BranchSummary)
     total = BranchSummary()
     for m in members:
-        s = scores[m.id]
-        for summary in (by_branch[m.branch_id], total):
-            summary.members += 1
-            summary.score_sum += s.score
-            summary.grades[s.grade.code or "none"] += 1
-            summary.warnings += bool(warnings[m.id])
-            summary.pending += pending.get(m.id, 0)
-    return Standings(members, scores, warnings, pending, by_branch, total)
+        s, warned, waiting = scores[m.id], bool(warnings.get(m.id)), pending.get(m.id, 0)
+        by_branch[m.branch_id].add(s, warned, waiting)
+        total.add(s, warned, waiting)
+    return by_branch, total

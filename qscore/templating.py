@@ -14,6 +14,7 @@ from .clock import today
 from .db import db
 from .models import Street
 from .navigation import items_for
+from .scoring import round_half_up
 
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
 
@@ -33,12 +34,25 @@ BRANCH_KIND_LABELS = {
 }
 
 
+def rounded(value) -> Decimal:
+    """The figure a person sees: the exact value rounded half up (ties away from zero) to one decimal.
+
+    Every formatter of a score or points figure (here, stats/format.py, public_snapshot.py, the
+    publication's snapshot text) rounds through this, so 60.05 reads 60.1 on every page. An average
+    is rounded once, from the exact mean. Text and floats are taken as the decimal they read as.
+    """
+    if isinstance(value, float):
+        value = Decimal(repr(value))  # 0.15, not its binary 0.1499…
+    elif isinstance(value, str):
+        value = Decimal(value)
+    return round_half_up(value)
+
+
 def points(value) -> str:
     """Points with one decimal where needed: 3, 2.5, -2."""
     if value is None:
         return ""
-    d = Decimal(value).quantize(Decimal("0.1"))
-    return f"{d:f}".removesuffix(".0")
+    return f"{rounded(value):f}".removesuffix(".0")
 
 
 def signed(value) -> str:

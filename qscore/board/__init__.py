@@ -22,15 +22,14 @@ from ..htmx import is_htmx
 from ..models import Branch, Community, Setting, Street
 from ..board_version import KEY as BOARD_VERSION_KEY
 from ..street_settings import all_settings
+from ..public_snapshot import plain_points, process_cache, remember, signed_points
 from .forms import BoardArgs, PollArgs
 from .pages import COLUMN_UNITS, HEADING_UNITS, MEMBER_COLUMNS, paginate
-from .slides import (Scope, _cache, _long_date, _remember, booklet_numbers, labels_for, member_labels, member_sections,
-                     parsed_publications, period_title, plain_points, public_query_url, signed_points, slides_for)
+from .slides import Scope, long_date, public_query_url, slides_for
 
-# What the queries blueprint and the tests use.
+# What the app, the bench and the tests use (what a snapshot shows in public is in public_snapshot.py).
 __all__ = ["bp", "BUILD", "board_version", "COLUMN_UNITS", "HEADING_UNITS", "MEMBER_COLUMNS", "paginate",
-           "booklet_numbers", "labels_for", "member_labels", "member_sections", "parsed_publications",
-           "period_title", "plain_points", "public_query_url", "signed_points"]
+           "public_query_url"]
 
 bp = Blueprint("board", __name__)
 
@@ -101,7 +100,7 @@ def _context(scope: Scope, version: str) -> dict:
     poll_url = url_for("board.poll", **scope.poll_args(), v=version, d=day.isoformat(), build=BUILD)
     return {"scope": scope, "slides": slides, "settings": settings, "poll_url": poll_url,
             "poll_seconds": poll_seconds, "poll_timeout_ms": min(poll_seconds * 1000, 30000),
-            "rotate_seconds": rotate, "day": day, "build": BUILD, "format_date": _long_date,
+            "rotate_seconds": rotate, "day": day, "build": BUILD, "format_date": long_date,
             "signed_points": signed_points, "plain_points": plain_points}
 
 
@@ -113,12 +112,12 @@ def _no_cache(resp):
 
 def _street_of(community_id: int) -> int | None:
     """The street a community belongs to (that never changes: remembered per process)."""
-    known = _cache("street_of")
+    known = process_cache("street_of")
     if community_id not in known:
         street_id = db.session.scalar(select(Community.street_id).where(Community.id == community_id))
         if street_id is None:
             return None
-        _remember(known, community_id, street_id)
+        remember(known, community_id, street_id)
     return known[community_id]
 
 
@@ -138,12 +137,12 @@ def _render(street_id: int | None, community_id: int | None = None, branch_id: i
     version = board_version(street_id)
     key = (street_id, community_id, branch_id, fragment, version, today(), str(get_locale()), BUILD,
            current_app.config.get("BOARD_POLL_SECONDS"))
-    cache = _cache("responses")
+    cache = process_cache("responses")
     body = cache.get(key)
     if body is None:
         scope = _scope(street_id, community_id, branch_id)
         context = _context(scope, version)
-        body = _remember(cache, key, render_template(
+        body = remember(cache, key, render_template(
             "board/_slides.html" if fragment else "board/index.html", **context).encode())
     resp = make_response(body)
     resp.mimetype = "text/html"

@@ -12,6 +12,7 @@ from ..models import Branch, Member, PointEntry, SelfRecord
 from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
 from ..scoring import MemberScore, Reason, live_entry_clause, member_warnings, score_members
+from .. import standings
 from ..standings import BranchSummary
 
 
@@ -57,15 +58,8 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> Ros
 
 
 def summarise(data: RosterData) -> BranchSummary:
-    total = BranchSummary()
-    for m in data.members:
-        s = data.scores[m.id]
-        total.members += 1
-        total.score_sum += s.score
-        total.grades[s.grade.code or "none"] += 1
-        total.warnings += bool(data.warnings.get(m.id))
-        total.pending += data.pending.get(m.id, 0)
-    return total
+    """The branch's totals, added up as the home pages add them (standings.summarise)."""
+    return standings.summarise(data.members, data.scores, data.warnings, data.pending)[1]
 
 
 def _attendance_flags(data: RosterData, ids: list[int]) -> None:

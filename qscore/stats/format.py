@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from babel.dates import format_skeleton
 from flask_babel import format_date, get_locale, lazy_gettext as _l
 
 from .. import figures as F
+from ..templating import rounded
 
 LABELS: dict[str, Any] = {
     "population": _l("Members on the roll"),
@@ -39,13 +39,12 @@ def pct_number(ratio: F.Ratio) -> float | None:
 
 
 def num(value) -> str:
-    d = Decimal(str(value))
-    return f"{d.quantize(Decimal('0.1')):f}".removesuffix(".0")
+    return f"{rounded(value):f}".removesuffix(".0")
 
 
 def one(value) -> str:
     """A score with one decimal, always (66.0, not 66)."""
-    return "—" if value is None else f"{Decimal(value).quantize(Decimal('0.1'))}"
+    return "—" if value is None else f"{rounded(value):f}"
 
 
 def month_label(y: int, m: int, with_year: bool = False) -> str:
