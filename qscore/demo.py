@@ -1607,12 +1607,12 @@ def _review_past_year(b: "_Builder", street: Street, branches: list[Branch]) -> 
     case gets a mentor (a member of the branch, one with an account where there is one), a plan, a
     deadline and the mentor's follow-ups, and then goes its own way (CASE_STAGES); the case of the
     lost mobile member is proposed for expulsion and waits in the street's approval queue. The same
-    transitions as the app's (review.workflow).
+    transitions as the app's (review.grading, review.rectification).
     """
     from .access import own_record
     from .publication import live_publication
     from .review.data import load_rows
-    from .review.workflow import confirm_review, decide_many, ensure_review, record_meeting
+    from .review.grading import confirm_review, decide_many, ensure_review, record_meeting
 
     year, r = b.prev, b.rng
     scheme = b.schemes[year]
@@ -1676,8 +1676,8 @@ def _demo_case(b: "_Builder", case, m: "_Member", br: "_Branch", community: Comm
     """Mentor, plan and the mentor's monthly talks; then by ``stage``: the lost member proposed for expulsion,
     a case extended when its first deadline passed, one closed as rectified once it has been followed for four
     months, the others under way (extended too if today is past their deadline)."""
-    from .review.workflow import (add_follow_up, add_months, assign_mentor, close_rectified, extend_case, propose,
-                                  write_plan)
+    from .review.rectification import add_follow_up, assign_mentor, close_rectified, extend_case, propose, write_plan
+    from .review.rules import add_months
 
     r = b.rng
     member = db.session.get(Member, m.id)

@@ -23,7 +23,7 @@ Y = 2025
 def cases(app, org):
     """A confirmed 2025 review of the branch with three rectification cases, and the people around them."""
     from qscore.review.data import load_rows, problems_text
-    from qscore.review.workflow import confirm_review, decide, ensure_review, record_meeting
+    from qscore.review.grading import confirm_review, decide, ensure_review, record_meeting
     from qscore.scheme_versions import scheme_for_year
 
     with app.app_context(), app.test_request_context():
@@ -414,7 +414,8 @@ def _helped(app, cases, key="low"):
     (date(2026, 9, 1), date(2026, 7, 16), "不需要的理由", None, False),       # not early: no reason kept
 ])
 def test_when_a_proposal_can_be_made(app, cases, today, meeting_on, reason, refused, early, kind):
-    from qscore.review.workflow import ReviewError, propose
+    from qscore.review.rectification import propose
+    from qscore.review.rules import ReviewError
 
     _helped(app, cases)
     with app.app_context(), app.test_request_context():

@@ -21,7 +21,8 @@ from ..second_step import check_code
 from ..sessions import is_fresh, mark_fresh
 from . import bp
 from .forms import DecisionForm
-from .workflow import ReviewError, decide_proposal, follow_up_count
+from .rectification import check_decidable, decide_proposal, follow_up_count
+from .rules import ReviewError
 
 FRESH_SECONDS = 300
 
@@ -78,12 +79,11 @@ def decide(proposal_id: int):
     form.validate()
     decision = form.decision.data if not form.decision.errors else ""
     values = {proposal_id: {"comment": form.comment._value()}}
-    if proposal.status != "pending":
-        flash(ReviewError("not_pending").text(_), "error")
-        return _page(409)
-    if proposal.proposed_by_id == current_user.id:
-        flash(ReviewError("own_proposal").text(_), "error")
-        return _page(403)
+    try:
+        check_decidable(proposal, current_user)  # before the password is asked for
+    except ReviewError as err:
+        flash(err.text(_), "error")
+        return _page(err.status)
     password = form.password.data or ""
     if password:
         username, ip = current_user.username, client_ip()

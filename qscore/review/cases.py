@@ -23,8 +23,9 @@ from ..models import (Branch, CaseFollowUp, Community, Member, Proposal, Rectifi
 from . import bp
 from .data import local_date
 from .forms import FollowUpForm, MentorForm, NameSearch, OutcomeForm, PlanForm, ProposalForm
-from .workflow import (ReviewError, add_follow_up, assign_mentor, close_rectified, extend_case, propose,
-                       proposal_earliest, proposal_early_from, write_plan)
+from .rectification import (add_follow_up, assign_mentor, close_rectified, extend_case, propose, proposal_earliest,
+                            proposal_early_from, write_plan)
+from .rules import ReviewError
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """What the review pages show, gathered with a constant number of grouped queries per branch."""
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -19,7 +21,7 @@ from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
 from ..scoring import (N_, MemberScore, MissingTypeHistory, Reason, ReviewFlags, fetch_ledgers, fetch_type_histories,
                        review_flags, score_member)
-from .workflow import GRADES, add_months, meeting_recorded, reasons_to_json
+from .rules import GRADES, add_months, meeting_recorded
 
 FLAG_TEXTS = {
     "veto": N_("Veto ({indicator}, {date})"),
@@ -29,6 +31,11 @@ FLAG_TEXTS = {
     "probationary": N_("Probationary member"),
     "meeting": N_("The meeting: {reason}"),
 }
+
+
+def reasons_to_json(reasons: Iterable[Reason]) -> str:
+    """A suggestion's reasons as stored with the grade (ReviewGrade.suggested_reason)."""
+    return json.dumps([{"key": r.key, "params": r.params} for r in reasons], ensure_ascii=False, sort_keys=True)
 
 
 def local_date(value: datetime | None) -> date | None:

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from ..exports import Sheet
+from ..models import User
 from ..templating import GRADE_LABELS, TYPE_LABELS
 from .data import ReviewData
-from .workflow import user_label
+
+
+def user_label(u: User | None) -> str:
+    return (u.display_name or u.username) if u is not None else ""
 
 
 def grade_table(data: ReviewData, gettext) -> Sheet:

@@ -1,7 +1,8 @@
 """Forms of the year-end review, rectification cases, approvals and the red-flag choice.
 
 The fields refuse what cannot be input (control characters, over-long text, impossible numbers and
-dates); whether a grade, a date or a count is acceptable for the review is the workflow's to say.
+dates); whether a grade, a date or a count is acceptable for the review is for grading.py and
+rectification.py to say.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..fields import ArgsForm, Count, Day, Id, Ids, Note, Text
 from ..forms import PASSWORD_MAX
 from ..models import Proposal, ReviewGrade, YearReview
 from ..second_step.forms import Code
-from .workflow import LONG_TEXT_MAX, TEXT_MAX
+from .rules import LONG_TEXT_MAX, TEXT_MAX
 
 
 class MeetingForm(FlaskForm):

@@ -18,11 +18,12 @@ from ..models import Branch, Community, Member, Proposal, Publication, Rectifica
 from ..publication import live_publication
 from ..scheme_versions import scheme_for_year
 from . import bp
-from .data import ReviewData, case_alerts, load_rows, problems_text, review_counts, review_data, roll_ids
+from .data import ReviewData, case_alerts, load_rows, review_counts, review_data, roll_ids
 from .export import grade_table
 from .forms import GradeForm, MeetingForm, ReasonForm
-from .workflow import (GRADES, ReviewError, check_open, confirm_review, decide, decide_many, ensure_review,
-                       get_review, record_meeting, reopen_review)
+from .grading import (confirm_remaining, get_review, grade_member, lock_review, open_review, record_review_meeting,
+                      reopen_review)
+from .rules import GRADES, ReviewError
 
 
 def year_or_404(year: int) -> None:
@@ -66,9 +67,14 @@ def index():
                            alerts=case_alerts(user(), day), pending=pending)
 
 
-def _context(branch_id: int, year: int) -> tuple[Branch, Community, YearReview | None]:
+def _branch(branch_id: int, year: int) -> tuple[Branch, Community]:
     branch, community = get_branch_or_404(branch_id)
     year_or_404(year)
+    return branch, community
+
+
+def _context(branch_id: int, year: int) -> tuple[Branch, Community, YearReview | None]:
+    branch, community = _branch(branch_id, year)
     return branch, community, get_review(branch.id, year)
 
 
@@ -91,16 +97,16 @@ def page(branch_id: int, year: int):
 @bp.post("/branches/<int:branch_id>/review/<int:year>/meeting")
 @requires(SECRETARIES)
 def meeting(branch_id: int, year: int):
-    branch, _community, review = _context(branch_id, year)
+    branch, _community = _branch(branch_id, year)
     form = MeetingForm()
     values = as_typed(form)
     try:
-        check_open(review, year, live_publication(branch.id, year, 4) is not None)
         if not form.validate_on_submit():
+            open_review(branch, year)  # a review closed to writes says so before the form's messages
             return _page(branch_id, year, errors=refusals(form), values=values), 422
-        review = ensure_review(branch.id, year, user())
-        record_meeting(review, meeting_on=form.meeting_on.data, present=form.present.data, total=form.total.data,
-                       chair=form.chair.data or "", minutes=form.minutes.data or "", user=user(), today=today())
+        record_review_meeting(branch, year, meeting_on=form.meeting_on.data, present=form.present.data,
+                              total=form.total.data, chair=form.chair.data or "", minutes=form.minutes.data or "",
+                              by=user(), today=today())
     except ReviewError as err:
         if err.status == 422:
             db.session.rollback()
@@ -131,41 +137,28 @@ def _row_response(branch: Branch, community: Community, year: int, member: Membe
                    scheme=scheme, grades=GRADES, users={}, **extra)
     body = render_template(template, **context)
     if oob:
-        body += _oob(branch, community, year, review, q4)
+        data = ReviewData(branch, community, year, today(), scheme, review, q4, [],
+                          review_counts(review, roll_ids(branch.id, year)))
+        body += render_template("review/_oob.html", data=data, branch=branch, year=year)
     resp = make_response(body, status)
     resp.vary.add("HX-Request")
     return resp
 
 
-def _oob(branch: Branch, community: Community, year: int, review: YearReview | None, q4) -> str:
-    ids = roll_ids(branch.id, year)
-    data = ReviewData(branch, community, year, today(), scheme_for_year(year), review, q4, [],
-                      review_counts(review, ids))
-    return _oob_parts(data, branch, year)
-
-
-def _oob_parts(data: ReviewData, branch: Branch, year: int) -> str:
-    """The counts and the lock panel, out of band. In a <template>: after a table row, the HTML parser would
-    mangle the lock panel's form (htmx 2 swaps out-of-band elements found in templates)."""
-    return ("<template>" + render_template("review/_counts.html", data=data, oob=True)
-            + render_template("review/_lock.html", data=data, branch=branch, year=year, oob=True)
-            + render_template("review/_bulk.html", data=data, branch=branch, year=year, oob=True) + "</template>")
-
-
 @bp.get("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>")
 @requires(SECRETARIES)
 def row(branch_id: int, year: int, member_id: int):
-    branch, community, _review = _context(branch_id, year)
+    branch, community = _branch(branch_id, year)
     return _row_response(branch, community, year, _member_on_roll_or_404(branch, year, member_id))
 
 
 @bp.get("/branches/<int:branch_id>/review/<int:year>/members/<int:member_id>/override")
 @requires(SECRETARIES)
 def override_form(branch_id: int, year: int, member_id: int):
-    branch, community, review = _context(branch_id, year)
+    branch, community = _branch(branch_id, year)
     member = _member_on_roll_or_404(branch, year, member_id)
     try:
-        check_open(review, year, live_publication(branch.id, year, 4) is not None)
+        open_review(branch, year)
     except ReviewError as err:
         return error_response(err)
     refuse_own_record(member.id)
@@ -176,23 +169,19 @@ def override_form(branch_id: int, year: int, member_id: int):
 @requires(SECRETARIES)
 def grade(branch_id: int, year: int, member_id: int):
     """Confirm the suggestion in one click (action=confirm), or decide another grade with a reason."""
-    branch, community, review = _context(branch_id, year)
+    branch, community = _branch(branch_id, year)
     member = _member_on_roll_or_404(branch, year, member_id)
     form = GradeForm()
     values = {k: v for k, v in as_typed(form).items() if k in ("grade", "reason")}
     try:
-        check_open(review, year, live_publication(branch.id, year, 4) is not None)
         if not form.validate_on_submit():
+            open_review(branch, year)  # a review closed to writes says so before the form's messages
             refused = refusals(form)
             if not {"grade", "reason"} & refused.keys():  # the row form shows those two fields' messages
                 refused["grade"] = next(iter(refused.values()))
             return _refused_grade(branch, community, year, member, refused, values)
-        confirm = form.action.data == "confirm"
-        row_ = load_rows(branch.id, year, today(), scheme_for_year(year), review, only=[member.id])[0]
-        chosen = row_.suggested if confirm else form.grade.data or ""
-        review = ensure_review(branch.id, year, user())
-        decide(review, member, suggested=row_.suggested, score=row_.score.score, reasons_json=row_.reasons_json,
-               grade=chosen, reason="" if confirm else form.reason.data or "", user=user())
+        grade_member(branch, year, member, confirm=form.action.data == "confirm", grade=form.grade.data or "",
+                     reason=form.reason.data or "", by=user(), today=today())
     except ReviewError as err:
         if err.status == 422:
             return _refused_grade(branch, community, year, member, {err.field or "grade": err.text(_)}, values)
@@ -218,23 +207,18 @@ def _refused_grade(branch: Branch, community: Community, year: int, member: Memb
 @requires(SECRETARIES)
 def confirm_all(branch_id: int, year: int):
     """Confirm the suggestion of every member without a decision (the common case)."""
-    branch, community, review = _context(branch_id, year)
+    branch, community = _branch(branch_id, year)
     try:
-        check_open(review, year, live_publication(branch.id, year, 4) is not None)
-        review = ensure_review(branch.id, year, user())
-        scheme = scheme_for_year(year)
-        rows = load_rows(branch.id, year, today(), scheme, review)
-        decide_many(review, [(r.member, r.suggested, r.score.score, r.reasons_json, r.suggested, "")
-                             for r in rows if r.decision is None], user=user())
+        confirm_remaining(branch, year, by=user(), today=today())
     except ReviewError as err:
         return error_response(err, lambda: _page(branch_id, year))
     db.session.commit()
     if not is_htmx():
         return redirect(url_for("review.page", branch_id=branch.id, year=year))
-    data = review_data(branch, community, year, today(), review)
+    data = review_data(branch, community, year, today(), get_review(branch.id, year))
     body = render_template("review/_rows.html", data=data, branch=branch, year=year,
                            own_member_id=current_user.member_id, grades=GRADES)
-    body += _oob_parts(data, branch, year)
+    body += render_template("review/_oob.html", data=data, branch=branch, year=year)
     resp = make_response(body)
     resp.vary.add("HX-Request")
     return resp
@@ -244,17 +228,9 @@ def confirm_all(branch_id: int, year: int):
 @requires(SECRETARIES)
 def confirm(branch_id: int, year: int):
     """Lock the review: grades final, with who, when and the meeting; rectification cases open."""
-    branch, community, review = _context(branch_id, year)
+    branch, _community = _branch(branch_id, year)
     try:
-        check_open(review, year, live_publication(branch.id, year, 4) is not None)
-        if review is None:
-            raise ReviewError("meeting_required", 409)
-        scheme = scheme_for_year(year)
-        rows = load_rows(branch.id, year, today(), scheme, review)
-        current = {r.member.id: (r.suggested, r.score.score, r.reasons_json) for r in rows}
-        problems = {r.member.id: problems_text(r, year, _) for r in rows if r.decision and r.decision.grade == "rectify"}
-        opened = confirm_review(review, current=current, problems=problems,
-                                period_months=scheme.rectification_period_months, user=user(), today=today())
+        opened = lock_review(branch, year, by=user(), today=today(), gettext=_)
     except ReviewError as err:
         return error_response(err, lambda: _page(branch_id, year))
     db.session.commit()
