@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from flask import current_app, flash, g, has_request_context, url_for
+from flask import current_app, flash, g, has_request_context, render_template
 from flask_babel import format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -130,9 +130,9 @@ def sign_in_notice(user: User, current: UserSession) -> None:
         if failures:
             parts.append(ngettext("Since then there has been %(num)d failed password attempt.",
                                   "Since then there have been %(num)d failed password attempts.", failures))
-    message = Markup(" ").join(Markup("<span>{}</span>").format(p) for p in parts)
-    link = Markup(' <a href="{}">{}</a>').format(url_for("account.sign_ins"), _("See my sign-ins"))
-    flash(message + link, "signin-alert" if failures else "signin")
+    # Rendered (and escaped) by its template; Markup so that the layout shows the link as a link.
+    flash(Markup(render_template("account/_sign_in_notice.html", parts=parts)),
+          "signin-alert" if failures else "signin")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from .access import requires, public, EVERYONE
 from . import account_events, audit, passwords, throttle
 from .db import db
-from .demo import DEMO_PASSWORD, is_real_data_present
+from .demo_mode import DEMO_PASSWORD, is_real_data_present
 from .fields import args_form
 from .forms import LoginForm, NextArgs, PasswordForm
 from .models import User

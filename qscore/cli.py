@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from . import passwords
 from .db import db
+from .demo_mode import DEMO_PASSWORD, DEMO_STREET, demo_loaded, is_real_data_present
 from .models import BRANCH_KINDS, ROLES, Branch, Community, Street, User
 from .security import hash_password
 from .streets import create_street
@@ -173,7 +174,7 @@ def demo_command(seed: int) -> None:
     import unicodedata
 
     from .clock import today
-    from .demo import DEMO_PASSWORD, DEMO_STREET, demo_accounts, demo_loaded, is_real_data_present, load_demo
+    from .demo import demo_accounts, load_demo  # the builder, only when the demo is loaded
 
     if is_real_data_present():
         raise click.ClickException(

@@ -21,8 +21,9 @@ streak, two low scores, a veto), one heavier deduction on an otherwise strong me
 checked against the scoring rules while it is built (``qscore.scoring``): a member meant to be
 qualified whose contributions would make them advanced loses some, and the reverse.
 
-The demo is a separate mode: ``is_real_data_present()`` is what the CLI checks before loading it,
-and what the login can check to refuse the demo's shared password once real data exists.
+The demo is a separate mode: ``is_real_data_present()`` (qscore/demo_mode.py, which the running app
+imports instead of this builder) is what the CLI checks before loading it, and what the login checks
+to refuse the demo's shared password once real data exists.
 
 A meeting's ``expected_count`` is the branch's roll on the day less members on a registered leave
 (the attendance definition of scheme.default.json's branch index and the figures page).
@@ -38,10 +39,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, func, insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from . import audit
 from .db import db
+# Re-exported: the load actions and the tests read them here too; the running app imports demo_mode only.
+from .demo_mode import DEMO_PASSWORD, DEMO_STREET, DEMO_TOTP_SECRET, demo_loaded, is_real_data_present  # noqa: F401
 from .models import (Branch, BranchSpell, Community, Household, HouseholdVisit, Leave, Meeting, Member, MemberPost,
                      MemberType, PointEntry, PostKind, PostService, Reconciliation, RectificationCase, ResidentQuery,
                      SelfRecord, Street, TeamMembership, User, VolunteerTeam)
@@ -51,10 +54,6 @@ from .scoring import Entry, MemberLedger, entry_points, suggest_grade, year_scor
 from .second_step import enrol_fixed
 from .security import hash_password
 
-DEMO_PASSWORD = "qscore-demo"
-# The demo administrator's second step (qscore/second_step), published in the README so anyone can try it.
-DEMO_TOTP_SECRET = "5RSYYAEI3WBO62SEUUXU7JYGO2OEGSTV"
-DEMO_STREET = "示范街道"
 DEFAULT_SEED = 2026
 
 # (name, booklet prefix, housing estates)
@@ -180,21 +179,6 @@ def demo_accounts() -> list[tuple[str, str, str]]:
     rows += [(f"branch{i + 1:02d}", "branch_secretary", b[1]) for i, b in enumerate(BRANCHES)]
     rows += [(f"member{i + 1}", "member", BRANCHES[b][1]) for i, (b, _t, _w) in enumerate(MEMBER_ACCOUNTS)]
     return rows
-
-
-def is_real_data_present() -> bool:
-    """True when the database holds anything that is not the demo: a street not marked demo, or
-    members or accounts outside a demo street."""
-    demo_streets = select(Street.id).where(Street.demo.is_(True))
-    return bool(
-        db.session.scalar(select(exists().where(Street.demo.is_(False))))
-        or db.session.scalar(select(exists().where(Member.street_id.not_in(demo_streets))))
-        or db.session.scalar(select(exists().where(User.street_id.not_in(demo_streets))))
-    )
-
-
-def demo_loaded() -> bool:
-    return bool(db.session.scalar(select(exists().where(Street.demo.is_(True)))))
 
 
 # ---------------------------------------------------------------------------------------------

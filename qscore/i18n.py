@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
-from flask_babel import Babel, get_translations
+from flask_babel import Babel, get_locale, get_translations
 from flask_login import current_user
 
 from .access import public
@@ -26,21 +26,18 @@ def select_locale() -> str:
 
 
 def _translations():
-    """The request's translations, remembered beside the locale they belong to.
+    """The request's translations, remembered on ``g`` beside the locale they belong to.
 
     Flask-Babel looks the domain, the locale and the catalogue up again on every call (~20 µs);
-    a roster calls gettext over a hundred times. A forced locale (``force_locale``) sets a new
-    locale object, so the remembered catalogue is used only while the locale is the same one.
+    a roster calls gettext over a hundred times. ``force_locale`` sets a new locale object, so the
+    remembered catalogue is used only while ``get_locale()`` returns the very same one.
     """
-    ctx = g.get("_flask_babel")
-    if ctx is not None:
-        cached = getattr(ctx, "qscore_translations", None)
-        if cached is not None and cached[0] is getattr(ctx, "babel_locale", None):
-            return cached[1]
+    locale = get_locale()
+    cached = g.get("qscore_translations")
+    if cached is not None and cached[0] is locale:
+        return cached[1]
     translations = get_translations()
-    ctx = g.get("_flask_babel")
-    if ctx is not None:
-        ctx.qscore_translations = (getattr(ctx, "babel_locale", None), translations)
+    g.qscore_translations = (locale, translations)
     return translations
 
 

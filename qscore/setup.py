@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import audit, throttle
 from .access import public
 from .db import db
+from .demo_mode import DEMO_PASSWORD, is_real_data_present
 from .fields import ArgsForm, Text, args_form
 from .forms import SetupForm
 from .models import Street, User
@@ -208,7 +209,7 @@ def setup():
 def demo():
     """Explore with a demo street instead of creating a real one (only on an empty database, with the code)."""
     from .clock import today
-    from .demo import DEMO_PASSWORD, is_real_data_present, load_demo
+    from .demo import load_demo  # the builder, only when the demo is loaded
 
     if accounts_exist() or is_real_data_present():
         abort(404)

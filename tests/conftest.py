@@ -19,7 +19,7 @@ from sqlalchemy import update
 
 from qscore import create_app
 from qscore.db import db
-from qscore.demo import DEMO_TOTP_SECRET
+from qscore.demo_mode import DEMO_TOTP_SECRET
 from qscore.models import Branch, Community, Street, User
 
 FIXED_TODAY = date(2026, 5, 20)

@@ -146,6 +146,22 @@ def test_the_notice_speaks_english_too(app, client, people, clock):
     assert "Last login: 6 Dec 2026, 14:05, from 10.0.3.17. Since then there has been 1 failed password attempt." in body
 
 
+def test_the_notice_links_to_my_sign_ins_and_quotes_the_stored_address_as_text(app, client, people, clock):
+    assert login(client).status_code == 302
+    client.post("/logout")
+    with app.app_context():  # whatever a stored address holds, the notice shows it as text, never as markup
+        first = db.session.scalar(select(UserSession).order_by(UserSession.id))
+        first.ip = '<b onclick="x()">10.0.3.17</b>'
+        db.session.commit()
+    clock.advance(hours=1)
+    assert login(client, address=HOME).status_code == 302
+    html = page(client, address=HOME)
+    notice = re.search(r'<div class="flash flash-signin" role="status">(.*?)</div>', html, re.S).group(1)
+    assert notice == ('<span>上次登录：2026年12月6日 14:05，来自 &lt;b onclick=&#34;x()&#34;&gt;10.0.3.17&lt;/b&gt;。</span> '
+                      '<a href="/account/sign-ins">查看我的登录记录</a>')
+    assert "我的登录记录" in page(client, "/account/sign-ins", address=HOME)
+
+
 # ---------------------------------------------------------------------------------------------
 # Changes to the way in: a banner until acknowledged
 # ---------------------------------------------------------------------------------------------

@@ -107,6 +107,28 @@ def test_booklet_shows_capped_year_score(client, auth, bk, app):
     assert '<div class="stat-value">57.5</div>' in html
 
 
+def test_month_figures_show_their_sign_and_zero_in_the_month_head_and_the_summary(client, auth, bk, app):
+    with app.app_context(), app.test_request_context():
+        record_entry(member=db.session.get(Member, bk.member), indicator_code="K1", value=None,
+                     earned_on=date(2026, 2, 12), note="无故缺席主题党日",
+                     user=db.session.get(User, db.session.scalar(select(User.id).where(User.username == "bs"))),
+                     today=FIXED_TODAY)
+        db.session.commit()
+    auth.login("m1")
+    html = client.get(f"/members/{bk.member}").get_data(as_text=True)
+    february = html[html.index('id="month-2"'):html.index('id="month-1"')]
+    assert '<dd><span class="neg">-2</span></dd>' in february                      # K, and the month total
+    assert '<div class="fig-total"><dt>当月合计</dt><dd><span class="neg">-2</span></dd></div>' in february
+    assert '<dd><span class="zero">0</span></dd>' in february                      # no J or Z in February
+    march = html[html.index('id="month-3"'):html.index('id="month-2"')]
+    assert '<div class="fig-total"><dt>当月合计</dt><dd><span class="">+1</span></dd></div>' in march
+    summary = html[html.index('class="table booklet-summary"'):html.index("</table>", html.index("booklet-summary"))]
+    assert ('<td class="num"><span class="zero">0</span></td>\n            <td class="num"><span class="zero">0</span></td>\n'
+            '            <td class="num"><span class="neg">-2</span></td>\n'
+            '            <td class="num strong"><span class="neg">-2</span></td>') in summary       # February's row
+    assert '<td class="num"><span class="neg">-2</span></td>\n            <td class="num muted small">' in summary  # the year's K
+
+
 def test_mine_redirects_to_own_booklet(client, auth, bk):
     auth.login("m1")
     resp = client.get("/booklet")

@@ -1,6 +1,8 @@
 """Demo mode: chosen on the setup page, announced on every page, and closed once real data exists."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from qscore.db import db
@@ -74,3 +76,51 @@ def test_demo_accounts_are_disabled_once_a_real_street_is_created(app, client, r
         assert account is not None and account.active is False  # disabled, not deleted
         assert db.session.scalar(select(AuditLog.summary).where(AuditLog.action == "account_disabled")) == \
             "branch01: demo account, a real street was created"
+
+
+# Run in a fresh interpreter: the suite itself imports qscore.demo, so only a new process shows what a server loads.
+_SERVER_SCRIPT = r"""
+import json, sys
+from datetime import date
+from qscore import create_app
+from qscore.db import db
+from qscore.models import Street, User
+from qscore.security import hash_password
+
+app = create_app({"TESTING": True, "SECRET_KEY": "x", "WTF_CSRF_ENABLED": False, "SQLALCHEMY_DATABASE_URI": sys.argv[1],
+                  "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "FIXED_TODAY": date(2026, 5, 20),
+                  "SETUP_TOKEN_FILE": sys.argv[2], "SECOND_STEP_REQUIRED_ROLES": ()})
+with app.app_context():
+    db.create_all()
+    street = Street(name="幸福街道")
+    db.session.add(street)
+    db.session.flush()
+    for name, pw in (("admin", "correct-horse-9"), ("shared", "qscore-demo")):
+        db.session.add(User(username=name, display_name=name, role="street_admin", street_id=street.id,
+                            password_hash=hash_password(pw)))
+    db.session.commit()
+client = app.test_client()
+statuses = [client.get("/login").status_code,
+            client.post("/login", data={"username": "shared", "password": "qscore-demo"}).status_code,
+            client.post("/login", data={"username": "admin", "password": "correct-horse-9"}).status_code,
+            client.get("/").status_code]
+print(json.dumps({"statuses": statuses, "demo": "qscore.demo" in sys.modules,
+                  "demo_mode": "qscore.demo_mode" in sys.modules}))
+"""
+
+
+def test_a_server_never_imports_the_demo_builder(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-c", _SERVER_SCRIPT, f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                           str(tmp_path / "setup-token")], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    # The login page, the demo password refused beside real data (the check ran), a login, the home page.
+    assert seen["statuses"] == [200, 422, 302, 200]
+    assert seen["demo_mode"] is True and seen["demo"] is False

@@ -1,11 +1,19 @@
 """Chinese first, English second; the choice sticks and every message is translated."""
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
+from flask import render_template_string
+from flask_babel import force_locale
 
-from .conftest import TEST_PASSWORD
+from qscore.db import db
+from qscore.ledger import record_entry
+from qscore.models import User
+
+from .conftest import FIXED_TODAY, TEST_PASSWORD, make_member
 
 PO = Path(__file__).resolve().parent.parent / "qscore/translations/zh_Hans_CN/LC_MESSAGES/messages.po"
 
@@ -49,3 +57,49 @@ def test_every_message_has_a_chinese_translation():
     missing = [m.id for m in catalog if m.id and (not m.string or (isinstance(m.string, tuple) and not all(m.string)))]
     fuzzy = [m.id for m in catalog if m.id and m.fuzzy]
     assert missing == [] and fuzzy == []
+
+
+@pytest.fixture
+def member_id(app, org):
+    with app.app_context(), app.test_request_context():
+        m = make_member(org.branch_id, "张三", "B")
+        record_entry(member=m, indicator_code="J1", value=None, earned_on=date(2026, 3, 10), note="",
+                     user=db.session.get(User, org.branch_secretary_id), today=FIXED_TODAY)
+        db.session.commit()
+        return m.id
+
+
+def test_an_english_users_booklet_print_is_chinese_and_the_booklet_english(client, auth, member_id):
+    client.set_cookie("qscore_lang", "en")
+    auth.login("admin")
+    printed = client.get(f"/members/{member_id}/print").get_data(as_text=True)
+    assert "返回积分手册" in printed and "当月合计" in printed and "姓名" in printed
+    assert "Back to the booklet" not in printed and "Month total" not in printed
+    page = client.get(f"/members/{member_id}").get_data(as_text=True)
+    assert "Entries month by month" in page and "Month total" in page and "逐月积分明细" not in page
+
+
+def test_a_chinese_user_sees_the_booklet_and_its_print_in_chinese(client, auth, member_id):
+    auth.login("admin")
+    page = client.get(f"/members/{member_id}").get_data(as_text=True)
+    assert "逐月积分明细" in page and "当月合计" in page and "Entries month by month" not in page
+    printed = client.get(f"/members/{member_id}/print").get_data(as_text=True)
+    assert "返回积分手册" in printed and "Back to the booklet" not in printed
+
+
+@pytest.mark.parametrize("lang, own, other, forced", [("en", "Log in", "登录", "zh_CN"), ("zh_CN", "登录", "Log in", "en")])
+def test_a_forced_locale_changes_only_what_is_rendered_inside_it(app, lang, own, other, forced):
+    """The templates' catalogue is remembered for the request: a part rendered in another language
+    (the booklet's print) must not leak into what the same request renders before or after it."""
+    text = '{{ _("Log in") }}'
+    with app.test_request_context("/", headers={"Cookie": f"qscore_lang={lang}"}):
+        before = render_template_string(text)
+        with force_locale(forced):
+            inside = [render_template_string(text), render_template_string(text)]
+        after = render_template_string(text)
+    assert (before, inside, after) == (own, [other, other], own)
+
+
+def test_no_private_flask_babel_state_is_read():
+    package = Path(__file__).resolve().parent.parent / "qscore"
+    assert [p.name for p in package.rglob("*.py") if "_flask_babel" in p.read_text(encoding="utf-8")] == []
