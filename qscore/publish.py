@@ -13,20 +13,21 @@ from wtforms import SelectChoice, SelectField
 from wtforms.widgets import TextInput
 
 from .access import requires, SECRETARIES, STREET_ADMIN
-from . import audit
 from .access import branches_in_scope, get_branch_or_404, get_publication_or_404
 from .clock import today
 from .db import db
 from .fields import ArgsForm, Count, Day, Note, Points, Text, args_form, as_typed, refusals
 from .htmx import is_htmx
-from .ledger import NOTE_MAX, type_history
-from .models import (Branch, Community, Member, Publication, Reconciliation, ResidentQuery, SelfRecord, Street,
-                     User)
-from .publication import (PublishError, later_adjustments, live_publication, members_on_roll, period, publish, quarter_bounds,
+from .ledger import NOTE_MAX
+from .models import Branch, Community, Member, Publication, ResidentQuery, Street, User
+from .publication import (PublishError, later_adjustments, live_publication, period, publish, quarter_bounds,
                           readiness, retract, snapshot, verify)
+from .reconciliation import (STATUSES, BookletItemRefused, add_booklet_item, booklet_item_choices,
+                             booklet_item_problems, ensure_unpublished, quarter_data, quarter_member)
+from .reconciliation import reconcile as reconcile_member, reconcile_all as reconcile_remaining
+from .refusals import Refusal
 from .scheme_versions import scheme_for_year
 from .templating import local_time
-from .scoring import EntryError, check_earned_on, entry_points, score_members, type_on
 
 bp = Blueprint("publish", __name__)
 
@@ -36,7 +37,7 @@ class YearArg(ArgsForm):
 
 
 class ReconcileForm(FlaskForm):
-    status = SelectField(choices=[SelectChoice(s) for s in ("agrees", "deferred", "clear")])
+    status = SelectField(choices=[SelectChoice(s) for s in STATUSES])
 
 
 class BookletItemForm(FlaskForm):
@@ -91,20 +92,6 @@ def index():
                            year=year, day=day)
 
 
-def _quarter_data(branch: Branch, year: int, quarter: int):
-    _start, end = quarter_bounds(year, quarter)
-    members = members_on_roll(branch.id, end)
-    ids = [m.id for m in members]
-    scores = score_members(db.session, scheme_for_year(year), year, end, members)
-    pending = dict(db.session.execute(
-        select(SelfRecord.member_id, func.count()).where(
-            SelfRecord.member_id.in_(ids), SelfRecord.status == "pending", SelfRecord.earned_on <= end)
-        .group_by(SelfRecord.member_id)).all()) if ids else {}
-    recon = {r.member_id: r for r in db.session.scalars(select(Reconciliation).where(
-        Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter))}
-    return members, scores, pending, recon
-
-
 @bp.get("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>")
 @requires(SECRETARIES)
 def quarter(branch_id: int, year: int, quarter: int, publish_form: PublishForm | None = None):
@@ -125,7 +112,7 @@ def quarter(branch_id: int, year: int, quarter: int, publish_form: PublishForm |
                                adjustments=_adjustments(published), later=later_adjustments(published),
                                publisher=db.session.get(User, published.published_by_id),
                                query_counts=list(counts.values()), **context)
-    members, scores, pending, recon = _quarter_data(branch, year, quarter)
+    members, scores, pending, recon = quarter_data(branch, year, quarter)
     state = readiness(branch, year, quarter, day)
     form = publish_form or PublishForm(formdata=None, total=len(members))
     return render_template("publish/quarter.html", members=members, scores=scores, pending=pending, recon=recon,
@@ -139,15 +126,14 @@ def _adjustments(pub: Publication) -> list[dict]:
 
 
 def _member_in_quarter(branch: Branch, year: int, quarter: int, member_id: int) -> Member:
-    _start, end = quarter_bounds(year, quarter)
-    member = next((m for m in members_on_roll(branch.id, end) if m.id == member_id), None)
+    member = quarter_member(branch, year, quarter, member_id)
     if member is None:
         abort(404)
     return member
 
 
 def _row_response(branch: Branch, year: int, quarter: int, member: Member, status: int = 200, **extra):
-    members, scores, pending, recon = _quarter_data(branch, year, quarter)
+    members, scores, pending, recon = quarter_data(branch, year, quarter)
     body = render_template("publish/_member_row.html", branch=branch, year=year, quarter=quarter, m=member,
                            s=scores[member.id], pending=pending, recon=recon, scheme=scheme_for_year(year),
                            editable=live_publication(branch.id, year, quarter) is None, **extra)
@@ -167,26 +153,13 @@ def reconcile(branch_id: int, year: int, quarter: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
     member = _member_in_quarter(branch, year, quarter, member_id)
-    if live_publication(branch.id, year, quarter) is not None:
-        abort(409)
     form = ReconcileForm()
-    if not form.validate_on_submit():  # the page's buttons send one of the three
-        abort(400)
-    status = form.status.data
-    row = db.session.scalar(select(Reconciliation).where(
-        Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter,
-        Reconciliation.member_id == member.id))
-    before = row.status if row else None
-    if status == "clear":
-        if row is not None:
-            db.session.delete(row)
-    elif row is None:
-        db.session.add(Reconciliation(branch_id=branch.id, year=year, quarter=quarter, member_id=member.id,
-                                      status=status, recorded_by_id=current_user.id))
-    else:
-        row.status, row.recorded_by_id = status, current_user.id
-    audit.record("reconciled", member, member_id=member.id, before=before, after=status,
-                 summary=f"{branch.name} {period(year, quarter)}: {member.name} {status}")
+    try:  # published: 409; a status not on the page's buttons: 400
+        reconcile_member(branch, year, quarter, member, form.status.data if form.validate_on_submit() else None,
+                         by=current_user._get_current_object())
+    except Refusal as err:
+        db.session.rollback()
+        abort(err.status)
     db.session.commit()
     if not is_htmx():
         return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
@@ -202,22 +175,17 @@ def reconcile_all(branch_id: int, year: int, quarter: int):
     the differences need a click each."""
     branch, _c = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
-    if live_publication(branch.id, year, quarter) is not None:
-        abort(409)
-    members, _scores, pending, recon = _quarter_data(branch, year, quarter)
-    todo = [m for m in members if m.id not in recon and not pending.get(m.id)]
-    if todo:
-        db.session.add_all([Reconciliation(branch_id=branch.id, year=year, quarter=quarter, member_id=m.id,
-                                           status="agrees", recorded_by_id=current_user.id) for m in todo])
-        audit.record("reconciled_all", branch, after={"agrees": [m.id for m in todo]},
-                     summary=f"{branch.name} {period(year, quarter)}: {len(todo)} booklets agree")
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same click twice: the first marked them
-            db.session.rollback()
+    try:
+        reconcile_remaining(branch, year, quarter, by=current_user._get_current_object())
+        db.session.commit()
+    except PublishError as err:
+        db.session.rollback()
+        abort(err.status)
+    except IntegrityError:  # the same click twice: the first marked them
+        db.session.rollback()
     if not is_htmx():
         return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
-    members, scores, pending, recon = _quarter_data(branch, year, quarter)
+    members, scores, pending, recon = quarter_data(branch, year, quarter)
     state = readiness(branch, year, quarter, today())
     context = dict(branch=branch, year=year, quarter=quarter, members=members, scores=scores, pending=pending,
                    recon=recon, scheme=scheme_for_year(year))
@@ -237,46 +205,30 @@ def booklet_item(branch_id: int, year: int, quarter: int, member_id: int):
     branch, _c = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
     member = _member_in_quarter(branch, year, quarter, member_id)
-    if live_publication(branch.id, year, quarter) is not None:
-        abort(409)
-    scheme = scheme_for_year(year)
-    start, end = quarter_bounds(year, quarter)
-    type_code = type_on(type_history(member.id), end)
-    choices = [i for i in scheme.applicable(type_code) if i.category != "K" and not i.veto]
     form = BookletItemForm()
     posted = form.is_submitted()
     errors: dict[str, str] = {}
-    if posted:
-        form.validate()
-        errors = refusals(form)
-        ind = next((i for i in choices if i.code == form.indicator.data), None)
-        earned = form.earned_on.data
-        if ind is None:
-            errors["indicator"] = _("Choose an indicator.")
-        if earned is not None and not (start <= earned <= end):
-            errors["earned_on"] = _("The date must fall in %(period)s.", period=period(year, quarter))
-        elif earned is not None and earned < member.on_roll_since:
-            errors["earned_on"] = _("The member came onto the roll on %(d)s.", d=member.on_roll_since.isoformat())
-        quantity = None
-        if ind is not None and earned is not None and not errors:
-            try:
-                check_earned_on(earned, today(), previous_year_open=True)
-                value = entry_points(scheme, ind, type_on(type_history(member.id), earned),
-                                     form.hours.data if ind.is_hours else None)
-                quantity = value.quantity
-            except EntryError as err:
-                errors["hours" if ind.is_hours else "earned_on"] = err.text(_)
-        if not errors:
-            sr = SelfRecord(member_id=member.id, indicator_code=ind.code, earned_on=earned, quantity=quantity,
-                            note=form.note.data, origin="reconciliation", created_by_id=current_user.id)
-            db.session.add(sr)
-            db.session.flush()
-            audit.record("booklet_item_added", sr, member_id=member.id,
-                         summary=f"{member.name} {ind.code} {earned}: {form.note.data[:200]}")
+    try:  # a published quarter answers 409, whatever was sent
+        if not posted:
+            ensure_unpublished(branch, year, quarter)
+        elif form.validate():
+            add_booklet_item(branch, year, quarter, member, indicator_code=form.indicator.data,
+                             earned_on=form.earned_on.data, hours=form.hours.data, note=form.note.data,
+                             by=current_user._get_current_object(), today=today())
             db.session.commit()
             return _row_response(branch, year, quarter, member)
-    return _row_response(branch, year, quarter, member, status=422 if posted else 200,
-                         item_form=True, choices=choices, values=as_typed(form), errors=errors)
+        else:  # the form's own refusals, and what the quarter's rules say of the rest
+            ensure_unpublished(branch, year, quarter)
+            errors = refusals(form) | {name: err.text(_) for name, err in booklet_item_problems(
+                member, year, quarter, indicator_code=form.indicator.data, earned_on=form.earned_on.data).items()}
+    except PublishError as err:
+        db.session.rollback()
+        abort(err.status)
+    except BookletItemRefused as refused:
+        db.session.rollback()
+        errors = refused.texts(_)
+    return _row_response(branch, year, quarter, member, status=422 if posted else 200, item_form=True,
+                         choices=booklet_item_choices(member, year, quarter), values=as_typed(form), errors=errors)
 
 
 @bp.get("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/sheet")
@@ -285,7 +237,7 @@ def sheet(branch_id: int, year: int, quarter: int):
     """The printable reconciliation sheet for the branch meeting (A4)."""
     branch, community = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
-    members, scores, _pending, _recon = _quarter_data(branch, year, quarter)
+    members, scores, _pending, _recon = quarter_data(branch, year, quarter)
     return render_template("publish/sheet.html", branch=branch, community=community, year=year, quarter=quarter,
                            period=period(year, quarter), members=members, scores=scores, day=today(),
                            scheme=scheme_for_year(year))

@@ -395,6 +395,16 @@ def test_excused_without_leave_or_reason_is_refused(app, client, auth, org, rost
     assert resp.status_code == 422 and entries(app) == []
 
 
+def test_a_type_3_member_excused_gives_the_reason_in_the_lines_one_box(app, client, auth, org, roster):
+    """The page names a type 3 member's box proof-<id> (it also takes the proof of attending where they live)."""
+    auth.login("bs")
+    resp = meeting(client, org, {roster["a"]: "attended", roster["c"]: "excused", roster["d"]: "attended"},
+                   **{f"proof-{roster['c']}": "住院"})
+    assert resp.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Leave.reason).where(Leave.member_id == roster["c"])) == "住院"
+
+
 def test_attended_where_they_live_is_j1_with_proof_for_type_c_only(app, client, auth, org, roster):
     auth.login("bs")
     resp = meeting(client, org, {roster["a"]: "attended", roster["c"]: "home", roster["d"]: "attended"},

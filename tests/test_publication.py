@@ -247,6 +247,41 @@ def test_booklet_item_becomes_a_pending_self_record(app, client, auth, org, memb
         assert (sr.origin, sr.status, sr.created_by_id) == ("reconciliation", "pending", org.branch_secretary_id)
 
 
+def test_a_booklet_items_quarter_rules_are_said_in_chinese_beside_the_forms_own(app, client, auth, org, members):
+    with app.app_context():
+        came_in_february = make_member(org.branch_id, "二月来的", "A", on_roll_since=date(2026, 2, 1)).id
+        db.session.commit()
+    auth.login("bs")
+    url = f"/branches/{org.branch_id}/quarters/2026/1/members/{{m}}/booklet-item"
+    before = written(app)
+    refused(app, client.post(url.format(m=members[0]), headers=HX,
+                             data={"indicator": "J5", "earned_on": "2026-05-01", "note": "学习笔记"}),
+            "日期应在 2026-Q1 之内。", before)
+    refused(app, client.post(url.format(m=came_in_february), headers=HX,
+                             data={"indicator": "J5", "earned_on": "2026-01-20", "note": "学习笔记"}),
+            "该党员于 2026-02-01 登记在册。", before)
+    # The note the form refuses, and an indicator and a date the quarter refuses: every message at once.
+    resp = client.post(url.format(m=members[0]), headers=HX, data={"indicator": "K1", "earned_on": "2026-05-01"})
+    refused(app, resp, "请写明积分手册上的记录", before)
+    assert "请选择积分指标" in resp.get_data(as_text=True) and "日期应在 2026-Q1 之内。" in resp.get_data(as_text=True)
+
+
+def test_a_published_quarter_refuses_reconciliation_changes_with_409(app, client, auth, org, members):
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    assert publish(client, org).status_code == 302
+    before = written(app)
+    base = f"/branches/{org.branch_id}/quarters/2026/1"
+    item = f"{base}/members/{members[0]}/booklet-item"
+    for status in ("clear", "bogus"):  # published comes first, whatever the request says
+        assert client.post(f"{base}/members/{members[0]}/reconcile", data={"status": status},
+                           headers=HX).status_code == 409
+    assert client.post(f"{base}/reconcile-all", headers=HX).status_code == 409
+    assert client.get(item, headers=HX).status_code == 409
+    assert client.post(item, headers=HX, data={"indicator": "J5", "earned_on": "2026-02-01"}).status_code == 409
+    assert written(app) == before
+
+
 def test_scope(app, client, auth, org, members):
     auth.login("bs2")
     assert client.get(Q1.format(b=org.branch_id)).status_code == 404

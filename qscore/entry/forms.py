@@ -12,10 +12,9 @@ from wtforms.widgets import TextInput
 from ..fields import ArgsForm, Choices, Day, IdChoice, Ids, Note, Points, Text
 from ..idempotency import KEY_MAX
 from ..ledger import NOTE_MAX
+from ..meetings import STATUSES  # the meeting service's lines, offered by the form
 from ..models import LEAVE_KINDS, MEETING_KINDS, Meeting, Member, PointEntry
 
-STATUSES = ("attended", "excused", "home", "absent")
-GUESTS_MAX = 200
 PROOF_MAX = 200  # the proof goes into the entry's note with a sentence around it (NOTE_MAX in all)
 
 

@@ -79,6 +79,36 @@ def test_the_secretary_records_a_meeting_they_attended_in_one_save(page, browser
     assert _count(fresh_db, PointEntry, PointEntry.member_id == branch["赵书记"]) == 1
 
 
+def test_a_meeting_with_a_line_to_correct_records_nothing_until_it_is_corrected(page, fresh_db, branch, login, a11y):
+    from qscore.models import Leave, Meeting
+
+    login("bs")
+    page.goto(f"/branches/{_branch_id(fresh_db)}/meetings/new")
+    page.get_by_label("主题").fill("五月主题党日")
+    li, wang = page.locator("tr", has_text="李娜"), page.locator("tr", has_text="王秀英")
+    # 李娜 (type 3) is excused and the reason is typed in her line's one box; 王秀英 is excused with no reason.
+    li.get_by_role("radio", name="请假").check()
+    li.get_by_label("李娜 的请假原因或证明").fill("住院")
+    wang.get_by_role("radio", name="请假").check()
+    page.get_by_role("button", name="其余全部出席").click()
+    page.get_by_role("button", name="登记会议").click()
+    expect(page.locator(".flash-error")).to_contain_text("未写入任何记录：下方有 1 名党员的信息需要修改。")
+    expect(wang.get_by_role("alert")).to_contain_text("该日没有登记请假：请填写原因以登记请假。")
+    expect(li.get_by_role("alert")).to_have_count(0)
+    expect(li.get_by_label("李娜 的请假原因或证明")).to_have_value("住院")  # what was typed is kept
+    assert (_count(fresh_db, PointEntry), _count(fresh_db, Meeting), _count(fresh_db, Leave)) == (4, 0, 0)
+    a11y.check(page)
+    screenshot(page, "meeting-line-to-correct")
+
+    wang.get_by_label("王秀英 的请假原因或证明").fill("外出探亲")
+    page.get_by_role("button", name="登记会议").click()
+    expect(page.locator(".flash")).to_contain_text("会议已登记")
+    with fresh_db.app_context():
+        reasons = dict(db.session.execute(select(Member.name, Leave.reason).join(Leave, Leave.member_id == Member.id)).all())
+    assert reasons == {"李娜": "住院", "王秀英": "外出探亲"}
+    assert _count(fresh_db, Meeting) == 1
+
+
 def test_undo_any_entry_from_the_booklet(page, fresh_db, branch, login, a11y):
     login("bs")
     page.goto(f"/members/{branch['张伟']}")
