@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -13,7 +13,7 @@ from qscore.scheme import Scheme, default_scheme_data
 from qscore.scoring import (
     REASON_TEXTS, CapHit, Entry, EntryError, MemberLedger, MissingTypeHistory, Reason, early_warnings,
     entry_points, check_earned_on, check_note, live_entries, longest_run, max_score, month_points,
-    month_types, months_on_roll, quarter_points, quarters_on_roll, round_half_up, score_member,
+    month_types, months_on_roll, quarter_points, quarters_on_roll, round_half_up, round_units, score_member,
     suggest_grade, type_on, year_score,
 )
 
@@ -76,6 +76,35 @@ def full_basic_ab() -> list[Entry]:
 ])
 def test_round_half_up(value, expected):
     assert str(round_half_up(value)) == expected
+
+
+@pytest.mark.parametrize("value, places, expected", [
+    (Fraction(12345, 10000), 3, "1.235"),
+    (Decimal("-0.0005"), 3, "-0.001"),
+    (Decimal("0.0004"), 3, "0.000"),
+    (Fraction(-4, 10000), 3, "0.000"),   # never "-0.000"
+    (Decimal("-0.04"), 1, "0.0"),
+    (Fraction(5, 2), 0, "3"),
+    (7, 2, "7.00"),
+])
+def test_round_half_up_to_places(value, places, expected):
+    assert str(round_half_up(value, places)) == expected
+
+
+def _decimal_half_up(n: int, den: int, places: int) -> Decimal:
+    """Decimal's own ROUND_HALF_UP of n / den (exact enough: 80 digits cannot fall on a false tie here)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        d = (Decimal(n) / Decimal(den)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return d if d else Decimal(0).scaleb(-places)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(-10 ** 15, 10 ** 15), st.integers(1, 10 ** 6), st.integers(0, 4))
+def test_property_round_units_is_round_half_up(n, den, places):
+    """The integer form used by the year score and round_half_up are one rule, and it is Decimal's ROUND_HALF_UP."""
+    assert repr(round_units(n, den)) == repr(round_half_up(Fraction(n, den))) == repr(_decimal_half_up(n, den, 1))
+    assert repr(round_half_up(Fraction(n, den), places)) == repr(_decimal_half_up(n, den, places))
 
 
 # --- types and pro-rating -------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""The ledger as the rules see it: live points summed per (indicator, category, month)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Iterable, NamedTuple
+
+from .periods import quarter_of
+
+SCORED_CATEGORIES = ("J", "Z")  # positive categories: capped; K (deductions) is never capped
+Key = tuple[str, str, int]  # (indicator_code, category, month 1-12)
+
+
+class Entry(NamedTuple):
+    """One ledger row as the pure layer sees it (tests and in-memory callers)."""
+
+    indicator_code: str
+    category: str
+    earned_on: date
+    points: Decimal
+    id: int | None = None
+    corrects_id: int | None = None
+
+
+def live_entries(entries: Iterable[Entry]) -> list[Entry]:
+    """Entries that count: not a correction, and not corrected (the SQL layer's rule, in Python)."""
+    entries = list(entries)
+    corrected = {e.corrects_id for e in entries if e.corrects_id is not None}
+    return [e for e in entries if e.corrects_id is None and (e.id is None or e.id not in corrected)]
+
+
+@dataclass
+class MemberLedger:
+    """A member's LIVE points of one year, summed per (indicator_code, category, month).
+
+    ``counts`` says how many live entries make up each sum (a veto's points are 0, so presence is
+    read from counts, not sums); ``first_dates`` the earliest date earned under each key (for
+    reasons such as "heavier deduction on 2026-03-05"). The sums must hold only entries earned on
+    or before the as_of date they are scored for.
+    """
+
+    sums: dict[Key, Decimal] = field(default_factory=dict)
+    counts: dict[Key, int] = field(default_factory=dict)
+    first_dates: dict[Key, date] = field(default_factory=dict)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[Entry], *, year: int | None = None,
+                     as_of: date | None = None) -> "MemberLedger":
+        """Aggregate raw entries exactly as ``fetch_ledgers`` does: live only, within the year, to as_of."""
+        ledger = cls()
+        for e in live_entries(entries):
+            if year is not None and e.earned_on.year != year:
+                continue
+            if as_of is not None and e.earned_on > as_of:
+                continue
+            ledger.add(e.indicator_code, e.category, e.earned_on, Decimal(e.points))
+        return ledger
+
+    def add(self, indicator_code: str, category: str, earned_on: date, points: Decimal, count: int = 1) -> None:
+        key = (indicator_code, category, earned_on.month)
+        self.sums[key] = self.sums.get(key, Decimal(0)) + points
+        self.counts[key] = self.counts.get(key, 0) + count
+        if key not in self.first_dates or earned_on < self.first_dates[key]:
+            self.first_dates[key] = earned_on
+
+    def months_with(self, codes: Iterable[str], last_month: int = 12) -> set[int]:
+        """Months (1-12, up to last_month) with at least one live entry of these indicators."""
+        codes = frozenset(codes)
+        return {m for (code, _cat, m), n in self.counts.items() if n and code in codes and m <= last_month}
+
+    def quarters_with_category(self, category: str, last_month: int = 12) -> set[int]:
+        return {quarter_of(m) for (_code, cat, m), n in self.counts.items()
+                if n and cat == category and m <= last_month}
+
+    def first_date(self, code: str, last_month: int = 12) -> date | None:
+        dates = [d for (c, _cat, m), d in self.first_dates.items() if c == code and m <= last_month
+                 and self.counts.get((c, _cat, m))]
+        return min(dates) if dates else None
