@@ -186,7 +186,7 @@ class Thresholds:
     min_months_on_roll_for_grade: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: compiled(scheme) caches per object (qscore/scoring/compiled.py)
 class Scheme:
     types: dict[str, TypeDef]
     categories: dict[str, CategoryDef]

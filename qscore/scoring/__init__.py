@@ -4,9 +4,11 @@ Two layers, in this one package so the rules live in one place:
 
 1. Pure functions (no Flask, no database): a member's type history and a ``MemberLedger`` of live
    points summed per (indicator, category, month) go in; a ``YearScore``, ``PeriodPoints``, a
-   ``Grade`` and early warnings come out. Arithmetic is exact: sums and month/quarter caps in
-   ``Decimal`` (no division, so exact at any realistic size), anything pro-rated over 12 months in
-   ``Fraction``; only a final figure is rounded, half up, to one decimal.
+   ``Grade`` and early warnings come out. Arithmetic is exact and in integers: points in tenths,
+   caps in the scheme's units, pro-rated figures in twelfths of them (compiled.py says why that is
+   exact for every scheme Scheme.from_dict accepts); only a final figure is rounded, half up, to one
+   decimal. There is one way to score; the rules as written, in Decimals and Fractions, are the
+   oracle in tests/scoring_oracle.py that the property tests compare with.
 2. The SQL layer (``fetch_ledgers``, ``fetch_type_histories``, ``score_members``,
    ``member_warnings``): a constant number of grouped queries for any number of members, on SQLite
    and PostgreSQL alike.
@@ -33,8 +35,8 @@ from __future__ import annotations
 
 from .branch_index import (BRANCH_INDEX_COMPONENTS, PUBLICATION_DAYS, BranchIndex, BranchIndexInputs, ReviewFlags,
                            branch_index, branch_indices, fetch_branch_index_inputs, rank_branch_indices, review_flags)
-from .compiled import _Tables, _tables
-from .entries import (ENTRY_ERROR_TEXTS, EntryError, EntryValue, check_earned_on, check_note, entry_points)
+from .compiled import CompiledScheme, compiled
+from .entries import ENTRY_ERROR_TEXTS, EntryError, EntryValue, check_earned_on, check_note, entry_points
 from .grade import GRADE_CODES, Grade, left_roll_in, months_on_roll, quarters_on_roll, suggest_grade
 from .member import MemberScore, score_member
 from .periods import (CapHit, PeriodPoints, effective_as_of, last_month, longest_run, month_index, quarter_end,
@@ -42,29 +44,26 @@ from .periods import (CapHit, PeriodPoints, effective_as_of, last_month, longest
 from .queries import (ID_CHUNK, MemberLike, fetch_ledgers, fetch_type_histories, fetch_warning_months,
                       live_entry_clause, member_warnings, month_of, score_members, year_of)
 from .reasons import N_, REASON_TEXTS, Reason
-from .reference import _suggest_grade_reference, _year_score_reference, max_score, month_points, quarter_points
 from .rounding import DZERO, ONE_DECIMAL, ZERO, round_half_up, round_units
-from .sums import SCORED_CATEGORIES, Entry, Key, MemberLedger, live_entries
-from .types import (MissingTypeHistory, TypeHistory, indicator_year_cap, month_types, prorate, type_on,
-                    types_and_type_on)
+from .sums import Entry, Key, MemberLedger, live_entries, to_tenths
+from .types import MissingTypeHistory, TypeHistory, month_types, type_on, types_and_type_on
 from .warnings import WarningMonths, early_warnings
-from .year import YearScore, _fast_year, year_score
+from .year import YearScore, year_score
 
-# The names scoring.py had before it became a package (bench and tests import them).
+# The names scoring.py had before it became a package (bench/floors.py imports _month_index).
 _effective_as_of = effective_as_of
 _month_index = month_index
 _ym = ym
 
 __all__ = ["BRANCH_INDEX_COMPONENTS", "PUBLICATION_DAYS", "BranchIndex", "BranchIndexInputs", "ReviewFlags",
            "branch_index", "branch_indices", "fetch_branch_index_inputs", "rank_branch_indices", "review_flags",
-           "_Tables", "_tables", "ENTRY_ERROR_TEXTS", "EntryError", "EntryValue", "check_earned_on", "check_note",
-           "entry_points", "GRADE_CODES", "Grade", "left_roll_in", "months_on_roll", "quarters_on_roll",
-           "suggest_grade", "MemberScore", "score_member", "effective_as_of", "last_month", "longest_run",
-           "month_index", "quarter_end", "quarter_months", "quarter_of", "year_end", "ym", "ID_CHUNK", "MemberLike",
-           "fetch_ledgers", "fetch_type_histories", "fetch_warning_months", "live_entry_clause", "member_warnings",
-           "month_of", "score_members", "year_of", "N_", "REASON_TEXTS", "Reason", "_suggest_grade_reference",
-           "_year_score_reference", "max_score", "month_points", "quarter_points", "DZERO", "ONE_DECIMAL", "ZERO",
-           "round_half_up", "round_units", "SCORED_CATEGORIES", "Entry", "Key", "MemberLedger", "live_entries",
-           "MissingTypeHistory", "TypeHistory", "indicator_year_cap", "month_types", "prorate", "type_on",
-           "types_and_type_on", "WarningMonths", "early_warnings", "CapHit", "PeriodPoints", "YearScore",
-           "_fast_year", "year_score", "_effective_as_of", "_month_index", "_ym"]
+           "CompiledScheme", "compiled", "ENTRY_ERROR_TEXTS", "EntryError", "EntryValue", "check_earned_on",
+           "check_note", "entry_points", "GRADE_CODES", "Grade", "left_roll_in", "months_on_roll",
+           "quarters_on_roll", "suggest_grade", "MemberScore", "score_member", "CapHit", "PeriodPoints",
+           "effective_as_of", "last_month", "longest_run", "month_index", "quarter_end", "quarter_months",
+           "quarter_of", "year_end", "ym", "ID_CHUNK", "MemberLike", "fetch_ledgers", "fetch_type_histories",
+           "fetch_warning_months", "live_entry_clause", "member_warnings", "month_of", "score_members", "year_of",
+           "N_", "REASON_TEXTS", "Reason", "DZERO", "ONE_DECIMAL", "ZERO", "round_half_up", "round_units", "Entry",
+           "Key", "MemberLedger", "live_entries", "to_tenths", "MissingTypeHistory", "TypeHistory", "month_types",
+           "type_on", "types_and_type_on", "WarningMonths", "early_warnings", "YearScore", "year_score",
+           "_effective_as_of", "_month_index", "_ym"]

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from ..models.ledger import PointEntry
 from ..scheme import Scheme
+from .compiled import compiled
+from .grade import ledger_facts
 from .periods import effective_as_of, longest_run, month_index, quarter_end, quarter_of, ym
 from .queries import live_entry_clause, month_of, score_members
 from .rounding import ZERO
@@ -58,15 +60,13 @@ class ReviewFlags:
 
 def review_flags(scheme: Scheme, ledger: MemberLedger, last_month: int = 12) -> ReviewFlags:
     """Veto and heavier entries, and the longest absence and dues-arrears runs (by role), of a year."""
-    def firsts(codes: Iterable[str]) -> tuple[tuple[str, date], ...]:
-        out = [(code, ledger.first_date(code, last_month)) for code in sorted(codes)]
-        return tuple((c, d) for c, d in out if d is not None)
-
+    cs = compiled(scheme)
+    facts = ledger_facts(cs, ledger, last_month)
     return ReviewFlags(
-        vetoes=firsts(scheme.codes_with(flag="veto")),
-        heavier=firsts(scheme.codes_with(flag="heavier")),
-        absence_run=longest_run(ledger.months_with(scheme.codes_with(role="absence"), last_month)),
-        arrears_run=longest_run(ledger.months_with(scheme.codes_with(role="dues_arrears"), last_month)),
+        vetoes=tuple((c, facts.veto_first[c]) for c in cs.veto_codes if c in facts.veto_first),
+        heavier=tuple((c, facts.heavier_first[c]) for c in cs.heavier_codes if c in facts.heavier_first),
+        absence_run=longest_run(facts.absence_months),
+        arrears_run=longest_run(facts.arrears_months),
     )
 
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from ..scheme import Scheme
-from .compiled import _Tables, _tables
-from .periods import last_month, month_index, quarter_of, ym, year_end, longest_run
+from .compiled import CompiledScheme, compiled
+from .periods import last_month, longest_run, month_index, quarter_of, ym, year_end
 from .reasons import Reason
 from .sums import Key, MemberLedger
 
@@ -73,20 +73,25 @@ def _streak_reason(key: str, year: int, months: set[int], needed: int) -> Reason
 
 def suggest_grade(scheme: Scheme, year: int, as_of: date, score: Decimal, ledger: MemberLedger, *,
                   on_roll_since: date, left_roll_on: date | None = None, status: str = "active") -> Grade:
-    """The suggested grade for the year (see _suggest_grade_reference for the rules as written).
+    """The suggested grade for the year (as of as_of: a projection from the entries so far).
 
-    Reads the ledger once (_ledger_facts) instead of once per rule; the same grade and reasons.
+    Order: not graded (left the roll in or before the year; or fewer than
+    min_months_on_roll_for_grade months on the roll, see months_on_roll); then rectify if any of
+    score < qualified_min, a veto, absence-role entries in rectify_streak_months consecutive months
+    of the year, or dues_arrears-role entries likewise (each role on its own; every indicator with
+    the role counts) - all that apply are given as reasons; then advanced if score >= advanced_min,
+    no live heavier or veto entry and Z entries in at least min(advanced_min_quarters_with_contribution,
+    quarters on the roll) of the quarters on the roll; otherwise qualified (with what barred
+    advanced when the score was high enough). ``score`` is the rounded score.
     """
-    tables = _tables(scheme)
-    return _grade(scheme, tables, year, as_of, score, ledger, None, on_roll_since=on_roll_since,
-                  left_roll_on=left_roll_on, status=status)
+    return grade_of(compiled(scheme), year, as_of, score, ledger, None, on_roll_since=on_roll_since,
+                    left_roll_on=left_roll_on, status=status)
 
 
-
-class _Facts(NamedTuple):
+class Facts(NamedTuple):
     """What the grade reads from a ledger, in one pass over its counts (to a last month)."""
 
-    veto: bool                       # a live entry of a veto indicator (MemberLedger.months_with)
+    veto: bool                       # a live entry of a veto indicator
     veto_first: dict[str, date]      # veto indicator -> first date earned
     heavier_first: dict[str, date]
     absence_months: set[int]
@@ -94,10 +99,10 @@ class _Facts(NamedTuple):
     z_quarters: set[int]
 
 
-def _ledger_facts(tables: _Tables, ledger: MemberLedger, last: int) -> _Facts:
-    """MemberLedger.first_date / months_with / quarters_with_category for every rule at once."""
+def ledger_facts(cs: CompiledScheme, ledger: MemberLedger, last: int) -> Facts:
+    """The ledger's facts that the grade and the review flags read, for every rule at once (months up to last)."""
     z_quarters: set[int] = set()
-    flagged = tables.flagged
+    flagged = cs.flagged
     hits: list[tuple[str, int, Key]] = []
     for key, n in ledger.counts.items():
         if not n:
@@ -117,26 +122,25 @@ def _ledger_facts(tables: _Tables, ledger: MemberLedger, last: int) -> _Facts:
     if hits:
         first_dates = ledger.first_dates
         for code, m, key in hits:
-            if code in tables.veto:
+            if code in cs.veto:
                 veto = True
-            if code in tables.absence:
+            if code in cs.absence:
                 absence.add(m)
-            if code in tables.arrears:
+            if code in cs.arrears:
                 arrears.add(m)
             if key in first_dates:
-                if code in tables.veto:
+                if code in cs.veto:
                     veto_first.setdefault(code, []).append(first_dates[key])
-                if code in tables.heavier:
+                if code in cs.heavier:
                     heavier_first.setdefault(code, []).append(first_dates[key])
-    return _Facts(veto, {c: min(ds) for c, ds in veto_first.items()}, {c: min(ds) for c, ds in heavier_first.items()},
-                  absence, arrears, z_quarters)
+    return Facts(veto, {c: min(ds) for c, ds in veto_first.items()}, {c: min(ds) for c, ds in heavier_first.items()},
+                 absence, arrears, z_quarters)
 
 
-
-def _grade(scheme: Scheme, tables: _Tables, year: int, as_of: date, score: Decimal, ledger: MemberLedger,
-           facts: _Facts | None, *, on_roll_since: date, left_roll_on: date | None, status: str) -> Grade:
-    """suggest_grade from one pass over the ledger (see _suggest_grade_reference for the rules)."""
-    th = scheme.thresholds
+def grade_of(cs: CompiledScheme, year: int, as_of: date, score: Decimal, ledger: MemberLedger,
+             facts: Facts | None, *, on_roll_since: date, left_roll_on: date | None, status: str) -> Grade:
+    """suggest_grade from one pass over the ledger (facts: ledger_facts to as_of's month, if already read)."""
+    th = cs.scheme.thresholds
     if left_roll_in(year, status, left_roll_on):
         return Grade(None, (Reason("not_graded_left_roll", {"date": left_roll_on.isoformat() if left_roll_on else ""}),))
     n_months = months_on_roll(year, on_roll_since)
@@ -146,9 +150,9 @@ def _grade(scheme: Scheme, tables: _Tables, year: int, as_of: date, score: Decim
             "min": str(th.min_months_on_roll_for_grade)}),))
 
     if facts is None:
-        facts = _ledger_facts(tables, ledger, last_month(year, as_of))
+        facts = ledger_facts(cs, ledger, last_month(year, as_of))
     rectify: list[Reason] = []
-    for code in tables.veto_codes:
+    for code in cs.veto_codes:
         first = facts.veto_first.get(code)
         if first is not None:
             rectify.append(Reason("veto", {"indicator": code, "date": first.isoformat()}))
@@ -166,7 +170,7 @@ def _grade(scheme: Scheme, tables: _Tables, year: int, as_of: date, score: Decim
         return Grade("qualified", (Reason("score_qualified", {
             "score": str(score), "min": str(th.qualified_min), "advanced_min": str(th.advanced_min)}),))
     bars: list[Reason] = []
-    for code in tables.heavier_codes:
+    for code in cs.heavier_codes:
         first = facts.heavier_first.get(code)
         if first is not None:
             bars.append(Reason("heavier_bars_advanced", {"indicator": code, "date": first.isoformat()}))

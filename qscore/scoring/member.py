@@ -6,15 +6,13 @@ from datetime import date
 from decimal import Decimal
 
 from ..scheme import Scheme
-from .compiled import _tables
-from .grade import Grade, _grade, _ledger_facts
-from .periods import effective_as_of, quarter_of
-from .reference import _year_score_reference
-from .rounding import round_half_up, round_units
+from .compiled import compiled
+from .grade import Grade, grade_of, ledger_facts
+from .periods import CapHit, PeriodPoints, effective_as_of, quarter_of
+from .rounding import round_units
 from .sums import MemberLedger
-from .types import TypeHistory, type_on
-from .periods import CapHit, PeriodPoints
-from .year import YearScore, _fast_year
+from .types import TypeHistory
+from .year import YearScore, evaluate_year
 
 
 @dataclass(frozen=True)
@@ -63,32 +61,24 @@ def score_member(scheme: Scheme, year: int, as_of: date, history: TypeHistory, l
                  on_roll_since: date, left_roll_on: date | None = None, status: str = "active",
                  member_id: int | None = None) -> MemberScore:
     """Score and grade one member from their type history and ledger (no database)."""
-    tables = _tables(scheme)
+    cs = compiled(scheme)
     d = effective_as_of(year, as_of)
     in_year = d.year == year
     month = d.month if in_year else 1
-    facts = _ledger_facts(tables, ledger, d.month if in_year else 0)
-    fast = _fast_year(scheme, tables, year, as_of, history, ledger, facts) if tables.ok else None
-    if fast is None:
-        ys = _year_score_reference(scheme, year, as_of, history, ledger)
-        type_code = type_on(history, d)
-        base, basic_cap, contribution_cap, mx = (round_half_up(v) for v in (
-            ys.base, ys.basic_cap, ys.contribution_cap, ys.max_score))
-        j, z, k, j_uncapped, z_uncapped = (round_half_up(v) for v in (ys.j, ys.z, ys.k, ys.j_uncapped, ys.z_uncapped))
-    else:
-        ys, tt, type_code, ju, zu, ku, jun, zun = fast
-        base, basic_cap, contribution_cap, mx = tt.rounded
-        den = tables.year_den
-        j, z, k, j_uncapped, z_uncapped = (round_units(ju, den), round_units(zu, den), round_units(ku, den),
-                                           round_units(jun, den), round_units(zun, den))
-    grade = _grade(scheme, tables, year, as_of, ys.score, ledger, facts, on_roll_since=on_roll_since,
-                   left_roll_on=left_roll_on, status=status)
+    facts = ledger_facts(cs, ledger, d.month if in_year else 0)
+    ys, type_code = evaluate_year(cs, year, d, history, ledger, facts)
+    base, basic_cap, contribution_cap, mx = ys.table.rounded
+    den = cs.year_den
+    _exact, j, z, k, j_uncapped, z_uncapped = ys.units
+    grade = grade_of(cs, year, as_of, ys.score, ledger, facts, on_roll_since=on_roll_since,
+                     left_roll_on=left_roll_on, status=status)
     return MemberScore(
         member_id=member_id, year=year, as_of=as_of, type_code=type_code, score=ys.score,
-        base=base, j=j, z=z, k=k, j_uncapped=j_uncapped, z_uncapped=z_uncapped,
+        base=base, j=round_units(j, den), z=round_units(z, den), k=round_units(k, den),
+        j_uncapped=round_units(j_uncapped, den), z_uncapped=round_units(z_uncapped, den),
         basic_cap=basic_cap, contribution_cap=contribution_cap, max_score=mx, veto=ys.veto,
         caps_reached=ys.caps_reached,
-        month=ys.months[month - 1] if in_year else _NO_PERIOD,
-        quarter=ys.quarters[quarter_of(month) - 1] if in_year else _NO_PERIOD,
+        month=ys.month_points(month) if in_year else _NO_PERIOD,
+        quarter=ys.quarter_points(quarter_of(month)) if in_year else _NO_PERIOD,
         grade=grade, detail=ys,
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Iterable, Mapping
+from typing import Iterable
 
-from .rounding import DZERO, round_half_up
 
 
 def quarter_of(month: int) -> int:
@@ -73,9 +72,6 @@ class CapHit:
     period: int | None = None
 
 
-_SCOPE_ORDER = {"month": 0, "quarter": 1, "year": 2, "category": 3}
-
-
 @dataclass(frozen=True)
 class PeriodPoints:
     """Earned points of a month or quarter by category, rounded to one decimal; total = J + Z + K."""
@@ -91,7 +87,3 @@ class PeriodPoints:
     def as_strings(self) -> dict[str, str]:
         """For snapshots: {'J': '3.0', 'Z': ..., 'K': ..., 'total': ...}."""
         return {"J": str(self.j), "Z": str(self.z), "K": str(self.k), "total": str(self.total)}
-
-    @classmethod
-    def from_exact(cls, by_cat: Mapping[str, Decimal]) -> "PeriodPoints":
-        return cls(*(round_half_up(by_cat.get(c, DZERO)) for c in ("J", "Z", "K")))

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Protocol, Sequence
 
-from sqlalchemy import Integer, and_, exists, extract, func, select
+from sqlalchemy import Integer, and_, cast, exists, extract, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql import Select
@@ -104,16 +103,19 @@ def fetch_ledgers(session: Session, member_ids: MemberIds, year: int, as_of: dat
     """
     end = min(as_of + timedelta(days=1), date(year + 1, 1, 1))
     month = month_of(PointEntry.earned_on)
+    # Sums in whole tenths, computed by the database: exact on both engines (SQLite keeps NUMERIC as REAL, whose
+    # sum rounds to the tenth it stands for), and no Decimal is built per row.
+    tenths_sum = cast(func.round(func.sum(PointEntry.points) * 10), Integer)
     ledgers: dict[int, MemberLedger] = {} if isinstance(member_ids, Select) else {
         int(i): MemberLedger() for i in member_ids}
     current = None
-    sums: dict[Key, Decimal] = {}
+    sums: dict[Key, int] = {}
     counts: dict[Key, int] = {}
     first_dates: dict[Key, date] = {}
     for id_filter in _id_filters(PointEntry.member_id, member_ids):
         stmt = (
             select(PointEntry.member_id, PointEntry.indicator_code, PointEntry.category, month,
-                   func.sum(PointEntry.points), func.count(PointEntry.id), func.min(PointEntry.earned_on))
+                   tenths_sum, func.count(PointEntry.id), func.min(PointEntry.earned_on))
             .where(id_filter, PointEntry.earned_on >= date(year, 1, 1), PointEntry.earned_on < end,
                    live_entry_clause())
             .group_by(PointEntry.member_id, PointEntry.indicator_code, PointEntry.category, month)
@@ -123,10 +125,9 @@ def fetch_ledgers(session: Session, member_ids: MemberIds, year: int, as_of: dat
                 ledger = ledgers.get(member_id)
                 if ledger is None:
                     ledger = ledgers[member_id] = MemberLedger()
-                current, sums, counts, first_dates = member_id, ledger.sums, ledger.counts, ledger.first_dates
+                current, sums, counts, first_dates = member_id, ledger.tenths, ledger.counts, ledger.first_dates
             key = (code, category, m if type(m) is int else int(m))
-            # Decimal(total or 0), without copying a Decimal that is already one (a zero sum is Decimal(0))
-            sums[key] = total if type(total) is Decimal and total else Decimal(total or 0)
+            sums[key] = total if type(total) is int else int(total)
             counts[key] = count if type(count) is int else int(count)
             first_dates[key] = first if isinstance(first, date) else date.fromisoformat(str(first))
     return ledgers

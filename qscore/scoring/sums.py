@@ -1,4 +1,8 @@
-"""The ledger as the rules see it: live points summed per (indicator, category, month)."""
+"""The ledger as the rules see it: live points summed per (indicator, category, month), in integer tenths.
+
+The ledger stores tenths of a point (Numeric(7, 1)) and a scheme's points have at most one decimal
+(Scheme.from_dict), so every sum is a whole number of tenths: kept as an int, no Decimal is built to score.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,9 +10,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterable, NamedTuple
 
-from .periods import quarter_of
-
-SCORED_CATEGORIES = ("J", "Z")  # positive categories: capped; K (deductions) is never capped
 Key = tuple[str, str, int]  # (indicator_code, category, month 1-12)
 
 
@@ -30,9 +31,17 @@ def live_entries(entries: Iterable[Entry]) -> list[Entry]:
     return [e for e in entries if e.corrects_id is None and (e.id is None or e.id not in corrected)]
 
 
+def to_tenths(points: Decimal | int | str) -> int:
+    """Points as a whole number of tenths; ValueError for anything finer (the ledger cannot hold it)."""
+    n, den = Decimal(points).as_integer_ratio()
+    if 10 % den:
+        raise ValueError(f"{points} points: the ledger records tenths of a point")
+    return n * (10 // den)
+
+
 @dataclass
 class MemberLedger:
-    """A member's LIVE points of one year, summed per (indicator_code, category, month).
+    """A member's LIVE points of one year, summed per (indicator_code, category, month) in tenths.
 
     ``counts`` says how many live entries make up each sum (a veto's points are 0, so presence is
     read from counts, not sums); ``first_dates`` the earliest date earned under each key (for
@@ -40,7 +49,7 @@ class MemberLedger:
     or before the as_of date they are scored for.
     """
 
-    sums: dict[Key, Decimal] = field(default_factory=dict)
+    tenths: dict[Key, int] = field(default_factory=dict)
     counts: dict[Key, int] = field(default_factory=dict)
     first_dates: dict[Key, date] = field(default_factory=dict)
 
@@ -54,26 +63,13 @@ class MemberLedger:
                 continue
             if as_of is not None and e.earned_on > as_of:
                 continue
-            ledger.add(e.indicator_code, e.category, e.earned_on, Decimal(e.points))
+            ledger.add(e.indicator_code, e.category, e.earned_on, e.points)
         return ledger
 
-    def add(self, indicator_code: str, category: str, earned_on: date, points: Decimal, count: int = 1) -> None:
+    def add(self, indicator_code: str, category: str, earned_on: date, points: Decimal | int | str,
+            count: int = 1) -> None:
         key = (indicator_code, category, earned_on.month)
-        self.sums[key] = self.sums.get(key, Decimal(0)) + points
+        self.tenths[key] = self.tenths.get(key, 0) + to_tenths(points)
         self.counts[key] = self.counts.get(key, 0) + count
         if key not in self.first_dates or earned_on < self.first_dates[key]:
             self.first_dates[key] = earned_on
-
-    def months_with(self, codes: Iterable[str], last_month: int = 12) -> set[int]:
-        """Months (1-12, up to last_month) with at least one live entry of these indicators."""
-        codes = frozenset(codes)
-        return {m for (code, _cat, m), n in self.counts.items() if n and code in codes and m <= last_month}
-
-    def quarters_with_category(self, category: str, last_month: int = 12) -> set[int]:
-        return {quarter_of(m) for (_code, cat, m), n in self.counts.items()
-                if n and cat == category and m <= last_month}
-
-    def first_date(self, code: str, last_month: int = 12) -> date | None:
-        dates = [d for (c, _cat, m), d in self.first_dates.items() if c == code and m <= last_month
-                 and self.counts.get((c, _cat, m))]
-        return min(dates) if dates else None

@@ -1,15 +1,12 @@
-"""Types: the type of a month, pro-rating by the type of each month."""
+"""Types: the type in force on a day, and the type of each month of a year."""
 from __future__ import annotations
 
+import functools
 from bisect import bisect_right
 from datetime import date
-from decimal import Decimal
-from fractions import Fraction
 from typing import Sequence
 
-from ..scheme import Indicator
 from .periods import effective_as_of
-from .rounding import DZERO
 
 TypeHistory = Sequence[tuple[date, str]]
 
@@ -49,27 +46,9 @@ def month_types(history: TypeHistory, year: int, as_of: date) -> tuple[str, ...]
     )
 
 
-def prorate(values: Sequence[Decimal | None]) -> Fraction | None:
-    """sum(value of each month's type) / 12, exactly; None (no cap) if any month has none."""
-    if any(v is None for v in values):
-        return None
-    return Fraction(sum(values, DZERO)) / 12  # the Decimal sum is exact; one division
-
-
-def indicator_year_cap(indicator: Indicator, types: Sequence[str]) -> Fraction | None:
-    """A year_cap_by_type is pro-rated by the type of each month; a plain year_cap is flat.
-
-    A type missing from year_cap_by_type falls back to year_cap; if that is missing too the
-    indicator is uncapped for that type, and a year with any such month is uncapped (an infinite
-    term makes the pro-rated sum infinite).
-    """
-    if indicator.year_cap_by_type:
-        return prorate([indicator.year_cap_for(t) for t in types])
-    return None if indicator.year_cap is None else Fraction(indicator.year_cap)
-
-
-_ONE_TYPE: dict[str, tuple[str, ...]] = {}
-_FIRSTS: dict[int, tuple[date, ...]] = {}
+@functools.lru_cache(maxsize=16)
+def _month_firsts(year: int) -> tuple[date, ...]:
+    return tuple(date(year, m, 1) for m in range(1, 13))
 
 
 def types_and_type_on(history: TypeHistory, year: int, d: date) -> tuple[tuple[str, ...], str]:
@@ -77,10 +56,7 @@ def types_and_type_on(history: TypeHistory, year: int, d: date) -> tuple[tuple[s
     hist = _sorted_history(history)
     if len(hist) == 1:
         t = hist[0][1]
-        types = _ONE_TYPE.get(t)
-        if types is None:
-            types = _ONE_TYPE[t] = (t,) * 12
-        return types, t
+        return (t,) * 12, t
     days = [h[0] for h in hist]
 
     def on(day: date) -> str:
@@ -88,7 +64,4 @@ def types_and_type_on(history: TypeHistory, year: int, d: date) -> tuple[tuple[s
         return hist[i - 1][1] if i else hist[0][1]
 
     on_d = on(d)
-    firsts = _FIRSTS.get(year)
-    if firsts is None:
-        firsts = _FIRSTS[year] = tuple(date(year, m, 1) for m in range(1, 13))
-    return tuple(on(f) if f <= d else on_d for f in firsts), on_d
+    return tuple(on(f) if f <= d else on_d for f in _month_firsts(year)), on_d
