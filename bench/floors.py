@@ -116,6 +116,10 @@ class Floors:
     def _dec(self, v) -> Decimal:
         return Decimal("%.1f" % v) if isinstance(v, float) else Decimal(v)
 
+    def _tenths(self, v) -> int:
+        """A sum of points as the scoring's ledger holds it: whole tenths."""
+        return int(self._dec(v) * 10)
+
     def histories(self, sql: str, params=()) -> dict[int, list]:
         """Type histories from rows of (member_id, effective_from, type_code), in date order."""
         out: dict[int, list] = defaultdict(list)
@@ -128,7 +132,7 @@ class Floors:
         out: dict[int, MemberLedger] = defaultdict(MemberLedger)
         for mid, code, cat, mo, total, n, first_on in self.rows(sql, params):
             led = out[mid]
-            led.sums[(code, cat, mo)] = self._dec(total)
+            led.tenths[(code, cat, mo)] = self._tenths(total)
             led.counts[(code, cat, mo)] = n
             led.first_dates[(code, cat, mo)] = self._date(first_on)
         return out
@@ -225,7 +229,7 @@ class Floors:
             y, mo = int(ym[:4]), int(ym[5:7])
             if y == day.year:
                 led = ledgers[mid]
-                led.sums[(code, cat, mo)] = self._dec(total)
+                led.tenths[(code, cat, mo)] = self._tenths(total)
                 led.counts[(code, cat, mo)] = n
                 led.first_dates[(code, cat, mo)] = self._date(first_on)
             act, ab, ar = months[mid]
@@ -433,7 +437,7 @@ class Floors:
                     (self._ts(now), user[0], user[1], entry_id, member_id, f"{m[1]} {code} {ev.points} on {day}"))
         self.raw.commit()
         led = st["ledgers"][member_id]
-        before = MemberLedger(dict(led.sums), dict(led.counts), dict(led.first_dates))
+        before = MemberLedger(dict(led.tenths), dict(led.counts), dict(led.first_dates))
         led.add(code, ind.category, day, ev.points)
         act, ab, ar = st["months"][member_id]
         for months, wanted in ((act, True), (ab, ind.role == "absence"), (ar, ind.role == "dues_arrears")):

@@ -680,7 +680,7 @@ class Generator:
     def ledger(self, m: M, year: int) -> MemberLedger:
         led = MemberLedger()
         for k, (tenths, n, first) in m.agg.get(year, {}).items():
-            led.sums[k] = Decimal(tenths).scaleb(-1)
+            led.tenths[k] = tenths
             led.counts[k] = n
             led.first_dates[k] = first
         return led

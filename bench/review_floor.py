@@ -32,7 +32,7 @@ from pathlib import Path
 from babel.support import Translations
 
 from qscore.review.data import FLAG_TEXTS
-from qscore.scoring import REASON_TEXTS, MemberLedger, _month_index, _ym, review_flags, score_member
+from qscore.scoring import REASON_TEXTS, MemberLedger, month_index, review_flags, score_member, ym
 
 from .floors import LIVE, TYPE_LABEL, Floors, pts
 
@@ -178,7 +178,7 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
         for key, run in (("absence_run", fl.absence_run), ("arrears_run", fl.arrears_run)):
             if run[0] >= th.warning_streak_months:
                 flags.append(("danger" if run[0] >= th.rectify_streak_months else "warn", FLAG_ZH[key].format(
-                    months=str(run[0]), start=_ym(_month_index(year, run[1])), end=_ym(_month_index(year, run[2])))))
+                    months=str(run[0]), start=ym(month_index(year, run[1])), end=ym(month_index(year, run[2])))))
         if m[2]:
             flags.append(("info", FLAG_ZH["probationary"]))
         rows.append((m, s, flags, decisions.get(mid)))

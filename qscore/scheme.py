@@ -76,6 +76,26 @@ class SchemeError(ValueError):
         self.problems = problems
 
 
+# What the scoring's integers hold (qscore/scoring/compiled.py): figures in hundredths, caps up to 1000, and
+# points in tenths, because the ledger stores tenths (Numeric(7, 1)) and would round a finer option silently.
+CAP_MAX = 1000
+FIGURE_PLACES = N_("at most 2 decimal places (scores are computed in hundredths of a point)")
+POINTS_PLACES = N_("at most 1 decimal place (the ledger records tenths of a point)")
+
+
+def _fits(value: Decimal, places: int) -> bool:
+    """Whether ``value`` has at most ``places`` decimals (exactly, whatever its size or how it is written)."""
+    return 10 ** places % value.as_integer_ratio()[1] == 0
+
+
+def _check_figure(value: Decimal, where: Path, problems: list[Problem], *, cap: bool = False) -> None:
+    """A type's or an indicator's figure: at most 2 decimals; a cap also at most CAP_MAX ("positive" is checked apart)."""
+    if not _fits(value, 2):
+        problems.append(Problem(where, FIGURE_PLACES))
+    if cap and value > CAP_MAX:
+        problems.append(Problem(where, N_("must be more than %(min)s and at most %(max)s"), {"min": 0, "max": CAP_MAX}))
+
+
 def _dec(value: Any, where: Path, problems: list[Problem]) -> Decimal:
     try:
         d = Decimal(str(value))
@@ -166,7 +186,7 @@ class Thresholds:
     min_months_on_roll_for_grade: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity: compiled(scheme) caches per object (qscore/scoring/compiled.py)
 class Scheme:
     types: dict[str, TypeDef]
     categories: dict[str, CategoryDef]
@@ -212,9 +232,11 @@ class Scheme:
             )
             if td.base < 0:
                 problems.append(Problem(("types", n, "base"), N_("must not be negative")))
+            _check_figure(td.base, ("types", n, "base"), problems)
             for key in ("basic_cap", "contribution_cap"):
                 if getattr(td, key) <= 0:
                     problems.append(Problem(("types", n, key), N_("must be positive")))
+                _check_figure(getattr(td, key), ("types", n, key), problems, cap=True)
             types[code] = td
         if sorted(types) != list(TYPE_CODES):
             problems.append(Problem(("types",), N_("must define the four types A, B, C and D, one each")))
@@ -298,10 +320,14 @@ def _parse_indicator(raw: dict[str, Any], at: Path, problems: list[Problem]) -> 
         caps[key] = _dec(raw[key], (*at, key), problems) if raw.get(key) is not None else None
         if caps[key] is not None and caps[key] <= 0:
             problems.append(Problem((*at, key), N_("must be positive")))
+        if caps[key] is not None:
+            _check_figure(caps[key], (*at, key), problems, cap=True)
     cap_by_type = {k: _dec(v, (*at, "year_cap_by_type", k), problems)
                    for k, v in (raw.get("year_cap_by_type") or {}).items()}
-    problems += [Problem((*at, "year_cap_by_type", k), N_("must be positive"))
-                 for k, v in cap_by_type.items() if v <= 0]
+    for k, v in cap_by_type.items():
+        if v <= 0:
+            problems.append(Problem((*at, "year_cap_by_type", k), N_("must be positive")))
+        _check_figure(v, (*at, "year_cap_by_type", k), problems, cap=True)
     applies = tuple(t for t in TYPE_CODES if t in (raw.get("applies_to") or TYPE_CODES))
     role = raw.get("role") or None
     if role is not None and role not in ROLES:
@@ -320,6 +346,10 @@ def _parse_indicator(raw: dict[str, Any], at: Path, problems: list[Problem]) -> 
     # Each value where it stands: the default points, a type's points, an option.
     values = [((*at, "points"), points), *(((*at, "points_by_type", k), v) for k, v in by_type.items()),
               *(((*at, "points_options", n), v) for n, v in enumerate(options))]
+    if ind.is_hours:  # a rate per hour: only hours x rate is recorded, rounded half up as the rules say
+        problems += [Problem(where, FIGURE_PLACES) for where, v in values if not _fits(v, 2)]
+    else:
+        problems += [Problem(where, POINTS_PLACES) for where, v in values if not _fits(v, 1)]
     if ind.veto:
         problems += [Problem(where, N_("the veto's points must be 0")) for where, v in values if v != 0]
     elif category == "K":

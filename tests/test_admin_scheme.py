@@ -204,6 +204,25 @@ def test_the_editor_refuses_what_an_import_refuses(app, admin, org, changes, fie
     assert versions(app)[0].data == default_scheme_data()
 
 
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"I-J1-points": "1.25"}, "I-J1-points", "at most 1 decimal place (the ledger records tenths of a point)"),
+    ({"I-Z4-points_options": "3, 5.05"}, "I-Z4-points_options",
+     "at most 1 decimal place (the ledger records tenths of a point)"),
+    ({"I-K1-points_by_type-A": "-3.25"}, "I-K1-points_by_type-A",
+     "at most 1 decimal place (the ledger records tenths of a point)"),
+])
+def test_the_editor_refuses_points_the_ledger_cannot_record(app, admin, org, changes, field, message):
+    """An option of 0.25 would be recorded as 0.3 (the ledger keeps tenths): refused at its field, nothing saved."""
+    fields = edit_form(admin)
+    fields.update(field_names(changes))
+    resp = admin.post("/admin/scheme/2026/edit", data=fields)
+    assert resp.status_code == 422
+    body = resp.get_data(as_text=True)
+    (name,) = field_names({field: ""})
+    assert f'id="{name}-error">{message}' in body and "Nothing was saved." in body
+    assert versions(app)[0].data == default_scheme_data()
+
+
 def test_a_value_the_form_does_not_show_is_listed_with_its_path(app, admin, org):
     """A scheme stored before the import was checked (code null stored as "None") cannot be saved as it is."""
     data = default_scheme_data()

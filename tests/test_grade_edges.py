@@ -2,7 +2,7 @@
 is right and its reasons are true in English and in Chinese (issue 14, item 8: no "低于 90" at 90.0).
 
 The thresholds are read from the scheme, so the shipped default and an edited scheme are both covered;
-both the fast grading and the reference implementation of the rules are checked.
+both production's grading and the oracle's rules as written (tests/scoring_oracle.py) are checked.
 """
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ from babel.support import Translations
 
 import qscore
 from qscore.scheme import Scheme, default_scheme_data
-from qscore.scoring import (REASON_TEXTS, Entry, MemberLedger, Reason, ReviewFlags, _suggest_grade_reference,
-                            early_warnings, score_member, suggest_grade)
+from qscore.scoring import (REASON_TEXTS, Entry, MemberLedger, Reason, ReviewFlags, early_warnings, score_member,
+                            suggest_grade)
+
+from . import scoring_oracle as oracle
 
 Y = 2026
 DEC31 = date(Y, 12, 31)
@@ -34,7 +36,18 @@ def _edited() -> dict:
 
 
 SCHEMES = {"default": Scheme.from_dict(default_scheme_data()), "edited": Scheme.from_dict(_edited())}
-GRADERS = {"fast": suggest_grade, "reference": _suggest_grade_reference}
+
+
+def _production(scheme, year, as_of, score, entries, **member):
+    return suggest_grade(scheme, year, as_of, score, MemberLedger.from_entries(entries, year=Y, as_of=DEC31), **member)
+
+
+def _oracle(scheme, year, as_of, score, entries, **member):
+    return oracle.suggest_grade(scheme, year, as_of, score, oracle.Ledger.from_entries(entries, year=Y, as_of=DEC31),
+                                **member)
+
+
+GRADERS = {"production": _production, "oracle": _oracle}  # each grades the same entries
 ZH = Translations.load(str(Path(qscore.__file__).parent / "translations"), ["zh_Hans_CN"])
 
 
@@ -107,7 +120,7 @@ def plain_z(scheme: Scheme) -> str:
 
 
 def ledger(scheme: Scheme, *, z_quarters=(1, 2, 3, 4), heavier: bool = False, veto: bool = False,
-           runs: dict[str, range] | None = None) -> MemberLedger:
+           runs: dict[str, range] | None = None) -> list[Entry]:
     entries = [Entry(plain_z(scheme), "Z", date(Y, 3 * q - 1, 10), Decimal(1)) for q in z_quarters]
     if heavier:
         entries.append(Entry(min(scheme.codes_with(flag="heavier")), "K", date(Y, 5, 3), Decimal(-5)))
@@ -116,7 +129,7 @@ def ledger(scheme: Scheme, *, z_quarters=(1, 2, 3, 4), heavier: bool = False, ve
     for role, months in (runs or {}).items():
         code = min(scheme.codes_with(role=role))
         entries += [Entry(code, "K", date(Y, m, 25), Decimal(-2)) for m in months]
-    return MemberLedger.from_entries(entries, year=Y, as_of=DEC31)
+    return entries
 
 
 def at(value: Decimal) -> Decimal:

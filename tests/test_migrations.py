@@ -78,3 +78,45 @@ def test_duplicate_live_publications_are_resolved_by_the_upgrade(make_app, empty
         db.engine.dispose()
     assert live == [3] and len(reasons) == 2 and all("重复公示" in r for r in reasons)
     assert [tuple(r) for r in listed] == [(3, 7)]
+
+
+def test_the_upgrade_stops_on_a_stored_scheme_the_scoring_cannot_hold(make_app, empty_database_url):
+    """Scheme.from_dict refuses points in hundredths and caps over 1000, so a version stored before would break
+    every page of its year: the upgrade lists each such figure and stops, changing nothing; once corrected it runs."""
+    from datetime import datetime
+
+    from alembic import command
+    from sqlalchemy import insert, update
+
+    from qscore.models import SchemeVersion
+    from qscore.scheme import default_scheme_data
+
+    good = default_scheme_data()
+    bad = default_scheme_data()
+    z4 = next(n for n, i in enumerate(bad["indicators"]) if i["code"] == "Z4")
+    bad["indicators"][z4]["points_options"] = [3, 5.25]
+    bad["types"][1]["basic_cap"] = 1200
+    table = SchemeVersion.__table__
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_database_url)
+    with app.app_context():
+        upgrade(revision="a19b00000003")
+        with db.engine.begin() as conn:
+            conn.execute(insert(table), [
+                {"year": 2025, "version": 1, "data": good, "reason": "", "created_at": datetime(2025, 1, 1)},
+                {"year": 2026, "version": 1, "data": bad, "reason": "", "created_at": datetime(2026, 1, 1)}])
+        with pytest.raises(RuntimeError) as err:  # alembic's own call: `flask db upgrade` prints it and exits 1
+            command.upgrade(app.extensions["migrate"].migrate.get_config(), "head")
+        message = str(err.value)
+        assert "升级已停止" in message and "Upgrade stopped" in message
+        assert "2026 v1: types[1].basic_cap = 1200: a cap must be more than 0 and at most 1000" in message
+        assert f"2026 v1: indicators[{z4}].points_options[1] = 5.25: more than 1 decimal place" in message
+        assert "2025" not in message.split("\n", 2)[-1]
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "a19b00000003"
+        with db.engine.begin() as conn:
+            conn.execute(update(table).where(table.c.year == 2026).values(data=good))
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "b16c00000001"
+        db.session.remove()
+        db.engine.dispose()

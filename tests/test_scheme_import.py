@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from decimal import Decimal
 from typing import Any, Callable
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from qscore import create_app
 from qscore.db import db
 from qscore.models import SchemeVersion
-from qscore.scheme import SchemeError, default_scheme_data
+from qscore.scheme import Scheme, SchemeError, default_scheme_data
 from qscore.scheme_schema import SCHEMA
 from qscore.scheme_versions import ensure_year
 
@@ -205,6 +206,13 @@ CASES = {
     "month-cap-negative": (edited(ind("J1", "month_cap", -1)), "indicators[0].month_cap（J1）：必须大于 0 且不超过 1000"),
     "month-cap-zero": (edited(ind("J1", "month_cap", 0)), "indicators[0].month_cap（J1）：必须大于 0 且不超过 1000"),
     "month-cap-null": (edited(ind("J1", "month_cap", None)), "indicators[0].month_cap（J1）：必须是数字"),
+    # -- what the schema lets through but the ledger cannot record (Scheme.from_dict's rule)
+    "points-two-decimals": (edited(ind("J1", "points", 1.25)),
+                            "indicators[0].points（J1）：最多 1 位小数（积分台账记到 0.1 分）"),
+    "option-two-decimals": (edited(ind("Z4", "points_options", [3, 5.25])),
+                            "indicators[10].points_options[1]（Z4）：最多 1 位小数（积分台账记到 0.1 分）"),
+    "points-by-type-two-decimals": (edited(ind("K1", "points_by_type", {"A": -2.25})),
+                                    "indicators[14].points_by_type.A（K1）：最多 1 位小数（积分台账记到 0.1 分）"),
     "points-by-type-unknown-type": (edited(ind("K1", "points_by_type", {"E": -2})),
                                     "indicators[14].points_by_type.E（K1）：不是积分方案文件中的项"),
     "points-by-type-a-string": (edited(ind("K1", "points_by_type", {"A": "x"})),
@@ -388,7 +396,7 @@ def test_an_export_of_an_edited_scheme_imports_back(app, admin):
 
     fields = edit_form(admin)
     fields.update({"new-code": "Z8", "new-category": "Z", "new-zh": "垃圾分类督导", "new-en": "Waste sorting duty",
-                   "new-points": "1.25", "new-unit": "month on duty", "new-year_cap": "6",
+                   "new-points": "1.5", "new-unit": "month on duty", "new-year_cap": "6.25",
                    f"i{INDEX['J2']}-retired": "y", f"i{INDEX['J1']}-short_zh": "参会",
                    f"i{INDEX['Z3']}-notes_zh": "按小时计分，\n四舍五入", "t-A-base": "50.5"})
     assert admin.post(f"/admin/scheme/{YEAR}/edit", data=fields).status_code == 303
@@ -422,6 +430,51 @@ def test_save_scheme_refuses_what_an_import_refuses(app, org):
         with pytest.raises(SchemeError) as err:
             save_scheme(YEAR, data, "", None)
         assert [p.path for p in err.value.problems] == [("indicators", 0, "code")]
+
+
+def _figure(path: tuple, value: Any) -> Callable[[dict], None]:
+    return put(*path, value)
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    (("types", 0, "base"), "50.125", "at most 2 decimal places (scores are computed in hundredths of a point)"),
+    (("types", 1, "basic_cap"), "12.001", "at most 2 decimal places (scores are computed in hundredths of a point)"),
+    (("types", 1, "basic_cap"), "1000.5", "must be more than 0 and at most 1000"),
+    (("types", 2, "contribution_cap"), "1001", "must be more than 0 and at most 1000"),
+    (("indicators", INDEX["J1"], "month_cap"), "2.125", "at most 2 decimal places (scores are computed in hundredths "
+                                                       "of a point)"),
+    (("indicators", INDEX["J3"], "quarter_cap"), "1E+4", "must be more than 0 and at most 1000"),
+    (("indicators", INDEX["Z1"], "year_cap"), "1200", "must be more than 0 and at most 1000"),
+    (("indicators", INDEX["Z1"], "year_cap_by_type", "C"), "0.005", "at most 2 decimal places (scores are "
+                                                                    "computed in hundredths of a point)"),
+    (("indicators", INDEX["J1"], "points"), "0.25", "at most 1 decimal place (the ledger records tenths of a point)"),
+    (("indicators", INDEX["K1"], "points_by_type", "A"), "-2.25", "at most 1 decimal place (the ledger records "
+                                                                  "tenths of a point)"),
+    (("indicators", INDEX["Z4"], "points_options", 1), "5.05", "at most 1 decimal place (the ledger records tenths "
+                                                               "of a point)"),
+    (("indicators", INDEX["Z3"], "points"), "0.125", "at most 2 decimal places (scores are computed in hundredths "
+                                                     "of a point)"),
+])
+def test_from_dict_refuses_what_the_scoring_integers_cannot_hold(path, value, message):
+    """Every way a scheme is read (import, editor, a stored version, the planned copy) goes through from_dict, so the
+    rule lives there and not only in the JSON Schema. Written as a string it keeps its exact decimals."""
+    data = default_scheme_data()
+    _figure(path, value)(data)
+    with pytest.raises(SchemeError) as err:
+        Scheme.from_dict(data)
+    assert [(p.path, p.text()) for p in err.value.problems] == [(path, message)]
+
+
+def test_from_dict_takes_what_the_scoring_integers_hold():
+    """Two decimals on figures, one on points, 2 on an hours indicator's rate per hour, caps up to 1000 inclusive."""
+    data = default_scheme_data()
+    for change in (put("types", 0, "base", "50.25"), put("types", 1, "basic_cap", 1000),
+                   put("indicators", INDEX["J1"], "month_cap", "2.50"), put("indicators", INDEX["J1"], "points", "1.50"),
+                   put("indicators", INDEX["Z1"], "year_cap_by_type", "C", 8.05),
+                   put("indicators", INDEX["Z3"], "points", 0.25), put("indicators", INDEX["Z4"], "points_options", [3, 5.5])):
+        change(data)
+    scheme = Scheme.from_dict(data)
+    assert scheme.indicators["Z3"].points == Decimal("0.25") and scheme.types["B"].basic_cap == 1000
 
 
 def test_the_schema_is_a_valid_draft_2020_12_schema_and_accepts_the_default():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from qscore.scheme import Scheme, default_scheme_data
 from qscore.scoring import (
     REASON_TEXTS, CapHit, Entry, EntryError, MemberLedger, MissingTypeHistory, Reason, early_warnings,
-    entry_points, check_earned_on, check_note, live_entries, longest_run, max_score, month_points,
-    month_types, months_on_roll, quarter_points, quarters_on_roll, round_half_up, score_member,
+    entry_points, check_earned_on, check_note, live_entries, longest_run,
+    month_types, months_on_roll, quarters_on_roll, round_half_up, round_units, score_member,
     suggest_grade, type_on, year_score,
 )
+
+from . import scoring_oracle as oracle
 
 S = Scheme.from_dict(default_scheme_data())
 Y = 2026
@@ -78,6 +80,35 @@ def test_round_half_up(value, expected):
     assert str(round_half_up(value)) == expected
 
 
+@pytest.mark.parametrize("value, places, expected", [
+    (Fraction(12345, 10000), 3, "1.235"),
+    (Decimal("-0.0005"), 3, "-0.001"),
+    (Decimal("0.0004"), 3, "0.000"),
+    (Fraction(-4, 10000), 3, "0.000"),   # never "-0.000"
+    (Decimal("-0.04"), 1, "0.0"),
+    (Fraction(5, 2), 0, "3"),
+    (7, 2, "7.00"),
+])
+def test_round_half_up_to_places(value, places, expected):
+    assert str(round_half_up(value, places)) == expected
+
+
+def _decimal_half_up(n: int, den: int, places: int) -> Decimal:
+    """Decimal's own ROUND_HALF_UP of n / den (exact enough: 80 digits cannot fall on a false tie here)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        d = (Decimal(n) / Decimal(den)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return d if d else Decimal(0).scaleb(-places)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(-10 ** 15, 10 ** 15), st.integers(1, 10 ** 6), st.integers(0, 4))
+def test_property_round_units_is_round_half_up(n, den, places):
+    """The integer form used by the year score and round_half_up are one rule, and it is Decimal's ROUND_HALF_UP."""
+    assert repr(round_units(n, den)) == repr(round_half_up(Fraction(n, den))) == repr(_decimal_half_up(n, den, 1))
+    assert repr(round_half_up(Fraction(n, den), places)) == repr(_decimal_half_up(n, den, places))
+
+
 # --- types and pro-rating -------------------------------------------------------------------------
 
 def test_type_change_mid_year_prorates_base_and_caps():
@@ -89,7 +120,7 @@ def test_type_change_mid_year_prorates_base_and_caps():
     assert s.contribution_cap == Fraction(5 * 35 + 7 * 30, 12)
     assert s.score == Decimal("52.9")                               # 52.916...
     assert s.max_score == Fraction(5 * 120 + 7 * 115, 12)          # 1405/12
-    assert max_score(S, Y, DEC31, history) == Fraction(1405, 12)
+    assert oracle.max_score(S, Y, DEC31, history) == Fraction(1405, 12)  # the rules as written agree
 
 
 def test_type_of_a_month_is_the_type_on_its_first_day():
@@ -136,7 +167,7 @@ def test_month_cap():
     assert s.j_raw == 3 and s.j == 2
     assert s.score == Decimal("52.0")
     assert CapHit("month", "J1", 3) in s.caps_reached
-    assert month_points(S, L(E("J1", 3, 2), E("J1", 3, 9), E("J1", 3, 16)), 3).j == Decimal("2.0")
+    assert s.months[2].j == Decimal("2.0")
 
 
 def test_quarter_cap_is_consumed_in_month_order():
@@ -145,9 +176,9 @@ def test_quarter_cap_is_consumed_in_month_order():
     s = year_score(S, Y, DEC31, ALWAYS_A, ledger)
     assert s.j == 1
     assert CapHit("quarter", "J3", 1) in s.caps_reached
-    assert month_points(S, ledger, 1).j == Decimal("1.0")
-    assert month_points(S, ledger, 2).j == Decimal("0.0")
-    assert quarter_points(S, ledger, 1).j == Decimal("1.0")
+    assert s.months[0].j == Decimal("1.0")
+    assert s.months[1].j == Decimal("0.0")
+    assert s.quarters[0].j == Decimal("1.0")
 
 
 def test_month_then_quarter_cap():

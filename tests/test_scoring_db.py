@@ -71,7 +71,7 @@ def test_corrected_entry_and_its_correction_both_drop_out(app, org):
         add_entry(org, m, "Z4", date(Y, 3, 2), 3)
         db.session.commit()
         ledger = fetch_ledgers(db.session, [m.id], Y, DEC31)[m.id]
-        assert ledger.sums == {("Z4", "Z", 3): Decimal("8.0")}
+        assert ledger.tenths == {("Z4", "Z", 3): 80}   # 8.0 points
         assert ledger.counts == {("Z4", "Z", 3): 2}
         score = score_members(db.session, S, Y, DEC31, [m])[m.id]
         assert score.z == Decimal("8.0")          # 5 + 3, below Z4's year cap 15
@@ -153,7 +153,7 @@ def test_date_range_is_half_open(app, org):
         db.session.commit()
 
         def codes(as_of):
-            return sorted(k[0] for k in fetch_ledgers(db.session, [m.id], Y, as_of)[m.id].sums)
+            return sorted(k[0] for k in fetch_ledgers(db.session, [m.id], Y, as_of)[m.id].tenths)
 
         assert codes(date(Y, 5, 20)) == ["J2", "Z2"]
         assert codes(date(Y, 5, 21)) == ["J2", "Z2", "Z5"]
