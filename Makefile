@@ -7,6 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+TEST_WORKERS ?= auto
 
 .PHONY: run test install install-test translations messages bench bench-full clean
 
@@ -35,10 +36,13 @@ run: install
 	@echo "qscore on http://$(HOST):$(PORT)"
 	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 --ident=qscore app:app
 
+# The suite in one process per core (a module stays in one: its demo loads once), then the browser tests
+# alone (a browser and its live server beside another worker would compete for two cores).
 # Browser tests use Debian's /usr/bin/chromium when present, else Playwright's own download.
 test: install-test
 	@if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-browser ]; then $(BIN)/python -m playwright install chromium; fi
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e
+	$(BIN)/pytest -q tests/e2e
 
 messages: | $(BIN)/python
 	$(BIN)/pybabel extract --no-location --omit-header --width 120 -F qscore/translations/babel.cfg -k _l -k N_ -o qscore/translations/messages.pot qscore templates

@@ -198,3 +198,14 @@ def test_a_bad_workbook_records_nothing_and_reports_each_row(app, admin, org, pe
     ]:
         assert f'<td class="num">{number}</td><td>{column}</td><td>{message}' in text, (number, message)
     assert not entries(app)
+
+
+@pytest.mark.parametrize("count", [str(10**40), "41", "-5"])
+def test_a_line_count_out_of_range_builds_no_bigger_form(app, admin, org, people, count):
+    """The page's line count comes back with the form: 10^40 once built a form of that many fields and hung
+    the server. Out of range it is ignored: the usual form, nothing recorded."""
+    page = admin.get(f"/admin/members/{people['zhang']}/opening?lines={count}")
+    assert page.status_code == 200 and 'name="note-40"' not in page.get_data(as_text=True)
+    resp = admin.post(f"/admin/members/{people['zhang']}/opening", data={"lines": count})
+    assert resp.status_code == 422 and 'name="note-40"' not in resp.get_data(as_text=True)
+    assert entries(app, member_id=people["zhang"]) == []

@@ -7,10 +7,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from qscore.db import db
+
+from .conftest import scratch_database
 
 
 @pytest.fixture
@@ -19,15 +20,8 @@ def empty_database_url(tmp_path):
     if not url:
         yield f"sqlite:///{tmp_path / 'migrated.sqlite3'}"
         return
-    name = make_url(url).database + "_migrations"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_database(url, "migrations") as migrations_url:  # one per xdist worker
+        yield migrations_url
 
 
 def test_migrations_match_the_models(make_app, empty_database_url):

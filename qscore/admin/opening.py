@@ -128,13 +128,13 @@ def opening_member(member_id: int):
     scheme = scheme_for_year(day.year)
     type_code = type_on(type_history(member.id), day)
     own = own_record(member.id)
-    count = max(FORM_LINES, args_form(OpeningArgs).lines.data or 0)
+    count = max(FORM_LINES, args_form(OpeningArgs).lines.in_range or 0)
     lines: list[Line] = []
     saved, status, empty_error = None, 200, None
     if request.method == "POST":
         if member.status != "active" or own:
             abort(403 if own else 409)
-        count = max(count, OpeningCountForm().lines.data or 0)
+        count = max(count, OpeningCountForm().lines.in_range or 0)
         form = opening_lines_form(count)()
         form.validate_on_submit()
         lines = [ln for n in range(count) if (ln := _form_line(n, form)) is not None]

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from qscore import create_app
 from qscore.db import db
 
-from ..conftest import PHONES, TEST_PASSWORD, Org, dispose, phone_code, truncate_all
+from ..conftest import PHONES, TEST_PASSWORD, Org, dispose, phone_code, reset_app
 
 # Not test-results/: pytest-playwright empties that folder when a session starts.
 ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "screenshots"
@@ -57,10 +57,8 @@ def base_url(live_server):
 
 @pytest.fixture
 def fresh_db(live_app):
-    with live_app.app_context():
-        truncate_all()
-    # The server remembers that setup is done (accounts are never deleted); emptying the tables undoes it.
-    live_app.extensions.pop("qscore_setup_done", None)
+    # The server remembers that setup is done and caches board answers by ids that restart: forget both.
+    reset_app(live_app)
     yield live_app
     with live_app.app_context():
         db.session.remove()

@@ -197,9 +197,14 @@ def test_board_pages_through_a_long_branch_and_reloads_after_a_deploy(page, fres
     with app.app_context():
         bump_board_version(board_street.street_id)
         db.session.commit()
-    page.wait_for_timeout((POLL_SECONDS + 1) * 1000)
+    # The bump's poll brings new slides (200), the next one nothing new (204); neither reloads the page.
+    with page.expect_response(lambda r: "/board/poll" in r.url and r.status == 200,
+                              timeout=(POLL_SECONDS + 3) * 1000):
+        pass
     assert page.evaluate("window.__boardMarker = 'new build'; window.__boardMarker") == "new build"
-    page.wait_for_timeout((POLL_SECONDS + 1) * 1000)
+    with page.expect_response(lambda r: "/board/poll" in r.url and r.status == 204,
+                              timeout=(POLL_SECONDS + 3) * 1000):
+        pass
     assert page.evaluate("window.__boardMarker") == "new build"
 
 

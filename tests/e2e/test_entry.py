@@ -107,7 +107,9 @@ def test_roster_swaps_log_no_console_error(page, members, login, a11y):
     form_row = page.locator(f"#member-{members[0]}-row")
     expect(form_row.get_by_label("积分指标")).to_be_focused()
     form_row.get_by_label("积分指标").select_option("Z4")  # the form swaps itself for Z4's choices
-    form_row.get_by_role("combobox", name="分值").select_option("5")
+    points = form_row.get_by_role("combobox", name="分值")
+    expect(points.locator("option[value='5']")).to_be_attached()  # wait for Z4's form, not the one it replaces
+    points.select_option("5")
     form_row.get_by_label("备注").fill("防汛值守")
     a11y.check(page)
     form_row.get_by_role("button", name="记分", exact=True).click()
