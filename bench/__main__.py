@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     with app.app_context():
         engine = db.engine
         order = [t.name for t in reversed(db.metadata.sorted_tables)]
+        # Link tables have no id of their own: their rows go with the newer rows they point to.
+        links = {t.name: {fk.parent.name: fk.column.table.name for fk in t.foreign_keys}
+                 for t in db.metadata.sorted_tables if "id" not in t.columns}
     raw = engine.raw_connection()
     dialect = dbio.dialect_of(raw)
     pg_version = None
@@ -233,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         cur = raw.cursor()
         cur.execute("SHOW server_version")
         pg_version = cur.fetchone()[0]
-    before = dbio.max_ids(raw, order)
+    before = dbio.max_ids(raw, [t for t in order if t not in links])
     floors = Floors(raw, LAST_DAY, secret=app.config["SECRET_KEY"].encode(), nav=nav_by_role(app))
     cases: list[Case] = []
     try:
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             if case.restore:
                 case.restore()
-        removed = dbio.delete_after(raw, before, order)
+        removed = dbio.delete_after(raw, before, order, links)
         raw.close()
     scaling, scaling_note = report.scaling_ratios(scale.name, paths, dialect)
     goals = report.evaluate(scale.name, paths, scaling, pending, http_result)

@@ -111,19 +111,29 @@ def max_ids(raw, tables: Sequence[str]) -> dict[str, int]:
     return out
 
 
-def delete_after(raw, before: dict[str, int], order: Sequence[str]) -> dict[str, int]:
+def delete_after(raw, before: dict[str, int], order: Sequence[str],
+                 links: dict[str, dict[str, str]] | None = None) -> dict[str, int]:
     """Delete rows newer than ``before`` (children first): the run leaves the generated data as it was.
 
-    The app forbids deleting ledger rows; this is the benchmark undoing its own writes, in raw SQL.
+    ``links`` names the tables without an id of their own (column → the table it points to): a row of
+    theirs goes when it points to a newer row. The app forbids deleting ledger rows; this is the
+    benchmark undoing its own writes, in raw SQL.
     """
     dialect = dialect_of(raw)
     cur = raw.cursor()
     removed = {}
     for t in order:
-        if t in before:
+        if t in (links or {}):
+            newer = [(col, before[ref]) for col, ref in links[t].items() if ref in before]
+            if newer:
+                where = " OR ".join(f'"{col}" > ?' for col, _ in newer)
+                cur.execute(q(dialect, f'DELETE FROM "{t}" WHERE {where}'), tuple(v for _, v in newer))
+        elif t in before:
             cur.execute(q(dialect, f'DELETE FROM "{t}" WHERE id > ?'), (before[t],))
-            if cur.rowcount:
-                removed[t] = cur.rowcount
+        else:
+            continue
+        if cur.rowcount:
+            removed[t] = cur.rowcount
     raw.commit()
     return removed
 

@@ -1563,7 +1563,7 @@ def _waiting_query(b: "_Builder", br: "_Branch", orm: Branch, pub, published_on:
 # The past year's review (issue 7): confirmed by every branch, with rectification cases under way
 # ---------------------------------------------------------------------------------------------
 
-# The problems of a case, in the words a branch would write them (the rectify reasons of scoring.py).
+# The problems of a case, in the words a branch would write them (the rectify reasons of qscore/scoring).
 DEMO_PROBLEMS = {
     "veto": "受党纪处分，一票否决（{date}）",
     "score_below_qualified": "年度积分{score}分，低于合格线{min}分",

@@ -1,6 +1,6 @@
 """The figures a street office reads off qscore (统计): one definition per figure, computed in SQL.
 
-scoring.py knows how points add up; this sibling module knows how members, meetings, posts and
+qscore/scoring knows how points add up; this sibling module knows how members, meetings, posts and
 households are counted. Every member figure is defined once, as a SELECT of one row per member
 (``*_rows``); the count a page shows and the list of "the members behind it" are both read from
 that same SELECT, so they cannot disagree. Nothing here loads the ledger row by row: the only
@@ -41,7 +41,7 @@ Definitions (shown on hover on the figures page, see DEFINITIONS):
 - Volunteer hours: the sum of the quantity of live entries of the hours indicator(s) (unit "hour")
   earned in the period by population members.
 - Average score by type: the mean year score to date (as of the as-of day) of the population, by
-  type in force on the as-of day; scores are scoring.py's.
+  type in force on the as-of day; scores are qscore/scoring's.
 - Grade distribution: for a branch whose review of the period's year is confirmed, its confirmed
   grades (ReviewGrade rows); for the others, the suggested grades of its population as of the as-of
   day. The page says which.
@@ -542,7 +542,7 @@ def queries(session: Session, w: Window, tz_name: str) -> dict[int, tuple[int, i
 
 
 # ---------------------------------------------------------------------------------------------
-# Scores and grades (scoring.py computes each member's score from grouped sums)
+# Scores and grades (qscore/scoring computes each member's score from grouped sums)
 # ---------------------------------------------------------------------------------------------
 
 def population(session: Session, w: Window) -> list[tuple[Member, int]]:

@@ -1,6 +1,6 @@
 """Scores of many members at once, summarised per branch, for start pages and overviews.
 
-It only combines scoring.py's results; scoring.py alone knows the rules.
+It only combines the scoring package's results; qscore/scoring alone knows the rules.
 """
 from __future__ import annotations
 
