@@ -16,7 +16,8 @@ from decimal import Decimal
 
 from qscore import privacy
 from qscore.board.pages import ADJUSTMENT_COLUMNS, ADJUSTMENT_UNITS, MEMBER_COLUMNS, paginate
-from qscore.board.slides import plain_points as plain, signed_points as signed
+from qscore.names import sort_key
+from qscore.public_snapshot import plain_points as plain, signed_points as signed
 from qscore.street_settings import DEFAULTS
 
 from .floors import E, SHANGHAI, TYPE_LABEL, UTC, Floors
@@ -29,7 +30,7 @@ def cn_date(d: date) -> str:
 
 
 def _sort_key(r: dict):
-    return -Decimal(r["year_to_date"]), -Decimal(r["quarter_total"]), r["member_id"]
+    return sort_key(r["name"]), r["name"], r["member_id"]  # pinyin, as every list of the app (qscore/names.py)
 
 
 def board_version(f: Floors, street_id: int) -> str:

@@ -328,6 +328,7 @@ def publish_cases(app, floors: Floors, p: Picks, n, client: Client, token: str) 
         floors.raw.commit()
 
     def restore():
+        retract_last()  # the run's last publication (removed afterwards with its other writes): one live per quarter
         cur = floors.raw.cursor()
         cur.execute(dbio.q(floors.dialect, "UPDATE publication SET retracted_at = NULL, retracted_by_id = NULL, "
                                            "retract_reason = '' WHERE id = ?"), (original[0][0],))

@@ -134,13 +134,14 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
             "AND (s.ends_on IS NULL OR s.ends_on > ?)")
     members: dict[int, tuple] = {}
     histories: dict[int, list] = defaultdict(list)
-    for mid, name, prob, since, left, mstatus, start, code in f.rows(
+    for mid, name, prob, since, left, mstatus, start, code, name_key in f.rows(
             "SELECT m.id, m.name, m.probationary, m.on_roll_since, m.left_roll_on, m.status, t.effective_from, "
-            f"t.type_code FROM member m LEFT JOIN member_type t ON t.member_id = m.id WHERE m.id IN ({roll}) "
+            "t.type_code, m.name_key "
+            f"FROM member m LEFT JOIN member_type t ON t.member_id = m.id WHERE m.id IN ({roll}) "
             "AND m.on_roll_since <= ? AND (m.left_roll_on IS NULL OR m.left_roll_on > ?) "
             "ORDER BY m.id, t.effective_from, t.id", (branch_id, d_end, d_end, d_end, d_end)):
         if mid not in members:
-            members[mid] = (mid, name, bool(prob), f._date(since), f._date(left) if left else None, mstatus)
+            members[mid] = (mid, name, bool(prob), f._date(since), f._date(left) if left else None, mstatus, name_key)
         if code is None:
             raise LookupError(f"member {mid} has no type record")  # the app: MissingTypeHistory, a 500
         histories[mid].append((f._date(start), code))
@@ -168,7 +169,7 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
     # scores, grades, flags
     editable = q4 and status != "confirmed"
     rows = []
-    for m in sorted(members.values(), key=lambda m: (m[1], m[0])):
+    for m in sorted(members.values(), key=lambda m: (m[6], m[1], m[0])):  # pinyin, as every list of the app
         mid = m[0]
         s = score_member(scheme, year, as_of, histories[mid], ledgers[mid], on_roll_since=m[3], left_roll_on=m[4],
                          status=m[5], member_id=mid)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from flask import has_request_context, request
+from flask import g, has_request_context, request
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -56,6 +56,13 @@ def _sqlite_begin_immediate(conn) -> None:
     """
     if conn.dialect.name != "sqlite":
         return
-    if has_request_context() and request.method in READ_ONLY_METHODS:
+    if has_request_context() and (request.method in READ_ONLY_METHODS or g.get("qscore_reads_only")):
         return
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def reads_only_from_now() -> None:
+    """Say that this request has committed everything it writes: its later transactions (rendering the answer)
+    begin deferred, so SQLite's write lock is not held while a branch is scored and a page rendered. A view
+    that calls this must not write again (a deferred transaction that read first can fail to write)."""
+    g.qscore_reads_only = True

@@ -714,3 +714,30 @@ def test_the_entry_form_drawn_again_keeps_only_what_passes_its_field(app, client
                       headers=HX).get_data(as_text=True)
     assert "1e309" not in body and "99999" not in body and "\x00" not in body
     assert 'value="2026-05-20"' in body  # today, as a new form has it
+
+
+def test_an_inline_add_holds_the_write_lock_only_while_it_writes(app, client, auth, org, roster):
+    """SQLite: the add's checks and write are one BEGIN IMMEDIATE transaction; scoring the branch and rendering
+    the row afterwards read without the write lock, so another secretary's add does not wait for them."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement.strip().split()[0].upper() + (" IMMEDIATE" if "IMMEDIATE" in statement else ""))
+
+    auth.login("bs")
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        resp = add(client, org, roster["a"])
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert resp.status_code == 200 and "score-cell" in resp.get_data(as_text=True)
+    if engine.dialect.name != "sqlite":
+        return  # PostgreSQL locks the branch row instead (qscore/branch_lock.py)
+    immediate = [i for i, s in enumerate(statements) if s == "BEGIN IMMEDIATE"]
+    writes = [i for i, s in enumerate(statements) if s in ("INSERT", "UPDATE", "DELETE")]
+    assert len(immediate) == 1 and writes and immediate[0] < writes[0]
+    assert any(s == "SELECT" for s in statements[writes[-1]:])  # the branch is scored after the write

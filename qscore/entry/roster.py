@@ -15,7 +15,7 @@ from ..access import has_role, requires, SECRETARIES
 from .. import audit
 from ..access import get_branch_or_404, get_entry_or_404, own_record, refuse_own_record
 from ..clock import today
-from ..db import db
+from ..db import db, reads_only_from_now
 from ..booklet import months_after_change
 from ..errors import render_error
 from ..fields import args_form
@@ -259,7 +259,9 @@ def _already_recorded(branch: Branch, member: Member, key: str | None):
 
 def _commit_keeping_loaded() -> None:
     """Commit without expiring what this request loaded (the branch, the member, the new entry, the
-    user): the response is rendered from them right after, and reloading each costs a query."""
+    user): the response is rendered from them right after, and reloading each costs a query. What
+    follows only reads, without SQLite's write lock: another secretary's add need not wait for this
+    branch to be scored and rendered."""
     session = db.session()
     expire = session.expire_on_commit
     session.expire_on_commit = False
@@ -267,6 +269,7 @@ def _commit_keeping_loaded() -> None:
         session.commit()
     finally:
         session.expire_on_commit = expire
+    reads_only_from_now()
 
 
 def _added(branch: Branch, member: Member, recorded, before: MemberScore, day: date):
