@@ -214,7 +214,7 @@ class Floors:
     def branch_state(self, branch_id: int, scheme: Scheme, day: date) -> dict:
         """Everything the roster shows per member: 5 queries for any branch size."""
         members = self.rows("SELECT id, name, probationary, on_roll_since, left_roll_on, status FROM member "
-                            "WHERE branch_id = ? AND status = 'active' ORDER BY name, id", (branch_id,))
+                            "WHERE branch_id = ? AND status = 'active' ORDER BY name_key, name, id", (branch_id,))
         histories = self.histories(BRANCH_TYPES, (branch_id,))
         first = _month_index(day.year, day.month) - 11
         start = date(first // 12, first % 12 + 1, 1)

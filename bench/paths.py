@@ -90,7 +90,7 @@ def _cells(html: str) -> dict[str, list[str]]:
     """The figures a roster shows, for comparing the app's page with the floor's."""
     return {
         "rows": re.findall(r'id="member-(\d+)-row"', html),
-        "scores": re.findall(r'score-cell">([^<]*)<', html),
+        "scores": re.findall(r'score-cell"[^>]*>([^<]*)<', html),
         "average": re.findall(r'id="branch-average">([^<]*)<', html),
         "month_total": re.findall(r'id="branch-month-total">([^<]*)<', html),
     }
