@@ -7,7 +7,6 @@ branch and the member in its user's scope (publish.py: 404 outside it).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -19,7 +18,7 @@ from .db import db
 from .ledger import NOTE_MAX, type_history
 from .models import Branch, Member, Reconciliation, SelfRecord, User
 from .publication import PublishError, live_publication, members_on_roll, period, quarter_bounds
-from .refusals import Refusal
+from .refusals import FieldsRefused, Refusal
 from .scheme import Indicator
 from .scheme_versions import scheme_for_year
 from .scoring import N_, EntryError, MemberScore, check_earned_on, entry_points, score_members, type_on
@@ -41,19 +40,10 @@ class ReconciliationError(Refusal):
     TEXTS = RECONCILIATION_ERROR_TEXTS
 
 
-class BookletItemRefused(Refusal):
+class BookletItemRefused(FieldsRefused):
     """The booklet item is not added: each refused field's refusal (EntryError for the date or hours)."""
 
-    def __init__(self, errors: Mapping[str, Refusal]):
-        self.errors = dict(errors)
-        super().__init__("booklet_item_refused", next(iter(self.errors), ""), status=422)
-
-    def text(self, gettext=lambda s: s) -> str:
-        first = next(iter(self.errors.values()), None)
-        return first.text(gettext) if first is not None else self.key
-
-    def texts(self, gettext) -> dict[str, str]:
-        return {name: err.text(gettext) for name, err in self.errors.items()}
+    KEY = "booklet_item_refused"
 
 
 class QuarterData(NamedTuple):

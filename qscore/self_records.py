@@ -7,7 +7,6 @@ written, so a refused call has written nothing even before the caller rolls back
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from .db import db
 from .ledger import ENTRY_ERROR_FIELDS, NOTE_MAX, LedgerError, NewEntry
 from .models import Member, PointEntry, SelfRecord, User
 from .models._common import utcnow
-from .refusals import Refusal
+from .refusals import FieldsRefused, Refusal
 from .scheme import Indicator
 from .scheme_versions import scheme_for_year
 from .scoring import N_, EntryError, check_earned_on, entry_points, type_on
@@ -48,19 +47,10 @@ class SelfRecordError(Refusal):
     TEXTS = SELF_RECORD_ERROR_TEXTS
 
 
-class SelfRecordRefused(Refusal):
+class SelfRecordRefused(FieldsRefused):
     """Nothing is written: the refusal of each field (SelfRecordError, or the ledger's EntryError/LedgerError)."""
 
-    def __init__(self, errors: Mapping[str, Refusal]):
-        self.errors = dict(errors)
-        super().__init__("self_record_refused", next(iter(self.errors), ""), status=422)
-
-    def text(self, gettext=lambda s: s) -> str:
-        first = next(iter(self.errors.values()), None)
-        return first.text(gettext) if first is not None else self.key
-
-    def texts(self, gettext) -> dict[str, str]:
-        return {name: err.text(gettext) for name, err in self.errors.items()}
+    KEY = "self_record_refused"
 
 
 # ---------------------------------------------------------------------------------------------
