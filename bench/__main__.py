@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from qscore.db import db
+from qscore.scoring import year_sums
 
 from . import board_floor, dbio, report
 from .appctx import Client, bench_app
@@ -258,8 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             if case.restore:
                 case.restore()
+        cur = raw.cursor()
+        cur.execute(dbio.q(dialect, "SELECT DISTINCT member_id, year FROM point_entry WHERE id > ?"),
+                    (before["point_entry"],))
+        touched = cur.fetchall()
         removed = dbio.delete_after(raw, before, order, links)
         raw.close()
+        with app.app_context():  # the run's entries are gone: their members' stored sums follow the ledger again
+            year_sums.refresh(db.session, touched)
+            db.session.commit()
     scaling, scaling_note = report.scaling_ratios(scale.name, paths, dialect)
     goals = report.evaluate(scale.name, paths, scaling, pending, http_result)
     result.update(machine=report.machine(dialect, pg_version), packages=report.packages(), paths=paths,

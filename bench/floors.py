@@ -38,7 +38,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from qscore.scheme import Scheme
-from qscore.scoring import (MemberLedger, check_earned_on, check_note, early_warnings, entry_points,
+from qscore.scoring import (MemberLedger, year_sums, check_earned_on, check_note, early_warnings, entry_points,
                             quarter_of, round_half_up, score_member, type_on, year_score, _month_index)
 
 from . import dbio
@@ -129,12 +129,43 @@ class Floors:
 
     def ledgers(self, sql: str, params=()) -> dict[int, MemberLedger]:
         """Year ledgers from rows of (member_id, indicator, category, month, sum, count, first date)."""
+        return self.ledgers_of(self.rows(sql, params))
+
+    def ledgers_of(self, rows) -> dict[int, MemberLedger]:
         out: dict[int, MemberLedger] = defaultdict(MemberLedger)
-        for mid, code, cat, mo, total, n, first_on in self.rows(sql, params):
+        for mid, code, cat, mo, total, n, first_on in rows:
             led = out[mid]
             led.tenths[(code, cat, mo)] = self._tenths(total)
             led.counts[(code, cat, mo)] = n
             led.first_dates[(code, cat, mo)] = self._date(first_on)
+        return out
+
+    def refresh_sums(self, member_ids: list[int], year: int) -> None:
+        """What a ledger write owes the stored year sums: the members' rows recomputed, in one grouped query."""
+        marks = ", ".join("?" * len(member_ids))
+        last: dict[int, date] = {}
+        rows = self.rows(f"SELECT p.member_id, p.indicator_code, p.category, {self.month}, SUM(p.points), COUNT(*), "
+                         f"MIN(p.earned_on), MAX(p.earned_on) FROM point_entry p WHERE p.member_id IN ({marks}) "
+                         f"AND p.year = ? AND {LIVE} GROUP BY 1, 2, 3, 4", (*member_ids, year))
+        for mid, *_key, latest in rows:
+            day = self._date(latest)
+            last[mid] = max(day, last.get(mid, day))
+        ledgers = self.ledgers_of([r[:7] for r in rows])
+        self.raw.cursor().executemany(dbio.q(self.dialect,
+            "INSERT INTO ledger_year_sums (member_id, year, sums, last_earned_on) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (member_id, year) DO UPDATE SET sums = excluded.sums, last_earned_on = excluded.last_earned_on"),
+            [(mid, year, year_sums.encode(ledgers[mid]), self.c.d(last[mid]) if mid in last else None)
+             for mid in member_ids])
+
+    def stored_ledgers(self, year: int, as_of: date) -> dict[int, MemberLedger]:
+        """Every member's stored year sums (what the app reads), each valid as of a day on or after its last entry."""
+        out: dict[int, MemberLedger] = defaultdict(MemberLedger)
+        for mid, text, last in self.rows("SELECT member_id, sums, last_earned_on FROM ledger_year_sums WHERE year = ?",
+                                         (year,)):
+            if last is not None:
+                if self._date(last) > as_of:
+                    raise ValueError(f"member {mid} has entries after {as_of}: the floor would read the ledger")
+                out[mid] = year_sums.decode(text)
         return out
 
     def session(self, token: str):
@@ -435,6 +466,7 @@ class Floors:
                     "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, member_id, summary, "
                     "ip) VALUES (?, ?, ?, 'entry_added', 'pointentry', ?, ?, ?, '127.0.0.1')"),
                     (self._ts(now), user[0], user[1], entry_id, member_id, f"{m[1]} {code} {ev.points} on {day}"))
+        self.refresh_sums([member_id], day.year)
         self.raw.commit()
         led = st["ledgers"][member_id]
         before = MemberLedger(dict(led.tenths), dict(led.counts), dict(led.first_dates))
@@ -515,6 +547,7 @@ class Floors:
         cur.execute(dbio.q(self.dialect, "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, "
                                          "member_id, summary, ip) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '127.0.0.1')"] * (len(ids) + 1))),
                     audit_params)
+        self.refresh_sums([mid for mid, _n, _p in who], held_on.year)
         self.raw.commit()
         return f"302 /branches/{branch_id}/roster 会议已记录：写入 {len(ids)} 条记录。"
 
@@ -729,10 +762,7 @@ class Floors:
         histories = self.histories(
             "SELECT t.member_id, t.effective_from, t.type_code FROM member_type t JOIN member m "
             "ON m.id = t.member_id WHERE m.status = 'active' ORDER BY t.member_id, t.effective_from, t.id")
-        ledgers = self.ledgers(
-            f"SELECT p.member_id, p.indicator_code, p.category, {self.month}, SUM(p.points), COUNT(*), "
-            f"MIN(p.earned_on) FROM point_entry p WHERE p.year = ? AND p.earned_on <= ? AND {LIVE_BULK} "
-            "GROUP BY 1, 2, 3, 4", (year, self.c.d(min(as_of, date(year, 12, 31)))))
+        ledgers = self.stored_ledgers(year, min(as_of, date(year, 12, 31)))
         t1 = time.perf_counter()
         out = {}
         for mid, since, left, status in members:

@@ -48,7 +48,7 @@ from qscore.models import (Branch, BranchSpell, Community, Leave, Meeting, Membe
                            ReviewGrade, SchemeVersion, SelfRecord, Street, User, YearReview)
 from qscore.scheme import Scheme, default_scheme_data
 from qscore.names import sort_key
-from qscore.scoring import MemberLedger, entry_points, score_member
+from qscore.scoring import MemberLedger, entry_points, score_member, year_sums
 
 from . import dbio
 from .scales import GENERATOR_VERSION, LAST_DAY, Scale
@@ -830,6 +830,8 @@ def ensure_database(app, scale: Scale, log=print, force: bool = False) -> dict[s
                 cur.execute(str(CreateIndex(ix).compile(dialect=db.engine.dialect)))
             raw.commit()
             dbio.reset_sequences(raw, [t.name for t in db.metadata.sorted_tables if "id" in t.c])
+            with db.engine.begin() as conn:  # the stored year sums, as the app's migration fills them
+                year_sums.rebuild(conn)
             if dialect == "postgresql":
                 raw.cursor().execute("ANALYZE")  # autovacuum would, soon after such a load
                 raw.commit()

@@ -166,6 +166,29 @@ def restore_command(file: Path, yes: bool, replace_damaged: bool) -> None:
     click.echo("if the backup is older than this version of qscore, run: flask --app app db upgrade")
 
 
+@qscore_cli.command("check-sums")
+def check_sums_command() -> None:
+    """Compare the stored year sums scoring reads with the ledger; list any member-year that differs."""
+    from .scoring import year_sums
+
+    wrong = year_sums.check(db.session)
+    if wrong:
+        shown = ", ".join(f"member {m} {y}" for m, y in wrong[:20])
+        raise click.ClickException(f"{len(wrong)} member-years differ from the ledger ({shown}); "
+                                   "run: flask --app app qscore rebuild-sums")
+    click.echo("ok: the stored year sums agree with the ledger")
+
+
+@qscore_cli.command("rebuild-sums")
+def rebuild_sums_command() -> None:
+    """Recompute the stored year sums from the ledger (after restoring rows by hand, or to repair)."""
+    from .scoring import year_sums
+
+    rows = year_sums.rebuild(db.session)
+    db.session.commit()
+    click.echo(f"ok: {rows} member-years recomputed from the ledger")
+
+
 @qscore_cli.command("demo")
 @click.option("--seed", type=int, default=2026, show_default=True, help="The same seed gives the same street.")
 def demo_command(seed: int) -> None:

@@ -50,7 +50,7 @@ from .models import (Branch, BranchSpell, Community, Household, HouseholdVisit, 
                      SelfRecord, Street, TeamMembership, User, VolunteerTeam)
 from .scheme import Scheme
 from .scheme_versions import ensure_year, scheme_for_year
-from .scoring import Entry, MemberLedger, entry_points, suggest_grade, year_score
+from .scoring import Entry, MemberLedger, entry_points, suggest_grade, year_score, year_sums
 from .second_step import enrol_fixed
 from .security import hash_password
 
@@ -1311,6 +1311,7 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
             later.append(e)
     later.sort(key=lambda e: e["recorded_at"])
     db.session.execute(insert(PointEntry.__table__), later)
+    year_sums.refresh(db.session, {(e["member_id"], e["earned_on"].year) for e in rows + later})
     _write_service(b, communities, teams)
     _refresh_statistics()
 

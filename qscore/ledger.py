@@ -27,7 +27,7 @@ from .models import (BranchSpell, Leave, Member, MemberType, PointEntry, Publica
 from .scheme import Indicator
 from .scheme_versions import ensure_year, scheme_for_year
 from .scoring import (N_, EntryError, check_earned_on, check_note, entry_points, live_entry_clause, quarter_of,
-                      type_on)
+                      type_on, year_sums)
 from .refusals import Refusal
 
 NOTE_MAX = 500
@@ -394,6 +394,7 @@ def write_entries(checked: Sequence[Checked], *, user: User | None, at: datetime
     now = at or utcnow()  # one transaction, one time
     rows = [{**c.row, "recorded_by_id": user_id, "recorded_at": now} for c in checked]
     ids = _insert_returning_ids(rows)
+    year_sums.refresh(db.session, {(row["member_id"], row["earned_on"].year) for row in rows})
     audit.record_many("entry_added", "pointentry", [
         dict(object_id=entry_id, member_id=row["member_id"], summary=c.summary,
              after=_row_dict(entry_id, row, corrects_id=None))

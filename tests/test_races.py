@@ -26,6 +26,7 @@ from qscore.db import db
 from qscore.idempotency import new_key
 from qscore.models import PointEntry, Publication, Reconciliation
 from qscore.publication import later_adjustments, snapshot
+from qscore.scoring import year_sums
 
 from .conftest import TEST_PASSWORD, make_member
 
@@ -170,6 +171,8 @@ def _check_round(app, branch_id: int, members: list[int], acknowledged: dict[str
             before = sum((e.points for e in entries if e.member_id == m and e.category == "K" and e.id not in after),
                          Decimal(0))
             assert Decimal(rows[m]["K"]) == before, f"member {m}: published K {rows[m]['K']}, ledger before {before}"
+        # The sums scoring reads were recomputed by each writer in turn: none lost to a concurrent one.
+        assert year_sums.check(db.session) == []
         return {"entries": len(entries), "acknowledged": len(acknowledged), "in_snapshot": len(entries) - len(after),
                 "adjustments": len(after)}
 

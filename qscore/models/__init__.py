@@ -6,7 +6,7 @@ from .audit import AuditLog
 from .settings import Setting
 from .members import Member, MemberType, BranchSpell, Leave, MEMBER_STATUSES, LEAVE_KINDS
 from .scheme import SchemeVersion
-from .ledger import PointEntry, SelfRecord, Meeting, MEETING_KINDS, ENTRY_SOURCES
+from .ledger import LedgerYearSums, PointEntry, SelfRecord, Meeting, MEETING_KINDS, ENTRY_SOURCES
 from .publication import Publication, PublicationAdjustment, Reconciliation, ResidentQuery
 from .review import YearReview, ReviewGrade, RectificationCase, CaseFollowUp, Proposal
 from .service import (PostKind, MemberPost, PostService, Household, HouseholdVisit, VolunteerTeam,
@@ -18,7 +18,7 @@ __all__ = [
     "AuditLog", "Setting",
     "Member", "MemberType", "BranchSpell", "Leave", "MEMBER_STATUSES", "LEAVE_KINDS",
     "SchemeVersion",
-    "PointEntry", "SelfRecord", "Meeting", "MEETING_KINDS", "ENTRY_SOURCES",
+    "LedgerYearSums", "PointEntry", "SelfRecord", "Meeting", "MEETING_KINDS", "ENTRY_SOURCES",
     "Publication", "PublicationAdjustment", "Reconciliation", "ResidentQuery",
     "YearReview", "ReviewGrade", "RectificationCase", "CaseFollowUp", "Proposal",
     "PostKind", "MemberPost", "PostService", "Household", "HouseholdVisit", "VolunteerTeam", "TeamMembership",

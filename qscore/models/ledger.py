@@ -62,6 +62,24 @@ class PointEntry(db.Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
+class LedgerYearSums(db.Model):
+    """A member's live points of one year, summed per (indicator, category, month): what scoring reads.
+
+    Derived from point_entry only, in the same transaction as every ledger write (scoring/year_sums.py), so
+    grading a district reads one row per member instead of grouping the year's ledger; `flask qscore
+    rebuild-sums` recomputes it. Not a score: editing a scheme or a member's type needs no rebuild.
+    """
+
+    __tablename__ = "ledger_year_sums"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    # {"k": [[indicator, category, month], …], "t": [tenths], "c": [entries], "f": [first earned_on as ordinal]}
+    sums: Mapped[str] = mapped_column(Text)
+    # The latest earned_on among the live entries summed: a row answers "as of" any day on or after it.
+    last_earned_on: Mapped[date | None]
+
+
 class SelfRecord(db.Model):
     """An item a member wrote into their own booklet, pending until a secretary decides."""
 

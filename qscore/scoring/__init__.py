@@ -10,8 +10,10 @@ Two layers, in this one package so the rules live in one place:
    decimal. There is one way to score; the rules as written, in Decimals and Fractions, are the
    oracle in tests/scoring_oracle.py that the property tests compare with.
 2. The SQL layer (``fetch_ledgers``, ``fetch_type_histories``, ``score_members``,
-   ``member_warnings``): a constant number of grouped queries for any number of members, on SQLite
-   and PostgreSQL alike.
+   ``member_warnings``): a constant number of queries for any number of members, on SQLite and
+   PostgreSQL alike. Ledgers are read from the stored year sums (year_sums.py: one row per member-year,
+   recomputed from the ledger in the transaction of every write), grouped from the ledger only for an
+   "as of" before a member's last entry.
 
 Rules name indicators by their flags and roles (veto, heavier, absence, dues_arrears), never by code.
 
@@ -41,14 +43,15 @@ from .grade import GRADE_CODES, Grade, left_roll_in, months_on_roll, quarters_on
 from .member import MemberScore, score_member
 from .periods import (CapHit, PeriodPoints, effective_as_of, last_month, longest_run, month_index, quarter_end,
                       quarter_months, quarter_of, year_end, ym)
-from .queries import (ID_CHUNK, MemberLike, fetch_ledgers, fetch_type_histories, fetch_warning_months,
-                      live_entry_clause, member_warnings, month_of, score_members, year_of)
+from .ledger_sql import ID_CHUNK, ledgers_from_entries, live_entry_clause, month_of, year_of
+from .queries import MemberLike, fetch_type_histories, fetch_warning_months, member_warnings, score_members
 from .reasons import N_, REASON_TEXTS, Reason
 from .rounding import DZERO, ONE_DECIMAL, ZERO, round_half_up, round_units
 from .sums import Entry, Key, MemberLedger, live_entries, to_tenths
 from .types import MissingTypeHistory, TypeHistory, month_types, type_on, types_and_type_on
 from .warnings import WarningMonths, early_warnings
 from .year import YearScore, year_score
+from .year_sums import fetch_ledgers
 
 # The names scoring.py had before it became a package (bench/floors.py imports _month_index).
 _effective_as_of = effective_as_of
@@ -62,7 +65,7 @@ __all__ = ["BRANCH_INDEX_COMPONENTS", "PUBLICATION_DAYS", "BranchIndex", "Branch
            "quarters_on_roll", "suggest_grade", "MemberScore", "score_member", "CapHit", "PeriodPoints",
            "effective_as_of", "last_month", "longest_run", "month_index", "quarter_end", "quarter_months",
            "quarter_of", "year_end", "ym", "ID_CHUNK", "MemberLike", "fetch_ledgers", "fetch_type_histories",
-           "fetch_warning_months", "live_entry_clause", "member_warnings", "month_of", "score_members", "year_of",
+           "fetch_warning_months", "ledgers_from_entries", "live_entry_clause", "member_warnings", "month_of", "score_members", "year_of",
            "N_", "REASON_TEXTS", "Reason", "DZERO", "ONE_DECIMAL", "ZERO", "round_half_up", "round_units", "Entry",
            "Key", "MemberLedger", "live_entries", "to_tenths", "MissingTypeHistory", "TypeHistory", "month_types",
            "type_on", "types_and_type_on", "WarningMonths", "early_warnings", "YearScore", "year_score",

@@ -16,7 +16,8 @@ from ..scheme import Scheme
 from .compiled import compiled
 from .grade import ledger_facts
 from .periods import effective_as_of, longest_run, month_index, quarter_end, quarter_of, ym
-from .queries import live_entry_clause, month_of, score_members
+from .ledger_sql import live_entry_clause, month_of
+from .queries import score_members
 from .rounding import ZERO
 from .sums import MemberLedger
 
