@@ -1,6 +1,6 @@
 """Demo mode as the running app sees it: the demo's published secrets and whether its street is loaded.
 
-The builder (qscore/demo.py, with its plan and the scoring it checks) is imported only by the actions that
+The builder (qscore/demo/, with its plan and the scoring it checks) is imported only by the actions that
 load the demo; a server that merely serves pages never loads it.
 """
 from __future__ import annotations

@@ -125,7 +125,7 @@ ALLOWED = {
     ("fields.py", 'value.quantize(Decimal("0.1"))'),
     ("admin/scheme_form.py", 'd.quantize(Decimal("0.01"))'),
     # How many demo members hold volunteer posts: a head count, not a figure.
-    ("demo.py", "round(ratio * len(roll))"),
+    ("demo/service.py", "round(ratio * len(roll))"),
     # Seconds the demo took to load, printed by the command line.
     ("cli.py", "{time.perf_counter() - started:.1f}"),
 }

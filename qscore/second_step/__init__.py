@@ -222,7 +222,7 @@ def enrol(user: User, secret: str, step: int) -> list[str]:
 
 
 def enrol_fixed(user: User, secret: str) -> None:
-    """The demo administrator's published secret (qscore/demo.py): enrolled without recovery codes."""
+    """The demo administrator's published secret (qscore/demo/accounts.py): enrolled without recovery codes."""
     user.totp_secret = seal(secret)
     user.totp_last_step = None
     user.totp_enrolled_at = utcnow()
