@@ -73,10 +73,19 @@ def _bare_vs_app(app_scale: str, url: str, headers, body: bytes, seconds: float,
             run_groups(srv.port, [Group("warm-up", 2, get_loop(url, {}))], 1.0, 40)
             res = run_groups(srv.port, [Group("bare", 4, get_loop(url, {}))], seconds, cap)
             out["bare_floor_bytes"] = {**res["groups"]["bare"], "bytes": len(body), "server_rss_mb": round(srv.rss_mb(), 1)}
+        if server is Server:  # the same bytes from a one-route Flask app: what the fixed stack costs by itself
+            with server(app_scale, bare=Path(fh.name), flask=True) as srv:
+                run_groups(srv.port, [Group("warm-up", 2, get_loop(url, {}))], 1.0, 40)
+                res = run_groups(srv.port, [Group("flask", 4, get_loop(url, {}))], seconds, cap)
+                out["flask_floor_bytes"] = {**res["groups"]["flask"], "server_rss_mb": round(srv.rss_mb(), 1)}
     finally:
         os.unlink(fh.name)
     a, b = out["app"]["req_per_s"], out["bare_floor_bytes"]["req_per_s"]
     out["app_vs_bare_throughput"] = round(a / b, 3) if a and b else None
+    if "flask_floor_bytes" in out:
+        f = out["flask_floor_bytes"]["req_per_s"]
+        out["flask_vs_bare_throughput"] = round(f / b, 3) if f and b else None
+        out["app_vs_flask_throughput"] = round(a / f, 3) if a and f else None
     return out
 
 
@@ -92,6 +101,8 @@ def measure_http(app, scale: str, floors: Floors, picks: Picks, quick: bool) -> 
                                 seconds, cap)
     log(f"  board       app {out['board']['app']}")
     log(f"              bare {out['board']['bare_floor_bytes']}   app/bare {out['board']['app_vs_bare_throughput']}")
+    log(f"              flask {out['board']['flask_floor_bytes']}   flask/bare {out['board']['flask_vs_bare_throughput']}"
+        f"   app/flask {out['board']['app_vs_flask_throughput']}")
     if gunicorn_available():
         out["board_gunicorn"] = _bare_vs_app(scale, board_url, {}, board_floor.board(floors, picks.community_60).encode(),
                                              seconds, cap, server=GunicornServer)

@@ -29,10 +29,10 @@ Request = tuple[str, str, bytes | None, dict[str, str]]  # method, path, body, h
 class Server:
     """``python -m bench.serve`` in a subprocess; stopped by its own pid only."""
 
-    def __init__(self, scale: str, bare: Path | None = None, threads: int = 4):
+    def __init__(self, scale: str, bare: Path | None = None, threads: int = 4, flask: bool = False):
         cmd = [sys.executable, "-m", "bench.serve", "--scale", scale, "--threads", str(threads)]
         if bare is not None:
-            cmd += ["--bare", str(bare)]
+            cmd += ["--flask-bare" if flask else "--bare", str(bare)]
         self.log = tempfile.TemporaryFile(mode="w+")  # waitress's log; a pipe nobody reads could fill up
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True,
                                      env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -1,8 +1,9 @@
 """The production server for the HTTP measurements, in its own process (its own GIL, its own
-memory figure): ``python -m bench.serve --scale street [--bare FILE] [--threads 4]``.
+memory figure): ``python -m bench.serve --scale street [--bare FILE | --flask-bare FILE] [--threads 4]``.
 
 Serves the app with the benchmark's settings through waitress on 127.0.0.1 and a free port, or,
-with --bare, a bare WSGI callable returning FILE's bytes (a floor served by the same server).
+with --bare, a bare WSGI callable returning FILE's bytes (a floor served by the same server), or with
+--flask-bare, a one-route Flask app returning them.
 Prints ``PORT <n>`` once listening.
 """
 from __future__ import annotations
@@ -24,6 +25,21 @@ def bare_app(body: bytes):
     return app
 
 
+def flask_bare_app(body: bytes):
+    """The least a Flask app can do for the page: one route returning the same bytes (no database, no
+    session, no hooks). The stack is fixed (Flask on waitress), so this is the HTTP ceiling of any page."""
+    from flask import Flask, Response
+
+    app = Flask("bench_flask_bare")
+
+    @app.route("/", defaults={"path": ""})
+    @app.route("/<path:path>")
+    def page(path: str):
+        return Response(body, content_type="text/html; charset=utf-8")
+
+    return app
+
+
 def bare_from_file(path: str):
     """For gunicorn: ``bench.serve:bare_from_file('/tmp/floor.html')``."""
     return bare_app(Path(path).read_bytes())
@@ -39,10 +55,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.serve")
     ap.add_argument("--scale", required=True)
     ap.add_argument("--bare", type=Path)
+    ap.add_argument("--flask-bare", type=Path)
     ap.add_argument("--threads", type=int, default=4)
     args = ap.parse_args(argv)
     if args.bare:
         app = bare_app(args.bare.read_bytes())
+    elif args.flask_bare:
+        app = flask_bare_app(args.flask_bare.read_bytes())
     else:
         from .appctx import bench_app
         app = bench_app(args.scale)
