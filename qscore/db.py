@@ -40,6 +40,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # The default 2 MB page cache made the same branch's roster ~3x slower in a district's 650 MB file than in
+    # a street's 30 MB one (bench: district/street); reads through a memory map and a 16 MB cache do not grow so.
+    cursor.execute("PRAGMA cache_size=-16000")
+    cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.close()
 
 

@@ -18,7 +18,7 @@ from .periods import month_index
 from .reasons import Reason
 from .types import MissingTypeHistory
 from .warnings import WarningMonths, early_warnings
-from .year_sums import fetch_ledgers
+from .year_sums import decode, fetch_ledger_sources
 
 
 class MemberLike(Protocol):
@@ -42,7 +42,7 @@ def fetch_type_histories(session: Session, member_ids: MemberIds) -> dict[int, l
 
 def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
                   members: Sequence[MemberLike]) -> dict[int, MemberScore]:
-    """Score and grade many members: two grouped queries (per ID_CHUNK members), never one per member.
+    """Score and grade many members: two queries (per ID_CHUNK members), never one per member.
 
     Raises MissingTypeHistory if a member has no type record.
     """
@@ -50,15 +50,17 @@ def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
     if not members:
         return {}
     ids = [m.id for m in members]
-    ledgers = fetch_ledgers(session, ids, year, as_of)
+    ledgers = fetch_ledger_sources(session, ids, year, as_of)
     histories = fetch_type_histories(session, ids)
     out: dict[int, MemberScore] = {}
     for m in members:
         history = histories.get(m.id)
         if not history:
             raise MissingTypeHistory(f"member {m.id} has no type record")
-        out[m.id] = score_member(scheme, year, as_of, history, ledgers[m.id], on_roll_since=m.on_roll_since,
-                                 left_roll_on=m.left_roll_on, status=m.status, member_id=m.id)
+        ledger = ledgers[m.id]
+        out[m.id] = score_member(scheme, year, as_of, history, decode(ledger) if type(ledger) is str else ledger,
+                                 on_roll_since=m.on_roll_since, left_roll_on=m.left_roll_on, status=m.status,
+                                 member_id=m.id)
     return out
 
 
