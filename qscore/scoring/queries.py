@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from typing import Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from ..models.ledger import PointEntry
 from ..models.members import MemberType
 from ..scheme import Scheme
 from .member import MemberScore, score_member
-from .ledger_sql import MemberIds, _id_filters, live_entry_clause, month_of, year_of
+from .ledger_sql import MemberIds, _id_filters
 from .periods import month_index
 from .reasons import Reason
 from .types import MissingTypeHistory
@@ -66,34 +65,32 @@ def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
 
 def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds, as_of: date,
                          lookback_months: int = 12) -> dict[int, WarningMonths]:
-    """Months with live entries in the ``lookback_months`` months up to as_of (across a year end),
-    in one grouped query: absence-role, dues_arrears-role, and any entry."""
+    """Months with live entries in the ``lookback_months`` months up to as_of (across a year end), read from
+    the stored year sums of each year the window touches: absence-role, dues_arrears-role, and any entry."""
     first = month_index(as_of.year, as_of.month) - lookback_months + 1
-    start = date(first // 12, first % 12 + 1, 1)
+    start = (first // 12, first % 12 + 1)
+    stop = (as_of.year, as_of.month)
     absence = scheme.codes_with(role="absence")
     arrears = scheme.codes_with(role="dues_arrears")
-    y = year_of(PointEntry.earned_on)
-    m = month_of(PointEntry.earned_on)
     out: dict[int, WarningMonths] = {} if isinstance(member_ids, Select) else {
         int(i): WarningMonths() for i in member_ids}
-    for id_filter in _id_filters(PointEntry.member_id, member_ids):
-        stmt = (select(PointEntry.member_id, PointEntry.indicator_code, y, m)
-                .where(id_filter, PointEntry.earned_on >= start, PointEntry.earned_on < as_of + timedelta(days=1),
-                       live_entry_clause())
-                .group_by(PointEntry.member_id, PointEntry.indicator_code, y, m))
-        current = wm = None
-        for member_id, code, yy, mm in session.execute(stmt):
-            if member_id != current:  # rows come member by member (not required, only faster)
-                wm = out.get(member_id)
-                if wm is None:
-                    wm = out[member_id] = WarningMonths()
-                current = member_id
-            ym = (yy if type(yy) is int else int(yy), mm if type(mm) is int else int(mm))
-            wm.active.add(ym)
-            if code in absence:
-                wm.absence.add(ym)
-            if code in arrears:
-                wm.arrears.add(ym)
+    for year in range(start[0], as_of.year + 1):
+        for member_id, ledger in fetch_ledger_sources(session, member_ids, year, as_of).items():
+            if type(ledger) is str:
+                ledger = decode(ledger)
+            if not ledger.counts:
+                continue
+            wm = out.get(member_id)
+            if wm is None:
+                wm = out[member_id] = WarningMonths()
+            for (code, _category, month), n in ledger.counts.items():
+                ym = (year, month)
+                if n and start <= ym <= stop:
+                    wm.active.add(ym)
+                    if code in absence:
+                        wm.absence.add(ym)
+                    if code in arrears:
+                        wm.arrears.add(ym)
     return out
 
 
