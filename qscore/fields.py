@@ -53,9 +53,22 @@ def has_control_characters(value: Any) -> bool:
     return isinstance(value, str) and _CONTROL.search(value) is not None
 
 
+CONTROL_MESSAGE = _l("Contains invisible control characters: please type it again.")
+LENGTH_MESSAGE = _l("At most %(max)d characters.")
+
+
 def no_control_characters(form, field) -> None:
     if has_control_characters(field.data):
-        raise ValidationError(_l("Contains invisible control characters: please type it again."))
+        raise ValidationError(CONTROL_MESSAGE)
+
+
+def one_line_refusal(value: str | None, max_length: int) -> str | None:
+    """Text's rule for a value already read with one_line, without a field (a form's many similar inputs)."""
+    if has_control_characters(value):
+        return str(CONTROL_MESSAGE)
+    if value and len(value) > max_length:
+        return LENGTH_MESSAGE % {"max": max_length}
+    return None
 
 
 def column_length(column) -> int | None:
@@ -70,7 +83,7 @@ def _said(required: Any, general) -> Any:
 
 def _length(max_length: int | None, column) -> list:
     limit = max_length or column_length(column)
-    return [Length(max=limit, message=_l("At most %(max)d characters."))] if limit else []
+    return [Length(max=limit, message=LENGTH_MESSAGE)] if limit else []
 
 
 class Text(StringField):
@@ -302,4 +315,5 @@ def args_form(form_class: type[Form]):
 
 __all__ = ["ArgsForm", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Points", "Text",
            "args_form", "as_typed", "column_length", "has_control_characters", "no_control_characters", "one_line",
+           "one_line_refusal",
            "refusals", "several_lines", "strip"]

@@ -13,14 +13,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 
 from . import audit
 from .access import own_record
 from .db import db
 from .idempotency import entries_with_key_prefix
-from .ledger import (NOTE_MAX, Checked, LedgerError, NewEntry, check_entries, error_field_and_text, members_on_leave,
-                     type_histories, write_entries)
+from .ledger import (NOTE_MAX, LedgerError, MemberFacts, NewEntry, check_entries, error_field_and_text,
+                     members_on_leave, type_histories, write_entries)
 from .models import MEETING_KINDS, Branch, Community, Leave, Meeting, Member, SelfRecord, User
 from .refusals import Refusal
 from .scheme import Indicator, Scheme
@@ -98,10 +98,16 @@ class MeetingRecorded:
     own_waiting: int  # the recorder's own lines, waiting for another person's confirmation
 
 
-def branch_members(branch: Branch) -> list[Member]:
+# A row per member (id, name, status, branch_id, on_roll_since: what the lines and the ledger's rules read),
+# not an ORM object: loading, then expiring at the commit, 60 Members was a tenth of recording a meeting.
+_BRANCH_MEMBERS = (select(Member.id, Member.name, Member.status, Member.branch_id, Member.on_roll_since)
+                   .where(Member.branch_id == bindparam("branch_id"), Member.status == "active")
+                   .order_by(Member.name_key, Member.name, Member.id))
+
+
+def branch_members(branch: Branch) -> list[MemberFacts]:
     """The branch's active members, in pinyin order: the lines of the meeting form."""
-    return list(db.session.scalars(select(Member).where(Member.branch_id == branch.id, Member.status == "active")
-                                   .order_by(Member.name_key, Member.name, Member.id)))
+    return list(db.session.execute(_BRANCH_MEMBERS, {"branch_id": branch.id}))
 
 
 def guest_query(branch: Branch) -> Select:
@@ -147,34 +153,37 @@ def _meeting_indicator(scheme: Scheme, data: MeetingInput) -> Indicator:
 
 
 def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today: date, key: str,
-                          gettext: Callable[..., str]) -> MeetingRecorded:
+                          gettext: Callable[..., str], members: Sequence[MemberFacts] | None = None,
+                          scheme: Scheme | None = None) -> MeetingRecorded:
     """Record the meeting and every line of it in the current transaction (flushed, not committed).
 
     The entries are checked together (ledger.check_entries: a few set-based queries for the whole
     branch) and written in bulk; refusals are reported member by member, in roster order, as if each
     entry had been recorded in turn. The recorder's own line is checked like the others but waits for
     another person's confirmation (four eyes). ``gettext`` translates the notes written into the
-    ledger (the recorder's language). Raises MeetingRefused, or AlreadyRecorded when ``key`` was used.
+    ledger (the recorder's language). ``members`` (branch_members) and ``scheme`` (of the meeting's
+    year): what the caller has already read this request. Raises MeetingRefused, or AlreadyRecorded
+    when ``key`` was used.
     """
-    scheme = scheme_for_year(data.held_on.year)
+    scheme = scheme or scheme_for_year(data.held_on.year)
     indicator = _meeting_indicator(scheme, data)
     held_on, topic, org_life = data.held_on, data.topic.strip(), data.kind == "org_life"
     absence = next(iter(scheme.indicators_with(role="absence")), None)
     value = data.hours if indicator.is_hours else None
-    members = branch_members(branch)
+    members = list(members) if members is not None else branch_members(branch)
     visitors = guests(branch, data.guest_ids)
 
-    def status_of(m: Member) -> str:
+    def status_of(m: MemberFacts) -> str:
         status = data.statuses.get(m.id, "") or ""
         # Only organisational life takes attendance: at other activities a member attended or is not listed.
         return status if org_life or status in ("attended", "") else ""
 
     # First what each line asks for, nothing written yet: (member, "error" | "leave" | "entry", detail).
-    plan: list[tuple[Member, str, Any]] = []
+    plan: list[tuple[MemberFacts, str, Any]] = []
     items: list[NewEntry] = []
     own: set[int] = set()  # items that are the recorder's own lines
 
-    def add(m: Member, code: str, note: str, host: int | None) -> int:
+    def add(m: MemberFacts, code: str, note: str, host: int | None) -> int:
         if own_record(m.id, by):
             own.add(len(items))
         # The meeting's id is set once every line has passed (the meeting row is written only then).
@@ -213,11 +222,11 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
     guest_from = len(items)
     for g in visitors:
         add(g, indicator.code, topic, branch.id)
-    checked = check_entries(items, today=today)
+    checked = check_entries(items, today=today, schemes={held_on.year: scheme})
 
     # ... then the refusals in roster order, stopping where recording one by one would have stopped.
     member_errors: dict[int, Refusal] = {}
-    leaves: list[tuple[Member, str]] = []
+    leaves: list[tuple[MemberFacts, str]] = []
     for m, what, detail in plan:
         if what == "error":
             member_errors[m.id] = detail
@@ -245,17 +254,17 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
     for m, reason in leaves:
         db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on, reason=reason,
                              recorded_by_id=by.id))
-        audit.record("leave_added", m, member_id=m.id, summary=f"{held_on}: {reason[:200]}", user=by)
-    written = len(write_entries([_in_meeting(c, meeting) for i, c in enumerate(checked) if i not in own], user=by))
+    audit.record_many("leave_added", "member", [dict(object_id=m.id, member_id=m.id, summary=f"{held_on}: {reason[:200]}")
+                                                for m, reason in leaves], user=by)
+    written = len(write_entries([c for i, c in enumerate(checked) if i not in own], user=by, meeting_id=meeting.id))
     for i in sorted(own):
         _own_line_for_confirmation(replace(items[i], meeting_id=meeting.id), meeting, by)
-    audit.record("meeting_recorded", meeting, summary=f"{branch.name} {held_on} {meeting.kind} {topic}: "
-                 f"{written} entries" + (", own line waits for confirmation" if own else ""), user=by)
+    db.session.flush()  # the own lines' rows first, as the log has always listed them
+    # A statement beside the entries' rows, rather than one more object for the session's unit of work.
+    audit.record_many("meeting_recorded", "meeting", [dict(
+        object_id=meeting.id, summary=f"{branch.name} {held_on} {meeting.kind} {topic}: {written} entries"
+                                      + (", own line waits for confirmation" if own else ""))], user=by)
     return MeetingRecorded(meeting, written, len(own))
-
-
-def _in_meeting(checked: Checked, meeting: Meeting) -> Checked:
-    return replace(checked, new=replace(checked.new, meeting_id=meeting.id), row={**checked.row, "meeting_id": meeting.id})
 
 
 def _own_line_for_confirmation(new: NewEntry, meeting: Meeting, by: User) -> SelfRecord:

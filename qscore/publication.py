@@ -10,11 +10,11 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Date, and_, bindparam, exists, func, select
 from sqlalchemy.orm import aliased
 
 from . import audit
@@ -61,25 +61,33 @@ def period(year: int, quarter: int) -> str:
     return f"{year}-Q{quarter}"
 
 
+# The statements of a publish, built once: building one cost more than running it (issue 16).
+_DAY = bindparam("day", type_=Date)
+_ON_ROLL = (
+    select(Member)
+    .where(Member.id.in_(select(BranchSpell.member_id).where(
+        BranchSpell.branch_id == bindparam("branch_id"), BranchSpell.starts_on <= _DAY,
+        (BranchSpell.ends_on.is_(None)) | (BranchSpell.ends_on > _DAY))),
+        Member.on_roll_since <= _DAY, (Member.left_roll_on.is_(None)) | (Member.left_roll_on > _DAY))
+    .order_by(Member.name_key, Member.name, Member.id))
+
+
 def members_on_roll(branch_id: int, day: date) -> list[Member]:
     """Members of the branch on ``day`` (by branch spell and time on the roll), in pinyin order of name."""
-    spell = select(BranchSpell.member_id).where(
-        BranchSpell.branch_id == branch_id, BranchSpell.starts_on <= day,
-        (BranchSpell.ends_on.is_(None)) | (BranchSpell.ends_on > day))
-    return list(db.session.scalars(
-        select(Member).where(Member.id.in_(spell), Member.on_roll_since <= day,
-                             (Member.left_roll_on.is_(None)) | (Member.left_roll_on > day))
-        .order_by(Member.name_key, Member.name, Member.id)))
+    return list(db.session.scalars(_ON_ROLL, {"branch_id": branch_id, "day": day}))
 
 
 def _one(value) -> str:
     return f"{rounded(value):f}"  # always one decimal in the snapshot: "5.0"
 
 
-def snapshot_rows(branch_id: int, year: int, quarter: int) -> list[dict[str, str | int]]:
-    """Per member: quarter points by category, quarter total, year score to date at the quarter's end."""
+def snapshot_rows(branch_id: int, year: int, quarter: int,
+                  members: list[Member] | None = None) -> list[dict[str, str | int]]:
+    """Per member: quarter points by category, quarter total, year score to date at the quarter's end.
+
+    ``members``: members_on_roll at the quarter's end, when the caller has just read them."""
     _start, end = quarter_bounds(year, quarter)
-    members = members_on_roll(branch_id, end)
+    members = members_on_roll(branch_id, end) if members is None else members
     scores = score_members(db.session, scheme_for_year(year), year, end, members)
     rows = []
     for m in members:
@@ -99,10 +107,26 @@ def sha256_of(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_LIVE = select(Publication).where(
+    Publication.branch_id == bindparam("branch_id"), Publication.year == bindparam("year"),
+    Publication.quarter == bindparam("quarter"), Publication.retracted_at.is_(None))
+
+
 def live_publication(branch_id: int, year: int, quarter: int) -> Publication | None:
-    return db.session.scalar(select(Publication).where(
-        Publication.branch_id == branch_id, Publication.year == year, Publication.quarter == quarter,
-        Publication.retracted_at.is_(None)))
+    return db.session.scalar(_LIVE, {"branch_id": branch_id, "year": year, "quarter": quarter})
+
+
+_ADJUSTED = aliased(Publication, name="adjusted")
+_LISTING = aliased(Publication, name="listing")
+_UNLISTED = (
+    select(PointEntry.id, PointEntry.member_id, PointEntry.indicator_code, PointEntry.points, PointEntry.earned_on,
+           PointEntry.corrects_id, Member.name, _ADJUSTED.year, _ADJUSTED.quarter)
+    .join(Member, Member.id == PointEntry.member_id)
+    .join(_ADJUSTED, and_(_ADJUSTED.id == PointEntry.adjusts_publication_id, _ADJUSTED.retracted_at.is_(None)))
+    .where(PointEntry.branch_id == bindparam("branch_id"), ~exists().where(
+        PublicationAdjustment.entry_id == PointEntry.id, PublicationAdjustment.publication_id == _LISTING.id,
+        _LISTING.retracted_at.is_(None)))
+    .order_by(PointEntry.id))
 
 
 def unlisted_adjustments(branch: Branch) -> list[dict[str, str | int]]:
@@ -113,19 +137,10 @@ def unlisted_adjustments(branch: Branch) -> list[dict[str, str | int]]:
     A retracted listing frees its entries for the next publication; an entry adjusting a retracted
     publication is left out (the quarter's next publication counts it in its snapshot).
     """
-    adjusted = aliased(Publication)
-    listing = aliased(Publication)
-    listed = exists().where(PublicationAdjustment.entry_id == PointEntry.id,
-                            PublicationAdjustment.publication_id == listing.id, listing.retracted_at.is_(None))
-    stmt = (select(PointEntry, Member.name, adjusted.year, adjusted.quarter)
-            .join(Member, Member.id == PointEntry.member_id)
-            .join(adjusted, and_(adjusted.id == PointEntry.adjusts_publication_id, adjusted.retracted_at.is_(None)))
-            .where(PointEntry.branch_id == branch.id, ~listed)
-            .order_by(PointEntry.id))
-    return [{"entry_id": e.id, "member_id": e.member_id, "name": name, "period": period(y, q),
-             "indicator": e.indicator_code, "points": _one(e.points), "earned_on": e.earned_on.isoformat(),
-             "correction": e.corrects_id is not None}
-            for e, name, y, q in db.session.execute(stmt)]
+    return [{"entry_id": r.id, "member_id": r.member_id, "name": r.name, "period": period(r.year, r.quarter),
+             "indicator": r.indicator_code, "points": _one(r.points), "earned_on": r.earned_on.isoformat(),
+             "correction": r.corrects_id is not None}
+            for r in db.session.execute(_UNLISTED, {"branch_id": branch.id})]
 
 
 def later_adjustments(publication: Publication) -> list[tuple[PointEntry, str, User | None]]:
@@ -144,22 +159,30 @@ class Readiness:
     published: Publication | None
     pending: int
     unreconciled: list[Member]
+    on_roll: list[Member] = field(default_factory=list)  # the members on the roll at the quarter's end
 
     @property
     def ready(self) -> bool:
         return self.ended and self.published is None and self.pending == 0 and not self.unreconciled
 
 
+_PENDING = select(func.count()).select_from(SelfRecord).where(
+    SelfRecord.member_id.in_(bindparam("ids", expanding=True)), SelfRecord.status == "pending",
+    SelfRecord.earned_on <= _DAY)
+_RECONCILED = select(Reconciliation.member_id).where(
+    Reconciliation.branch_id == bindparam("branch_id"), Reconciliation.year == bindparam("year"),
+    Reconciliation.quarter == bindparam("quarter"))
+
+
 def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness:
     _start, end = quarter_bounds(year, quarter)
     members = members_on_roll(branch.id, end)
     ids = [m.id for m in members]
-    pending = db.session.scalar(select(func.count()).select_from(SelfRecord).where(
-        SelfRecord.member_id.in_(ids), SelfRecord.status == "pending", SelfRecord.earned_on <= end)) if ids else 0
-    done = set(db.session.scalars(select(Reconciliation.member_id).where(
-        Reconciliation.branch_id == branch.id, Reconciliation.year == year, Reconciliation.quarter == quarter)))
+    pending = db.session.scalar(_PENDING, {"ids": ids, "day": end}) if ids else 0
+    where = {"branch_id": branch.id, "year": year, "quarter": quarter}
+    done = set(db.session.scalars(_RECONCILED, where))
     return Readiness(today > end, live_publication(branch.id, year, quarter), pending,
-                     [m for m in members if m.id not in done])
+                     [m for m in members if m.id not in done], members)
 
 
 def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date, meeting_on: date | None,
@@ -191,16 +214,20 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
     days = int(get_setting(street_id, "supervision_days"))
     pub = store_publication(branch, year, quarter, published_by_id=user.id, meeting_on=meeting_on,
                             members_present=present, members_total=total, chair=chair.strip()[:100],
-                            supervision_ends_on=today + timedelta(days=days), published_at=published_at)
-    audit.record("quarter_published", pub, summary=f"{branch.name} {p}: {pub.snapshot.count('member_id')} members, "
-                 f"sha256 {pub.sha256}")
+                            supervision_ends_on=today + timedelta(days=days), published_at=published_at,
+                            members=state.on_roll)
+    # A statement of its own: as an object it would have the session flush again at the commit.
+    audit.record_many("quarter_published", "publication", [dict(
+        object_id=pub.id, summary=f"{branch.name} {p}: {pub.snapshot.count('member_id')} members, sha256 {pub.sha256}")])
     return pub
 
 
 def store_publication(branch: Branch, year: int, quarter: int, *, published_at: datetime | None = None,
-                      **fields: Any) -> Publication:
-    """The publication row: the quarter's snapshot and its hash, and the adjustments it lists (once)."""
-    text = canonical_json(snapshot_rows(branch.id, year, quarter))
+                      members: list[Member] | None = None, **fields: Any) -> Publication:
+    """The publication row: the quarter's snapshot and its hash, and the adjustments it lists (once).
+
+    ``members``: members_on_roll at the quarter's end, when the caller has just read them."""
+    text = canonical_json(snapshot_rows(branch.id, year, quarter, members))
     listed = unlisted_adjustments(branch)
     pub = Publication(branch_id=branch.id, year=year, quarter=quarter, snapshot=text, sha256=sha256_of(text),
                       adjustments=canonical_json_list(listed), published_at=published_at or utcnow(), **fields)

@@ -68,10 +68,6 @@ def _quarter_or_404(year: int, quarter: int) -> None:
         abort(404)
 
 
-def _street_id(branch: Branch) -> int:
-    return db.session.scalar(select(Community.street_id).where(Community.id == branch.community_id))
-
-
 @bp.get("/publish")
 @requires(SECRETARIES)
 def index():
@@ -246,7 +242,7 @@ def sheet(branch_id: int, year: int, quarter: int):
 @bp.post("/branches/<int:branch_id>/quarters/<int:year>/<int:quarter>/publish")
 @requires(SECRETARIES)
 def publish_quarter(branch_id: int, year: int, quarter: int):
-    branch, _c = get_branch_or_404(branch_id)
+    branch, community = get_branch_or_404(branch_id)
     _quarter_or_404(year, quarter)
     form = PublishForm()
     if not form.validate_on_submit():
@@ -254,7 +250,10 @@ def publish_quarter(branch_id: int, year: int, quarter: int):
     try:
         pub = publish(branch=branch, year=year, quarter=quarter, user=current_user._get_current_object(),
                       today=today(), meeting_on=form.meeting_on.data, present=form.present.data,
-                      total=form.total.data, chair=form.chair.data or "", street_id=_street_id(branch))
+                      total=form.total.data, chair=form.chair.data or "", street_id=community.street_id)
+        # Said before the commit: afterwards the publication and the user would be read again, in a new transaction.
+        said = _("%(period)s is published. The noticeboard shows it now; the supervision period ends on %(end)s.",
+                 period=period(year, quarter), end=pub.supervision_ends_on.isoformat())
         db.session.commit()
     except PublishError as err:
         db.session.rollback()
@@ -266,9 +265,8 @@ def publish_quarter(branch_id: int, year: int, quarter: int):
         # The one-live-publication index refused a second one that a concurrent publish made first.
         db.session.rollback()
         return _published_by_another(branch, year, quarter, live_publication(branch.id, year, quarter))
-    flash(_("%(period)s is published. The noticeboard shows it now; the supervision period ends on %(end)s.",
-            period=period(year, quarter), end=pub.supervision_ends_on.isoformat()), "success")
-    return redirect(url_for("publish.quarter", branch_id=branch.id, year=year, quarter=quarter))
+    flash(said, "success")
+    return redirect(url_for("publish.quarter", branch_id=branch_id, year=year, quarter=quarter))
 
 
 def _published_by_another(branch: Branch, year: int, quarter_: int, pub: Publication | None):

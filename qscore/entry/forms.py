@@ -1,15 +1,17 @@
 """Forms of the entry area. Choices depend on the member's type and the scheme, set per request."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectChoice, SelectField
+from wtforms import BooleanField, Field, HiddenField, SelectChoice, SelectField
+from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import TextInput
 
-from ..fields import ArgsForm, Choices, Day, IdChoice, Ids, Note, Points, Text
+from ..fields import ArgsForm, Choices, Day, IdChoice, Ids, Note, Points, Text, one_line, one_line_refusal
 from ..idempotency import KEY_MAX
 from ..ledger import NOTE_MAX
 from ..meetings import STATUSES  # the meeting service's lines, offered by the form
@@ -74,6 +76,52 @@ class CorrectionPlace(ArgsForm):
     on = Text(max_length=16)
 
 
+@dataclass
+class MemberLine:
+    """One member's line of the meeting form as sent: the attendance chosen and the line's one box, which
+    the page names proof-<id> for a type 3 member (the proof, or a leave's reason) and leave-<id> otherwise."""
+
+    status: str = ""
+    leave: str | None = None
+    proof: str | None = None
+    error: str | None = None  # the line's first refusal, once validated
+
+
+class MemberLines(Field):
+    """Every member's line of the meeting form (status-12, leave-12, proof-12), read in one pass.
+
+    Given the members (``MeetingForm(lines=members)``), ``data`` maps each member's id to a MemberLine. A
+    status is one of STATUSES or none, as a select of them would take it; the boxes follow Text's rule
+    (fields.one_line_refusal). One field for the lines: 3 WTForms fields per member were half a meeting's time.
+    """
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        self.process_errors = []
+        self.object_data = members = [] if data is unset_value or data is None else list(data)
+        self.raw_data = []
+
+        def first(name: str) -> str | None:
+            sent = formdata.getlist(name) if formdata is not None and name in formdata else ()
+            return sent[0] if sent else None  # a name sent twice counts once, the first time (as in any field)
+
+        self.data = {}
+        for m in members:
+            leave, proof = first(f"leave-{m.id}"), first(f"proof-{m.id}")
+            self.data[m.id] = MemberLine(status=first(f"status-{m.id}") or "",
+                                         leave=one_line(leave) if leave is not None else None,
+                                         proof=one_line(proof) if proof is not None else None)
+
+    def validate(self, form, extra_validators=()):
+        for line in self.data.values():
+            line.error = (str(_l("Not a valid choice.")) if line.status not in LINE_STATUSES else
+                          one_line_refusal(line.leave, NOTE_MAX) or one_line_refusal(line.proof, PROOF_MAX))
+        self.errors = [line.error for line in self.data.values() if line.error]
+        return not self.errors
+
+
+LINE_STATUSES = frozenset(("", *STATUSES))  # "" is a line left undecided: the service says what that means
+
+
 class MeetingForm(FlaskForm):
     held_on = Day(_l("Date"), required=True)
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k) for k in MEETING_KINDS])
@@ -81,35 +129,16 @@ class MeetingForm(FlaskForm):
     topic = Text(_l("Topic or title"), required=True, column=Meeting.topic)
     hours = Points(_l("Hours (volunteer service)"), minimum=Decimal("0.1"), maximum=Decimal("999.9"), widget=TextInput(),
                    render_kw={"inputmode": "decimal", "autocomplete": "off"})
-    idempotency_key = HiddenField(validators=[Length(max=KEY_MAX)])
-    guest_ids = Ids()
+    # Labelled, though never shown: a field without a label has WTForms load its own catalogue from disk.
+    idempotency_key = HiddenField("", validators=[Length(max=KEY_MAX)])
+    guest_ids = Ids("")
+    lines = MemberLines("")  # given the members: MeetingForm(lines=members)
 
 
 class MeetingKind(ArgsForm):
     """A link may open the meeting form for one kind (?kind=study)."""
 
     kind = SelectField(choices=[SelectChoice(k) for k in MEETING_KINDS])
-
-
-def branch_meeting_form(members: list[Member]) -> type[MeetingForm]:
-    """The meeting form with each member's line: the attendance chosen, and a leave's reason or the proof
-    of attending where they live (fields named as the page names its inputs: status-12, leave-12, proof-12)."""
-    fields = {}
-    for m in members:
-        fields[f"status-{m.id}"] = SelectField(choices=[SelectChoice(s) for s in ("", *STATUSES)], default="")
-        fields[f"leave-{m.id}"] = Text(max_length=NOTE_MAX)
-        fields[f"proof-{m.id}"] = Text(max_length=PROOF_MAX)
-    return type("BranchMeetingForm", (MeetingForm,), fields)
-
-
-def member_line_errors(form: MeetingForm, members: list[Member]) -> dict[int, str]:
-    """The first refusal in each member's line of the meeting form."""
-    errors = {}
-    for m in members:
-        found = [e for name in (f"status-{m.id}", f"leave-{m.id}", f"proof-{m.id}") for e in form[name].errors]
-        if found:
-            errors[m.id] = str(found[0])
-    return errors
 
 
 class GuestSearch(ArgsForm):

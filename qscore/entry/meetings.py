@@ -24,7 +24,7 @@ from ..models import Leave, Member
 from ..scheme_versions import scheme_for_year
 from ..scoring import type_on
 from . import bp
-from .forms import GuestSearch, LeaveForm, MeetingKind, branch_meeting_form, member_line_errors
+from .forms import GuestSearch, LeaveForm, MeetingForm, MeetingKind
 
 # What each kind of meeting records by default: an indicator role or flag, resolved in the scheme.
 DEFAULT_INDICATOR = {"org_life": "attendance", "study": "J2", "volunteer": "hours", "charity": "Z7", "other": "J2"}
@@ -52,31 +52,33 @@ def meeting_form(branch_id: int):
     members = branch_members(branch)
     kind = (args_form(MeetingKind).kind.data if request.method == "GET" else None) or "org_life"
     # Posted, the form reads what was sent (the kind too); the values given here are a new form's.
-    form = branch_meeting_form(members)(held_on=day, kind=kind, idempotency_key=new_key())
-    scheme = scheme_for_year((form.held_on.data or day).year)
+    form = MeetingForm(held_on=day, kind=kind, idempotency_key=new_key(), lines=members)
+    scheme = scheme_for_year((form.held_on.data or day).year)  # read once: the service is given it
     form.indicator.choices = _indicator_choices(scheme)
     if request.method == "GET":
         form.indicator.data = _default_indicator(scheme, kind)
     valid = request.method == "POST" and form.validate()
-    member_errors: dict[int, str] = member_line_errors(form, members)
-    statuses = {m.id: form[f"status-{m.id}"].data or "" for m in members}
+    lines = form.lines.data
+    member_errors: dict[int, str] = {mid: line.error for mid, line in lines.items() if line.error}
+    statuses = {mid: line.status for mid, line in lines.items()}
     key = key_from(form.idempotency_key.data) if request.method == "POST" else None
     if valid:
         key = key or new_key()
-        proofs = {m.id: form[f"proof-{m.id}"].data or "" for m in members}
         data = MeetingInput(
             held_on=form.held_on.data, kind=form.kind.data, indicator_code=form.indicator.data,
             topic=form.topic.data, hours=form.hours.data, statuses=statuses,
             # A line has one box: a type 3 member's is named proof-<id> and holds the leave's reason when excused.
-            leave_reasons={m.id: form[f"leave-{m.id}"].data or proofs[m.id] for m in members},
-            proofs=proofs, guest_ids=form.guest_ids.data or [])
+            leave_reasons={mid: line.leave or line.proof or "" for mid, line in lines.items()},
+            proofs={mid: line.proof or "" for mid, line in lines.items()}, guest_ids=form.guest_ids.data or [])
         try:
             recorded = record_branch_meeting(branch, data, by=current_user._get_current_object(), today=day, key=key,
-                                             gettext=_)
+                                             gettext=_, members=members, scheme=scheme)
+            # Said before the commit: afterwards the language would reload the expired user in a new transaction.
+            said = (_("Meeting recorded: %(n)d entries written.", n=recorded.written)
+                    + (" " + _("Your own line waits for confirmation by the community secretary or another "
+                               "committee member.") if recorded.own_waiting else ""))
             db.session.commit()
-            flash(_("Meeting recorded: %(n)d entries written.", n=recorded.written)
-                  + (" " + _("Your own line waits for confirmation by the community secretary or another "
-                             "committee member.") if recorded.own_waiting else ""), "success")
+            flash(said, "success")
             return redirect(url_for("entry.roster", branch_id=branch_id))
         except MeetingRefused as refused:
             db.session.rollback()
@@ -97,7 +99,7 @@ def meeting_form(branch_id: int):
     registered = members_on_leave([m.id for m in members], on) if members else set()
     leaves = {m.id: m.id in registered for m in members}
     return render_template("entry/meeting.html", branch=branch, community=community, form=form, members=members,
-                           statuses=statuses, member_errors=member_errors, types=types, leaves=leaves,
+                           lines=lines, member_errors=member_errors, types=types, leaves=leaves,
                            guests=guests(branch, form.guest_ids.data or []), scheme=scheme), status_code
 
 
