@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+import json
 import os
 import uuid
 from collections import defaultdict
@@ -189,7 +190,6 @@ class Floors:
         vid, text = self.rows(sql, (year,))[0]
         s = self._schemes.get(text)
         if s is None:
-            import json
             s = self._schemes[text] = Scheme.from_dict(json.loads(text))
         return vid, s
 
@@ -540,12 +540,19 @@ class Floors:
                     + " RETURNING id"), params)
         ids = [r[0] for r in cur.fetchall()]
         audit_params = []
+        on = held_on.isoformat()
         for eid, (mid, name, p) in zip(ids, who):
-            audit_params += [now, user[0], user[1], "entry_added", "pointentry", eid, mid, f"{name} {ind.code} {p} on {held_on}"]
+            # What the audit page shows as "Recorded as" for each entry (the app's entry_added row carries it).
+            after = json.dumps({"id": eid, "member_id": mid, "indicator": ind.code, "points": str(p), "quantity": None,
+                                "earned_on": on, "note": topic, "source": "meeting", "corrects_id": None,
+                                "adjusts_publication_id": adjusts})
+            audit_params += [now, user[0], user[1], "entry_added", "pointentry", eid, mid, f"{name} {ind.code} {p} on {held_on}",
+                             after]
         audit_params += [now, user[0], user[1], "meeting_recorded", "meeting", meeting_id, None,
-                         f"{b[1]} {held_on} org_life {topic}: {len(ids)} entries"]
+                         f"{b[1]} {held_on} org_life {topic}: {len(ids)} entries", None]
         cur.execute(dbio.q(self.dialect, "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, "
-                                         "member_id, summary, ip) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, '127.0.0.1')"] * (len(ids) + 1))),
+                                         "member_id, summary, after, ip) VALUES "
+                           + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, '127.0.0.1')"] * (len(ids) + 1))),
                     audit_params)
         self.refresh_sums([mid for mid, _n, _p in who], held_on.year)
         self.raw.commit()

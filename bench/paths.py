@@ -171,10 +171,40 @@ def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, q
         d = held_on()
         return floors.meeting(mtoken, p.branch_60, d, f"bench 主题党日 {d}", f"bench-{uuid.uuid4().hex}")
 
+    def written_by(topic: str) -> tuple[list, list]:
+        """A meeting's entries (per member) and their audit rows, as the audit page reads them."""
+        mid = floors.rows("SELECT MAX(id) FROM meeting WHERE branch_id = ? AND topic = ?", (p.branch_60, topic))[0][0]
+        entries = floors.rows("SELECT id, member_id, indicator_code, points, note, source, host_branch_id "
+                              "FROM point_entry WHERE meeting_id = ? ORDER BY member_id", (mid,))
+        by_id = {e[0]: e[1] for e in entries}
+        audit = []
+        for action, object_id, member_id, summary, after in floors.rows(
+                f"SELECT action, object_id, member_id, summary, after FROM audit_log WHERE object_type = 'pointentry' "
+                f"AND object_id IN ({', '.join('?' * len(by_id))}) ORDER BY member_id", tuple(by_id)):
+            shown = json.loads(after) if isinstance(after, str) else after
+            if isinstance(shown, dict):  # the entry's own id and date differ between the two meetings
+                shown = {k: v for k, v in shown.items() if k not in ("id", "earned_on")}
+            audit.append((action, by_id[object_id] == member_id, summary.rsplit(" on ", 1)[0], shown))
+        return [e[1:] for e in entries], audit
+
+    def verify_meeting() -> dict[str, Any]:
+        topic = f"bench verify {uuid.uuid4().hex[:8]}"
+        d = held_on()
+        form = {"held_on": d.isoformat(), "kind": "org_life", "indicator": "J1", "topic": topic, "hours": "",
+                "idempotency_key": f"bench-{uuid.uuid4().hex}", **{f"status-{m}": "attended" for m in members60}}
+        expect(mclient.post(f"/branches/{p.branch_60}/meetings/new", form), 302)
+        a = written_by(topic)
+        floors.meeting(mtoken, p.branch_60, held_on(), topic, f"bench-{uuid.uuid4().hex}")
+        b = written_by(topic)
+        ok = a[0] == b[0] and a[1] == b[1]
+        return {"same_entries": a[0] == b[0], "same_audit_rows": a[1] == b[1], "entries": len(a[0]),
+                **({} if ok else {"app": (a[0][:1], a[1][:1]), "floor": (b[0][:1], b[1][:1])})}
+
     cases.append(Case("meeting", f"meeting, branch {p.branch_60} ({len(members60)} attended)", meeting_path,
                       meeting_floor, n(12, 5), 1,
                       {"branch_id": p.branch_60, "members": len(members60), "account": cs,
-                       "note": "org_life, every member attended, distinct dates in Q4; entries accumulate, removed after the run"}))
+                       "note": "org_life, every member attended, distinct dates in Q4; entries accumulate, removed after the run"},
+                      verify_meeting))
 
     # -- a member's booklet -------------------------------------------------------------------------------
     if "booklet.show" in app.view_functions:

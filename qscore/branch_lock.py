@@ -22,5 +22,6 @@ from .models import Branch
 def lock_branches(branch_ids: Iterable[int | None]) -> None:
     """Hold the branches' rows until the transaction ends (publications and ledger writes of them wait)."""
     ids = sorted({int(i) for i in branch_ids if i is not None})
-    if ids:
+    # On SQLite BEGIN IMMEDIATE has serialised the transaction already: the SELECT would lock nothing.
+    if ids and db.session.get_bind().dialect.name != "sqlite":
         db.session.execute(select(Branch.id).where(Branch.id.in_(ids)).order_by(Branch.id).with_for_update())

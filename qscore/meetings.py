@@ -178,6 +178,8 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
         # Only organisational life takes attendance: at other activities a member attended or is not listed.
         return status if org_life or status in ("attended", "") else ""
 
+    statuses = {m.id: status_of(m) for m in members}
+
     # First what each line asks for, nothing written yet: (member, "error" | "leave" | "entry", detail).
     plan: list[tuple[MemberFacts, str, Any]] = []
     items: list[NewEntry] = []
@@ -192,11 +194,11 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
                               idempotency_key=f"{key}:{m.id}"))
         return len(items) - 1
 
-    excused = [m.id for m in members if status_of(m) == "excused"]
+    excused = [mid for mid, status in statuses.items() if status == "excused"]
     registered = members_on_leave(excused, held_on) if excused else set()
-    histories = type_histories([m.id for m in members if status_of(m) == "home"])
+    histories = type_histories([mid for mid, status in statuses.items() if status == "home"])
     for m in members:
-        status = status_of(m)
+        status = statuses[m.id]
         if org_life and status not in STATUSES:
             plan.append((m, "error", MeetingError("status_required")))
         elif status == "excused" and m.id not in registered:
@@ -248,7 +250,7 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
     meeting = Meeting(branch_id=branch.id, held_on=held_on, kind=data.kind, indicator_code=indicator.code,
                       topic=topic, hours=data.hours, recorded_by_id=by.id,
                       # Members expected: attended, absent or attended where they live.
-                      expected_count=sum(status_of(m) in ("attended", "absent", "home") for m in members))
+                      expected_count=sum(status in ("attended", "absent", "home") for status in statuses.values()))
     db.session.add(meeting)
     db.session.flush()
     for m, reason in leaves:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from qscore import ledger
 from qscore.db import db
-from qscore.scheme_versions import scheme_for_year
+from qscore.scheme_versions import ensure_year, scheme_for_year
 from qscore.models import AuditLog, Leave, Meeting, Member, PointEntry, Publication, User, YearReview
 
 from .conftest import make_member
@@ -245,4 +245,80 @@ def test_meeting_refusals_come_member_by_member(app, client, auth, org, branch):
     statuses[branch[0]] = "excused"
     resp = meeting(client, org, statuses)
     assert resp.status_code == 422 and "came onto the roll on 2026-05-16" in resp.get_data(as_text=True)
+    assert entries(app) == []
+
+
+def sql_of(app, request) -> tuple[list[str], object]:
+    """What a request runs: each statement's first word ("BEGIN IMMEDIATE" whole) and "COMMIT" where it commits."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def statement(conn, cursor, text, *args):
+        seen.append("BEGIN IMMEDIATE" if "IMMEDIATE" in text else text.strip().split()[0].upper())
+
+    def commit(conn):
+        seen.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        resp = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    return seen, resp
+
+
+def test_a_meeting_of_twelve_takes_the_same_statements_as_one_of_two_and_none_after_its_commit(
+        app, client, auth, org, branch):
+    """The lines are checked and written set-based, whatever the branch's size; and once the meeting is committed
+    nothing is read again (on SQLite that would take the write lock a second time while another secretary waits)."""
+    auth.login("bs")
+    study = {"kind": "study", "indicator": "J2"}  # a study session lists only those who came
+    assert meeting(client, org, {branch[0]: "attended"}, idempotency_key="m-warm-up", **study).status_code == 302
+    few, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch[:2]}, idempotency_key="m-few-001",
+                                            held_on="2026-05-16", **study))
+    assert resp.status_code == 302
+    many, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch}, idempotency_key="m-many-001",
+                                             held_on="2026-05-17", **study))
+    assert resp.status_code == 302 and len(entries(app)) == 1 + 2 + 12
+    assert many == few
+    assert many.count("COMMIT") == 1 and many[-1] == "COMMIT"
+    if many[0] == "BEGIN IMMEDIATE":  # SQLite
+        assert many.count("BEGIN IMMEDIATE") == 1
+
+
+def test_a_refused_meeting_of_twelve_is_shown_again_with_the_statements_of_one_of_two(app, client, auth, org, branch):
+    """The page that says what to correct reads the branch set-based too (it once read each member again, one
+    statement per line, after the refusal's rollback)."""
+    client.set_cookie("qscore_lang", "en")
+    auth.login("bs")
+
+    def refused(members):
+        statuses = {m: "attended" for m in members}
+        statuses[members[0]] = "excused"  # no leave registered and no reason given
+        resp = meeting(client, org, statuses, idempotency_key=f"m-refused-{len(members)}")
+        assert resp.status_code == 422 and "No leave is registered for this date" in resp.get_data(as_text=True)
+        return resp
+
+    with app.app_context():
+        small = make_member(org.other_branch_id, "两人之一", "A").id, make_member(org.other_branch_id, "两人之二", "B").id
+        ensure_year(2026)  # stored: a refused meeting would store it and roll it back each time
+        db.session.commit()
+    refused(branch)
+    many, _resp = sql_of(app, lambda: refused(branch))
+    auth.logout()
+    auth.login("bs2")  # the other branch's secretary, whose branch has two members
+    org.branch_id, mine = org.other_branch_id, org.branch_id
+    try:
+        refused(list(small))
+        few, _resp = sql_of(app, lambda: refused(list(small)))
+    finally:
+        org.branch_id = mine
+    assert many == few and "INSERT" not in many
+    if many[0] == "BEGIN IMMEDIATE":  # SQLite: the write lock is let go with the refusal, not after the page
+        assert many.count("BEGIN IMMEDIATE") == 1
     assert entries(app) == []

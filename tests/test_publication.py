@@ -192,6 +192,29 @@ def test_a_second_publish_of_a_quarter_says_who_published_it_and_when(app, clien
     assert len(publications(app)) == 1
 
 
+def test_publishing_is_one_transaction_attributed_to_the_publisher(app, client, auth, org, members):
+    """The checks, the snapshot and its audit row are one transaction; the page after it is only a redirect, so
+    nothing is read again once it is committed (on SQLite that would take the write lock a second time)."""
+    from .test_ledger_batch import sql_of
+
+    auth.login("bs")
+    add(client, org, members[0], "2026-02-12")
+    reconcile_all(client, org, members)
+    seen, resp = sql_of(app, lambda: publish(client, org))
+    assert resp.status_code == 302
+    assert seen.count("COMMIT") == 1 and seen[-1] == "COMMIT"
+    if seen[0] == "BEGIN IMMEDIATE":  # SQLite
+        assert seen.count("BEGIN IMMEDIATE") == 1
+    [pub] = publications(app)
+    with app.app_context():
+        [row] = db.session.scalars(select(AuditLog).where(AuditLog.action == "quarter_published")).all()
+        assert (row.user_id, row.username, row.object_type, row.object_id) == (
+            org.branch_secretary_id, "bs", "publication", pub.id)
+        assert row.summary == f"第一党支部 2026-Q1: 3 members, sha256 {pub.sha256}"
+    # The message was said before the commit, in the publisher's language, with the publication's end date.
+    assert "2026-Q1 已公示，公示栏即时显示；公示期至 2026-05-25。" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
 def test_the_database_refuses_a_second_live_publication_of_a_quarter(app, org, members):
     from sqlalchemy.exc import IntegrityError
     from qscore.models import Branch

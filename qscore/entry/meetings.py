@@ -14,7 +14,7 @@ from ..access import requires, SECRETARIES
 from .. import audit
 from ..access import get_branch_or_404
 from ..clock import today
-from ..db import db
+from ..db import db, reads_only_from_now
 from ..fields import args_form
 from ..idempotency import entries_with_key_prefix, key_from, new_key
 from ..ledger import members_on_leave, type_histories
@@ -82,11 +82,13 @@ def meeting_form(branch_id: int):
             return redirect(url_for("entry.roster", branch_id=branch_id))
         except MeetingRefused as refused:
             db.session.rollback()
+            reads_only_from_now()  # the page saying what to correct is read without SQLite's write lock
             for name, err in refused.field_errors.items():
                 form[name].errors = [err.text(_)]
             member_errors.update({mid: err.text(_) for mid, err in refused.member_errors.items()})
         except (AlreadyRecorded, IntegrityError) as err:
             db.session.rollback()
+            reads_only_from_now()
             written = err.written if isinstance(err, AlreadyRecorded) else entries_with_key_prefix(key)
             if isinstance(err, IntegrityError) and not written:
                 raise
