@@ -420,7 +420,8 @@ def write_entries(checked: Sequence[Checked], *, user: User | None, at: datetime
 
 
 _INSERTS: dict[tuple[str, ...], Any] = {}
-_INSERT_BY_KEY = insert(PointEntry.__table__).returning(PointEntry.__table__.c.id, PointEntry.__table__.c.idempotency_key)
+_INSERT_BY_KEY = insert(PointEntry.__table__).returning(PointEntry.__table__.c.id,
+                                                        PointEntry.__table__.c.idempotency_key)
 
 
 def _insert_returning_ids(rows: list[dict[str, Any]]) -> list[int]:

@@ -165,7 +165,7 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
     year): what the caller has already read this request. Raises MeetingRefused, or AlreadyRecorded
     when ``key`` was used.
     """
-    scheme = scheme or scheme_for_year(data.held_on.year)
+    scheme = scheme if scheme is not None else scheme_for_year(data.held_on.year)
     indicator = _meeting_indicator(scheme, data)
     held_on, topic, org_life = data.held_on, data.topic.strip(), data.kind == "org_life"
     absence = next(iter(scheme.indicators_with(role="absence")), None)
@@ -256,8 +256,8 @@ def record_branch_meeting(branch: Branch, data: MeetingInput, *, by: User, today
     for m, reason in leaves:
         db.session.add(Leave(member_id=m.id, kind="leave", starts_on=held_on, ends_on=held_on, reason=reason,
                              recorded_by_id=by.id))
-    audit.record_many("leave_added", "member", [dict(object_id=m.id, member_id=m.id, summary=f"{held_on}: {reason[:200]}")
-                                                for m, reason in leaves], user=by)
+    audit.record_many("leave_added", "member", [
+        dict(object_id=m.id, member_id=m.id, summary=f"{held_on}: {reason[:200]}") for m, reason in leaves], user=by)
     written = len(write_entries([c for i, c in enumerate(checked) if i not in own], user=by, meeting_id=meeting.id))
     for i in sorted(own):
         _own_line_for_confirmation(replace(items[i], meeting_id=meeting.id), meeting, by)

@@ -123,9 +123,11 @@ _UNLISTED = (
            PointEntry.corrects_id, Member.name, _ADJUSTED.year, _ADJUSTED.quarter)
     .join(Member, Member.id == PointEntry.member_id)
     .join(_ADJUSTED, and_(_ADJUSTED.id == PointEntry.adjusts_publication_id, _ADJUSTED.retracted_at.is_(None)))
-    .where(PointEntry.branch_id == bindparam("branch_id"), ~exists().where(
-        PublicationAdjustment.entry_id == PointEntry.id, PublicationAdjustment.publication_id == _LISTING.id,
-        _LISTING.retracted_at.is_(None)))
+    # Said again of the entry itself (the join says it of the publication): SQLite then skips the branch's
+    # ordinary entries before asking whether each is listed, instead of after.
+    .where(PointEntry.branch_id == bindparam("branch_id"), PointEntry.adjusts_publication_id.isnot(None),
+           ~exists().where(PublicationAdjustment.entry_id == PointEntry.id,
+                           PublicationAdjustment.publication_id == _LISTING.id, _LISTING.retracted_at.is_(None)))
     .order_by(PointEntry.id))
 
 
@@ -217,8 +219,9 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
                             supervision_ends_on=today + timedelta(days=days), published_at=published_at,
                             members=state.on_roll)
     # A statement of its own: as an object it would have the session flush again at the commit.
+    rows = pub.snapshot.count("member_id")
     audit.record_many("quarter_published", "publication", [dict(
-        object_id=pub.id, summary=f"{branch.name} {p}: {pub.snapshot.count('member_id')} members, sha256 {pub.sha256}")])
+        object_id=pub.id, summary=f"{branch.name} {p}: {rows} members, sha256 {pub.sha256}")])
     return pub
 
 

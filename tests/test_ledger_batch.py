@@ -279,8 +279,8 @@ def test_a_meeting_of_twelve_takes_the_same_statements_as_one_of_two_and_none_af
     auth.login("bs")
     study = {"kind": "study", "indicator": "J2"}  # a study session lists only those who came
     assert meeting(client, org, {branch[0]: "attended"}, idempotency_key="m-warm-up", **study).status_code == 302
-    few, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch[:2]}, idempotency_key="m-few-001",
-                                            held_on="2026-05-16", **study))
+    few, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch[:2]},
+                                            idempotency_key="m-few-001", held_on="2026-05-16", **study))
     assert resp.status_code == 302
     many, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch}, idempotency_key="m-many-001",
                                              held_on="2026-05-17", **study))
@@ -305,7 +305,7 @@ def test_a_refused_meeting_of_twelve_is_shown_again_with_the_statements_of_one_o
         return resp
 
     with app.app_context():
-        small = make_member(org.other_branch_id, "两人之一", "A").id, make_member(org.other_branch_id, "两人之二", "B").id
+        small = [make_member(org.other_branch_id, name, "A").id for name in ("两人之一", "两人之二")]
         ensure_year(2026)  # stored: a refused meeting would store it and roll it back each time
         db.session.commit()
     refused(branch)
@@ -314,8 +314,8 @@ def test_a_refused_meeting_of_twelve_is_shown_again_with_the_statements_of_one_o
     auth.login("bs2")  # the other branch's secretary, whose branch has two members
     org.branch_id, mine = org.other_branch_id, org.branch_id
     try:
-        refused(list(small))
-        few, _resp = sql_of(app, lambda: refused(list(small)))
+        refused(small)
+        few, _resp = sql_of(app, lambda: refused(small))
     finally:
         org.branch_id = mine
     assert many == few and "INSERT" not in many

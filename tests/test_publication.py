@@ -212,7 +212,8 @@ def test_publishing_is_one_transaction_attributed_to_the_publisher(app, client, 
             org.branch_secretary_id, "bs", "publication", pub.id)
         assert row.summary == f"第一党支部 2026-Q1: 3 members, sha256 {pub.sha256}"
     # The message was said before the commit, in the publisher's language, with the publication's end date.
-    assert "2026-Q1 已公示，公示栏即时显示；公示期至 2026-05-25。" in client.get(resp.headers["Location"]).get_data(as_text=True)
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "2026-Q1 已公示，公示栏即时显示；公示期至 2026-05-25。" in page
 
 
 def test_the_database_refuses_a_second_live_publication_of_a_quarter(app, org, members):
