@@ -45,10 +45,11 @@ def _street_of(session: Session, obj) -> int | None:
         return obj.id
     if isinstance(obj, (Community, Member, Setting)):
         return obj.street_id
-    branch_id = obj.id if isinstance(obj, Branch) else getattr(obj, "branch_id", None)
-    community_id = obj.community_id if isinstance(obj, Branch) else session.scalar(
-        select(Branch.community_id).where(Branch.id == branch_id))
-    return session.scalar(select(Community.street_id).where(Community.id == community_id))
+    # session.get: the branch and community a view has loaded are in the identity map (no query at all).
+    branch_id = getattr(obj, "branch_id", None)
+    branch = obj if isinstance(obj, Branch) else session.get(Branch, branch_id) if branch_id is not None else None
+    community = session.get(Community, branch.community_id) if branch is not None else None
+    return community.street_id if community is not None else None
 
 
 def _changes_board(obj) -> bool:

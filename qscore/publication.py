@@ -72,6 +72,11 @@ _ON_ROLL = (
     .order_by(Member.name_key, Member.name, Member.id))
 
 
+# The same members as rows of what readiness and the snapshot read (no ORM object to load, then expire).
+_ON_ROLL_ROWS = _ON_ROLL.with_only_columns(Member.id, Member.name, Member.on_roll_since, Member.left_roll_on,
+                                           Member.status)
+
+
 def members_on_roll(branch_id: int, day: date) -> list[Member]:
     """Members of the branch on ``day`` (by branch spell and time on the roll), in pinyin order of name."""
     return list(db.session.scalars(_ON_ROLL, {"branch_id": branch_id, "day": day}))
@@ -82,10 +87,11 @@ def _one(value) -> str:
 
 
 def snapshot_rows(branch_id: int, year: int, quarter: int,
-                  members: list[Member] | None = None) -> list[dict[str, str | int]]:
+                  members: list[Any] | None = None) -> list[dict[str, str | int]]:
     """Per member: quarter points by category, quarter total, year score to date at the quarter's end.
 
-    ``members``: members_on_roll at the quarter's end, when the caller has just read them."""
+    ``members``: the members on the roll at the quarter's end (Members, or readiness' rows of them), when
+    the caller has just read them."""
     _start, end = quarter_bounds(year, quarter)
     members = members_on_roll(branch_id, end) if members is None else members
     scores = score_members(db.session, scheme_for_year(year), year, end, members)
@@ -160,8 +166,8 @@ class Readiness:
     ended: bool
     published: Publication | None
     pending: int
-    unreconciled: list[Member]
-    on_roll: list[Member] = field(default_factory=list)  # the members on the roll at the quarter's end
+    unreconciled: list[Any]  # rows of _ON_ROLL_ROWS, as on_roll
+    on_roll: list[Any] = field(default_factory=list)  # the members on the roll at the quarter's end
 
     @property
     def ready(self) -> bool:
@@ -178,7 +184,7 @@ _RECONCILED = select(Reconciliation.member_id).where(
 
 def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness:
     _start, end = quarter_bounds(year, quarter)
-    members = members_on_roll(branch.id, end)
+    members = list(db.session.execute(_ON_ROLL_ROWS, {"branch_id": branch.id, "day": end}))
     ids = [m.id for m in members]
     pending = db.session.scalar(_PENDING, {"ids": ids, "day": end}) if ids else 0
     where = {"branch_id": branch.id, "year": year, "quarter": quarter}
@@ -226,10 +232,10 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
 
 
 def store_publication(branch: Branch, year: int, quarter: int, *, published_at: datetime | None = None,
-                      members: list[Member] | None = None, **fields: Any) -> Publication:
+                      members: list[Any] | None = None, **fields: Any) -> Publication:
     """The publication row: the quarter's snapshot and its hash, and the adjustments it lists (once).
 
-    ``members``: members_on_roll at the quarter's end, when the caller has just read them."""
+    ``members``: the members on the roll at the quarter's end, when the caller has just read them."""
     text = canonical_json(snapshot_rows(branch.id, year, quarter, members))
     listed = unlisted_adjustments(branch)
     pub = Publication(branch_id=branch.id, year=year, quarter=quarter, snapshot=text, sha256=sha256_of(text),
