@@ -77,6 +77,13 @@ _ON_ROLL_ROWS = _ON_ROLL.with_only_columns(Member.id, Member.name, Member.on_rol
                                            Member.status)
 
 
+def _read(stmt, params: dict[str, Any]):
+    """A statement of columns on the session's connection, flushed first as the session's autoflush would: the
+    ORM's layer around such a statement cost as much as running it."""
+    db.session.flush()
+    return db.session.connection().execute(stmt, params)
+
+
 def members_on_roll(branch_id: int, day: date) -> list[Member]:
     """Members of the branch on ``day`` (by branch spell and time on the roll), in pinyin order of name."""
     return list(db.session.scalars(_ON_ROLL, {"branch_id": branch_id, "day": day}))
@@ -148,7 +155,7 @@ def unlisted_adjustments(branch: Branch) -> list[dict[str, str | int]]:
     return [{"entry_id": r.id, "member_id": r.member_id, "name": r.name, "period": period(r.year, r.quarter),
              "indicator": r.indicator_code, "points": _one(r.points), "earned_on": r.earned_on.isoformat(),
              "correction": r.corrects_id is not None}
-            for r in db.session.execute(_UNLISTED, {"branch_id": branch.id})]
+            for r in _read(_UNLISTED, {"branch_id": branch.id})]
 
 
 def later_adjustments(publication: Publication) -> list[tuple[PointEntry, str, User | None]]:
@@ -184,11 +191,10 @@ _RECONCILED = select(Reconciliation.member_id).where(
 
 def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness:
     _start, end = quarter_bounds(year, quarter)
-    members = list(db.session.execute(_ON_ROLL_ROWS, {"branch_id": branch.id, "day": end}))
+    members = list(_read(_ON_ROLL_ROWS, {"branch_id": branch.id, "day": end}))
     ids = [m.id for m in members]
-    pending = db.session.scalar(_PENDING, {"ids": ids, "day": end}) if ids else 0
-    where = {"branch_id": branch.id, "year": year, "quarter": quarter}
-    done = set(db.session.scalars(_RECONCILED, where))
+    pending = _read(_PENDING, {"ids": ids, "day": end}).scalar() if ids else 0
+    done = set(_read(_RECONCILED, {"branch_id": branch.id, "year": year, "quarter": quarter}).scalars())
     return Readiness(today > end, live_publication(branch.id, year, quarter), pending,
                      [m for m in members if m.id not in done], members)
 
