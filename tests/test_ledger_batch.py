@@ -282,8 +282,8 @@ def test_a_meeting_of_twelve_takes_the_same_statements_as_one_of_two_and_none_af
     few, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch[:2]},
                                             idempotency_key="m-few-001", held_on="2026-05-16", **study))
     assert resp.status_code == 302
-    many, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch}, idempotency_key="m-many-001",
-                                             held_on="2026-05-17", **study))
+    many, resp = sql_of(app, lambda: meeting(client, org, {m: "attended" for m in branch},
+                                             idempotency_key="m-many-001", held_on="2026-05-17", **study))
     assert resp.status_code == 302 and len(entries(app)) == 1 + 2 + 12
     assert many == few
     assert many.count("COMMIT") == 1 and many[-1] == "COMMIT"
@@ -293,31 +293,28 @@ def test_a_meeting_of_twelve_takes_the_same_statements_as_one_of_two_and_none_af
 
 def test_a_refused_meeting_of_twelve_is_shown_again_with_the_statements_of_one_of_two(app, client, auth, org, branch):
     """The page that says what to correct reads the branch set-based too (it once read each member again, one
-    statement per line, after the refusal's rollback)."""
+    statement per line, after the refusal's rollback), and without holding SQLite's write lock."""
     client.set_cookie("qscore_lang", "en")
-    auth.login("bs")
 
-    def refused(members):
-        statuses = {m: "attended" for m in members}
-        statuses[members[0]] = "excused"  # no leave registered and no reason given
-        resp = meeting(client, org, statuses, idempotency_key=f"m-refused-{len(members)}")
+    def refused(branch_id, members):
+        data = {"held_on": "2026-05-15", "kind": "org_life", "indicator": "J1", "topic": "五月主题党日",
+                "idempotency_key": f"m-refused-{len(members)}", **{f"status-{m}": "attended" for m in members}}
+        data[f"status-{members[0]}"] = "excused"  # no leave registered and no reason given
+        resp = client.post(f"/branches/{branch_id}/meetings/new", data=data)
         assert resp.status_code == 422 and "No leave is registered for this date" in resp.get_data(as_text=True)
         return resp
 
     with app.app_context():
-        small = [make_member(org.other_branch_id, name, "A").id for name in ("两人之一", "两人之二")]
+        two = [make_member(org.other_branch_id, name, "A").id for name in ("两人之一", "两人之二")]
         ensure_year(2026)  # stored: a refused meeting would store it and roll it back each time
         db.session.commit()
-    refused(branch)
-    many, _resp = sql_of(app, lambda: refused(branch))
+    auth.login("bs")
+    refused(org.branch_id, branch)
+    many, _resp = sql_of(app, lambda: refused(org.branch_id, branch))
     auth.logout()
-    auth.login("bs2")  # the other branch's secretary, whose branch has two members
-    org.branch_id, mine = org.other_branch_id, org.branch_id
-    try:
-        refused(small)
-        few, _resp = sql_of(app, lambda: refused(small))
-    finally:
-        org.branch_id = mine
+    auth.login("bs2")  # the other branch's secretary: a branch of two members
+    refused(org.other_branch_id, two)
+    few, _resp = sql_of(app, lambda: refused(org.other_branch_id, two))
     assert many == few and "INSERT" not in many
     if many[0] == "BEGIN IMMEDIATE":  # SQLite: the write lock is let go with the refusal, not after the page
         assert many.count("BEGIN IMMEDIATE") == 1
