@@ -141,22 +141,26 @@ class Floors:
             led.first_dates[(code, cat, mo)] = self._date(first_on)
         return out
 
-    def refresh_sums(self, member_ids: list[int], year: int) -> None:
-        """What a ledger write owes the stored year sums: the members' rows recomputed, in one grouped query."""
-        marks = ", ".join("?" * len(member_ids))
-        last: dict[int, date] = {}
-        rows = self.rows(f"SELECT p.member_id, p.indicator_code, p.category, {self.month}, SUM(p.points), COUNT(*), "
-                         f"MIN(p.earned_on), MAX(p.earned_on) FROM point_entry p WHERE p.member_id IN ({marks}) "
-                         f"AND p.year = ? AND {LIVE} GROUP BY 1, 2, 3, 4", (*member_ids, year))
-        for mid, *_key, latest in rows:
-            day = self._date(latest)
-            last[mid] = max(day, last.get(mid, day))
-        ledgers = self.ledgers_of([r[:7] for r in rows])
+    def add_sums(self, entries: list[tuple[int, str, str, date, Decimal]]) -> None:
+        """What a ledger write owes the stored year sums: each new entry added to its member's row (read, add,
+        write back in one statement), as qscore.scoring.year_sums.add_entries does."""
+        year = entries[0][3].year
+        ids = sorted({e[0] for e in entries})
+        stored = {mid: (text, last) for mid, text, last in self.rows(
+            f"SELECT member_id, sums, last_earned_on FROM ledger_year_sums WHERE year = ? "
+            f"AND member_id IN ({', '.join('?' * len(ids))})", (year, *ids))}
+        ledgers, lasts = {}, {}
+        for mid in ids:
+            text, last = stored.get(mid, ("", None))
+            ledgers[mid] = year_sums.decode(text) if text else MemberLedger()
+            lasts[mid] = self._date(last) if last else None
+        for mid, code, cat, day, points in entries:
+            ledgers[mid].add(code, cat, day, points)
+            lasts[mid] = day if lasts[mid] is None or day > lasts[mid] else lasts[mid]
         self.raw.cursor().executemany(dbio.q(self.dialect,
             "INSERT INTO ledger_year_sums (member_id, year, sums, last_earned_on) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (member_id, year) DO UPDATE SET sums = excluded.sums, last_earned_on = excluded.last_earned_on"),
-            [(mid, year, year_sums.encode(ledgers[mid]), self.c.d(last[mid]) if mid in last else None)
-             for mid in member_ids])
+            [(mid, year, year_sums.encode(ledgers[mid]), self.c.d(lasts[mid])) for mid in ids])
 
     def stored_ledgers(self, year: int, as_of: date) -> dict[int, MemberLedger]:
         """Every member's stored year sums (what the app reads), each valid as of a day on or after its last entry."""
@@ -466,7 +470,7 @@ class Floors:
                     "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, member_id, summary, "
                     "ip) VALUES (?, ?, ?, 'entry_added', 'pointentry', ?, ?, ?, '127.0.0.1')"),
                     (self._ts(now), user[0], user[1], entry_id, member_id, f"{m[1]} {code} {ev.points} on {day}"))
-        self.refresh_sums([member_id], day.year)
+        self.add_sums([(member_id, code, ind.category, day, ev.points)])
         self.raw.commit()
         led = st["ledgers"][member_id]
         before = MemberLedger(dict(led.tenths), dict(led.counts), dict(led.first_dates))
@@ -554,7 +558,7 @@ class Floors:
                                          "member_id, summary, after, ip) VALUES "
                            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, '127.0.0.1')"] * (len(ids) + 1))),
                     audit_params)
-        self.refresh_sums([mid for mid, _n, _p in who], held_on.year)
+        self.add_sums([(mid, ind.code, ind.category, held_on, p) for mid, _n, p in who])
         self.raw.commit()
         return f"302 /branches/{branch_id}/roster 会议已记录：写入 {len(ids)} 条记录。"
 

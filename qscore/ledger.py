@@ -411,7 +411,8 @@ def write_entries(checked: Sequence[Checked], *, user: User | None, at: datetime
     extra = {"recorded_by_id": user_id, "recorded_at": now, **({"meeting_id": meeting_id} if meeting_id else {})}
     rows = [{**c.row, **extra} for c in checked]
     ids = _insert_returning_ids(rows)
-    year_sums.refresh(db.session, {(row["member_id"], row["earned_on"].year) for row in rows})
+    year_sums.add_entries(db.session, [(row["member_id"], row["indicator_code"], row["category"], row["earned_on"],
+                                        row["points"]) for row in rows])  # checked entries correct nothing
     audit.record_many("entry_added", "pointentry", [
         dict(object_id=entry_id, member_id=row["member_id"], summary=c.summary,
              after=_row_dict(entry_id, row, corrects_id=None))
