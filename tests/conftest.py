@@ -23,6 +23,7 @@ from qscore import create_app
 from qscore.db import db
 from qscore.demo_mode import DEMO_TOTP_SECRET
 from qscore.models import Branch, Community, Street, User
+from qscore.scoring import year_sums
 
 FIXED_TODAY = date(2026, 5, 20)
 TEST_PASSWORD = "correct-horse-9"
@@ -200,6 +201,10 @@ def app(_session_app):
     app.config.update(saved)
     with app.app_context():
         db.session.remove()
+        # Whatever the test wrote, the sums scoring reads still agree with the ledger (scoring/year_sums.py).
+        wrong = year_sums.check(db.session)
+        db.session.remove()
+    assert not wrong, f"the stored year sums differ from the ledger after this test: {wrong[:5]}"
 
 
 def read_setup_token(app) -> str:
