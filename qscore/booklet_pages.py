@@ -9,9 +9,11 @@ from dataclasses import dataclass, field as dc_field
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_skeleton
-from flask_babel import format_date, get_locale, lazy_gettext as _l
+from flask import current_app
+from flask_babel import format_date, get_locale, gettext, lazy_gettext as _l
 from sqlalchemy import bindparam, select
 
 from . import ledger
@@ -21,7 +23,7 @@ from .review import decisions_for_member
 from .scheme_versions import scheme_for_year
 from .scoring import MemberLedger, PeriodPoints, score_member, year_score
 from .self_records import published_periods
-from .templating import localized, points, signed
+from .templating import local_time, localized, points, signed
 
 SOURCE_LABELS = {
     "inline": _l("Entered by the branch"),
@@ -35,12 +37,24 @@ SOURCE_LABELS = {
 }
 
 
+class EntryText(NamedTuple):
+    """What the booklet's table writes of an entry or a correction beside its row's fields, made once in
+    Python: a filter or a method call per cell costs the page more than the cell itself."""
+
+    points: str  # "+1", "-2"
+    hours: str   # "2.5 小时", or "" without hours
+    who: str     # who recorded it, "—" if unknown
+    when: str    # when, in the street's time zone
+
+
 @dataclass
 class Line:
     """An entry of the booklet, with the correction that struck it out, if any (rows of ENTRY_COLUMNS)."""
 
     entry: Any
     correction: Any = None
+    text: EntryText | None = None
+    correction_text: EntryText | None = None
 
 
 class Named(NamedTuple):
@@ -150,6 +164,21 @@ _SELF_RECORDS = (select(SelfRecord).where(
 _YEARS = select(PointEntry.year).where(PointEntry.member_id == bindparam("member_id")).distinct()
 
 
+def _write_texts(lines: list[Line], users: dict[int, str]) -> None:
+    """Each shown line's EntryText, and its correction's."""
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    hours = gettext("%(h)s h")  # translated once, filled in per entry
+
+    def text(e) -> EntryText:
+        return EntryText(signed(e.points), "" if e.quantity is None else hours % {"h": points(e.quantity)},
+                         users.get(e.recorded_by_id, "—"), local_time(e.recorded_at, tz))
+
+    for line in lines:
+        line.text = text(line.entry)
+        if line.correction is not None:
+            line.correction_text = text(line.correction)
+
+
 def booklet_year(member: Member, year: int, day: date, shown_years: list[int] | None = None) -> dict:
     """Everything the booklet pages show for one member and year (templates never query), but what
     depends on who reads it (booklet.py adds that).
@@ -188,6 +217,9 @@ def booklet_year(member: Member, year: int, day: date, shown_years: list[int] | 
 
     records = db.session.scalars(_SELF_RECORDS, {"member_id": member.id, "start": date(year, 1, 1),
                                                  "end": date(year + 1, 1, 1)}).all()
+    users = _names(User, [e.recorded_by_id for e in entries] + [t.decided_by_id for t in types]
+                   + [r.decided_by_id for r in records])
+    _write_texts([line for m in shown for line in lines[m]], users)
     pending = [r for r in records if r.status == "pending"]
     rejected = sorted((r for r in records if r.status == "rejected"), key=lambda r: r.decided_at, reverse=True)
 
@@ -201,8 +233,7 @@ def booklet_year(member: Member, year: int, day: date, shown_years: list[int] | 
         "entry_count": sum(1 for e in entries if e.corrects_id is None),
         "pending": pending, "rejected": rejected, "published": published_periods(member, pending),
         "publications": publications,
-        "users": _names(User, [e.recorded_by_id for e in entries] + [t.decided_by_id for t in types]
-                        + [r.decided_by_id for r in records]),
+        "users": users,
         "host_branches": _names(Branch, [e.host_branch_id for e in entries if e.host_branch_id != member.branch_id]),
         "indicator_names": {code: localized(scheme.indicators[code]) if code in scheme.indicators else ""
                             for code in {e.indicator_code for e in entries}},

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
 from flask_babel import Babel, get_locale, get_translations
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from .access import public
 from .db import db
@@ -41,12 +43,48 @@ def _translations():
     return translations
 
 
+def translate(msgid: str) -> str:
+    """``msgid`` in the request's language: a label looked up on every row or page, without the ~25 µs
+    of Flask-Babel's ``gettext`` (which finds the domain, the locale and the catalogue again each time)."""
+    return _translations().ugettext(msgid)
+
+
+def _render_gettext() -> dict:
+    """The template's ``_``, ``gettext`` and ``ngettext``, bound to this render's translations.
+
+    A context processor runs once per render, inside any ``force_locale`` around it, so the catalogue
+    is looked up once per page instead of once per string (a roster has ~150). They behave as
+    Jinja's newstyle callables: the text is escaped Markup and always a format string. Macros
+    imported without context fall back to the environment's callables (same result, slower).
+    """
+    translations = _translations()
+    ugettext, ungettext = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def gettext(context, string, **variables):
+        rv = ugettext(string)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables if variables or "%" in rv else rv  # "x" % {} is "x"
+
+    @pass_context
+    def ngettext(context, singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        rv = ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)
+        return rv % variables
+
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: _translations().ugettext(s),
         ngettext=lambda s, p, n: _translations().ungettext(s, p, n),
         newstyle=True)
+    app.context_processor(_render_gettext)
 
 bp = Blueprint("i18n", __name__)
 

@@ -4,38 +4,44 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, request
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 
 from .access import has_role
+from .i18n import translate
+from .scheme import N_
 
 
 @dataclass(frozen=True)
 class NavItem:
     endpoint: str
-    label: object
+    text: str  # the label's msgid
     roles: tuple[str, ...]
     # Other pages of this entry (endpoint prefixes): the booklet of /members/<id> marks "My points booklet".
     also: tuple[str, ...] = ()
+
+    @property
+    def label(self):
+        return lazy_gettext(self.text)
 
 
 ALL = ("street_admin", "community_secretary", "branch_secretary", "member")
 SECRETARIES = ("street_admin", "community_secretary", "branch_secretary")
 
 ITEMS = (
-    NavItem("home.index", _l("Overview"), ALL),
-    NavItem("entry.my_branch", _l("Roster and points"), ("branch_secretary",)),
-    NavItem("booklet.mine", _l("My points booklet"), ALL, ("booklet.",)),
-    NavItem("publish.index", _l("Publication"), SECRETARIES, ("publish.",)),
-    NavItem("service.index", _l("Posts and households"), SECRETARIES, ("service.",)),
-    NavItem("assessment.index", _l("Monthly assessment"), SECRETARIES, ("assessment.",)),
-    NavItem("review.index", _l("Year-end review"), SECRETARIES, ("review.",)),
-    NavItem("review.approvals", _l("Approvals"), ("street_admin",)),
-    NavItem("stats.index", _l("Figures"), SECRETARIES, ("stats.",)),
-    NavItem("queries.index", _l("Residents' queries"), SECRETARIES, ("queries.",)),
-    NavItem("admin.members", _l("Members"), ("street_admin", "community_secretary"),
+    NavItem("home.index", N_("Overview"), ALL),
+    NavItem("entry.my_branch", N_("Roster and points"), ("branch_secretary",)),
+    NavItem("booklet.mine", N_("My points booklet"), ALL, ("booklet.",)),
+    NavItem("publish.index", N_("Publication"), SECRETARIES, ("publish.",)),
+    NavItem("service.index", N_("Posts and households"), SECRETARIES, ("service.",)),
+    NavItem("assessment.index", N_("Monthly assessment"), SECRETARIES, ("assessment.",)),
+    NavItem("review.index", N_("Year-end review"), SECRETARIES, ("review.",)),
+    NavItem("review.approvals", N_("Approvals"), ("street_admin",)),
+    NavItem("stats.index", N_("Figures"), SECRETARIES, ("stats.",)),
+    NavItem("queries.index", N_("Residents' queries"), SECRETARIES, ("queries.",)),
+    NavItem("admin.members", N_("Members"), ("street_admin", "community_secretary"),
             ("admin.member", "admin.transfer", "admin.status", "admin.change_type", "admin.import", "admin.opening")),
-    NavItem("admin.index", _l("Administration"), ("street_admin",), ("admin.",)),
-    NavItem("board.index", _l("Noticeboard"), ALL),
+    NavItem("admin.index", N_("Administration"), ("street_admin",), ("admin.",)),
+    NavItem("board.index", N_("Noticeboard"), ALL),
 )
 
 
@@ -50,4 +56,4 @@ def items_for(user) -> list[dict]:
     if current is None:
         matches = [(len(p), i) for i in items for p in i.also if endpoint.startswith(p)]
         current = max(matches, key=lambda m: m[0])[1] if matches else None
-    return [{"endpoint": i.endpoint, "label": i.label, "active": i is current} for i in items]
+    return [{"endpoint": i.endpoint, "label": translate(i.text), "active": i is current} for i in items]

@@ -12,26 +12,46 @@ from flask_babel import get_locale, gettext, lazy_gettext as _l
 
 from .clock import today
 from .db import db
+from .i18n import translate
 from .models import Street
 from .navigation import items_for
+from .scheme import N_
 from .scoring import round_half_up
 
 HTMX_FILE = "vendor/htmx-2.0.11.min.js"
+UTC = ZoneInfo("UTC")
 
-TYPE_LABELS = {"A": _l("Type 1"), "B": _l("Type 2"), "C": _l("Type 3"), "D": _l("Type 4")}
-ROLE_LABELS = {
-    "street_admin": _l("Street administrator"),
-    "community_secretary": _l("Community secretary"),
-    "branch_secretary": _l("Branch secretary"),
-    "member": _l("Party member"),
+# Labels of stored codes: msgids here, shown through i18n.translate (a page writes a type on every row);
+# the *_LABELS beside them are the same labels as lazy strings, for Python code that formats them.
+TYPE_NAMES = {"A": N_("Type 1"), "B": N_("Type 2"), "C": N_("Type 3"), "D": N_("Type 4")}
+ROLE_NAMES = {
+    "street_admin": N_("Street administrator"),
+    "community_secretary": N_("Community secretary"),
+    "branch_secretary": N_("Branch secretary"),
+    "member": N_("Party member"),
 }
-BRANCH_KIND_LABELS = {
-    "ordinary": _l("Ordinary branch"),
-    "reemployment": _l("Re-employment branch"),
-    "retirees": _l("Retirees' branch"),
-    "mobile": _l("Mobile members' branch"),
-    "other": _l("Other branch"),
+BRANCH_KIND_NAMES = {
+    "ordinary": N_("Ordinary branch"),
+    "reemployment": N_("Re-employment branch"),
+    "retirees": N_("Retirees' branch"),
+    "mobile": N_("Mobile members' branch"),
+    "other": N_("Other branch"),
 }
+
+
+def _lazy(names: dict[str, str]) -> dict:
+    return {key: _l(msgid) for key, msgid in names.items()}
+
+
+def _label(names: dict[str, str], key, fallback):
+    """The label of a code in the request's language; ``fallback`` for a code without one."""
+    msgid = names.get(key)
+    return translate(msgid) if msgid is not None else fallback
+
+
+TYPE_LABELS = _lazy(TYPE_NAMES)
+ROLE_LABELS = _lazy(ROLE_NAMES)
+BRANCH_KIND_LABELS = _lazy(BRANCH_KIND_NAMES)
 
 
 def rounded(value) -> Decimal:
@@ -60,33 +80,36 @@ def signed(value) -> str:
     return text if text.startswith("-") or text in ("", "0") else f"+{text}"
 
 
-def local_time(value: datetime | None) -> str:
-    """UTC timestamps shown in the street's time zone."""
+def local_time(value: datetime | None, tz: ZoneInfo | None = None) -> str:
+    """UTC timestamps shown in the street's time zone (``tz``: the street's, when already looked up)."""
     if value is None:
         return ""
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    tz = tz or ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return value.replace(tzinfo=UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-MEETING_KIND_LABELS = {
-    "org_life": _l("Organisational life (theme party day, branch meeting)"),
-    "study": _l("Party lecture or group study"),
-    "volunteer": _l("Volunteer activity"),
-    "charity": _l("Charity-day donation"),
-    "other": _l("Other activity"),
+MEETING_KIND_NAMES = {
+    "org_life": N_("Organisational life (theme party day, branch meeting)"),
+    "study": N_("Party lecture or group study"),
+    "volunteer": N_("Volunteer activity"),
+    "charity": N_("Charity-day donation"),
+    "other": N_("Other activity"),
 }
-LEAVE_KIND_LABELS = {
-    "leave": _l("Leave"),
-    "health_exemption": _l("Health exemption"),
-    "working_away": _l("Working away"),
-    "other": _l("Other"),
+LEAVE_KIND_NAMES = {
+    "leave": N_("Leave"),
+    "health_exemption": N_("Health exemption"),
+    "working_away": N_("Working away"),
+    "other": N_("Other"),
 }
-GRADE_LABELS = {
-    "advanced": _l("Advanced"),
-    "qualified": _l("Qualified"),
-    "rectify": _l("Rectification"),
-    "none": _l("Not graded"),
+GRADE_NAMES = {
+    "advanced": N_("Advanced"),
+    "qualified": N_("Qualified"),
+    "rectify": N_("Rectification"),
+    "none": N_("Not graded"),
 }
+MEETING_KIND_LABELS = _lazy(MEETING_KIND_NAMES)
+LEAVE_KIND_LABELS = _lazy(LEAVE_KIND_NAMES)
+GRADE_LABELS = _lazy(GRADE_NAMES)
 
 
 def is_chinese() -> bool:
@@ -129,7 +152,7 @@ def unit_label(unit: str) -> str:
 
 
 def reason_text(reason) -> str:
-    return reason.text(gettext)
+    return reason.text(translate)
 
 
 def _chrome() -> dict:
@@ -150,13 +173,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["HTMX_FILE"] = HTMX_FILE
     app.jinja_env.globals["url_rules"] = app.view_functions
-    app.jinja_env.globals["type_label"] = lambda code: TYPE_LABELS.get(code, code)
-    app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS.get(role, role)
-    app.jinja_env.globals["branch_kind_label"] = lambda kind: BRANCH_KIND_LABELS.get(kind, kind)
+    app.jinja_env.globals["type_label"] = lambda code: _label(TYPE_NAMES, code, code)
+    app.jinja_env.globals["role_label"] = lambda role: _label(ROLE_NAMES, role, role)
+    app.jinja_env.globals["branch_kind_label"] = lambda kind: _label(BRANCH_KIND_NAMES, kind, kind)
     app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if is_chinese() else "en"
-    app.jinja_env.globals["meeting_kind_label"] = lambda k: MEETING_KIND_LABELS.get(k, k)
-    app.jinja_env.globals["leave_kind_label"] = lambda k: LEAVE_KIND_LABELS.get(k, k)
-    app.jinja_env.globals["grade_label"] = lambda code: GRADE_LABELS.get(code or "none", code)
+    app.jinja_env.globals["meeting_kind_label"] = lambda k: _label(MEETING_KIND_NAMES, k, k)
+    app.jinja_env.globals["leave_kind_label"] = lambda k: _label(LEAVE_KIND_NAMES, k, k)
+    app.jinja_env.globals["grade_label"] = lambda code: _label(GRADE_NAMES, code or "none", code)
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["reason"] = reason_text
     app.jinja_env.filters["short_label"] = short_label

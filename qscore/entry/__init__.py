@@ -8,10 +8,9 @@ bp = Blueprint("entry", __name__)
 
 @bp.context_processor
 def _helpers():
-    from .data import cap_notes
     from ..idempotency import new_key
 
-    return {"cap_notes": cap_notes, "new_key": new_key}
+    return {"new_key": new_key}
 
 
 from . import roster, meetings  # noqa: E402,F401  (views register on bp)

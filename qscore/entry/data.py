@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
@@ -13,7 +14,27 @@ from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
 from ..scoring import MemberScore, Reason, live_entry_clause, member_warnings, score_members
 from .. import standings
+from ..templating import localized, points, short_label, signed
 from ..standings import BranchSummary
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One of a row's capped figures as shown: its column's label, the text, and the caps that limit it
+    (the ▲'s hover text, "" when none)."""
+    label: str
+    text: str
+    caps: str = ""
+
+
+@dataclass(frozen=True)
+class QuickButton:
+    """A one-click indicator of the branch, worked out once per page rather than once per row."""
+    code: str
+    title: str  # "J1 参加主题党日、支部党员大会"
+    label: str  # "出席"
+    hours: bool  # asks for the hours: opens the form instead of adding
+    points: dict[str, str]  # type code -> signed default points, for the types it applies to
 
 
 @dataclass
@@ -31,6 +52,13 @@ class RosterData:
     # (rows with id, member_id, branch_id, host_branch_id, indicator_code, earned_on)
     conflicts: dict[int, list] = field(default_factory=dict)
     totals: BranchSummary = field(default_factory=BranchSummary)
+    # member -> this month, this quarter, J and Z as the row shows them
+    figures: dict[int, tuple[Figure, ...]] = field(default_factory=dict)
+    quick: list[QuickButton] = field(default_factory=list)
+
+    @property
+    def month_total(self) -> Decimal:
+        return sum((s.month.total for s in self.scores.values()), Decimal(0))
 
 
 def month_start(day: date) -> date:
@@ -52,6 +80,8 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> Ros
         .group_by(SelfRecord.member_id)).all()) if ids else {}
     data = RosterData(branch, day, scheme, members, scores, warnings, pending)
     _attendance_flags(data, ids)
+    data.figures = row_figures(scores, scheme)
+    data.quick = quick_buttons(branch, scheme)
     if only is None:
         data.totals = summarise(data)
     return data
@@ -89,21 +119,46 @@ def _attendance_flags(data: RosterData, ids: list[int]) -> None:
     data.conflicts = {mid: entries for mid, entries in k1.items() if mid in elsewhere}
 
 
-def cap_notes(score: MemberScore, scheme: Scheme) -> dict[str, list[str]]:
-    """For each roster figure, which caps limit it (shown on hover beside a ▲)."""
+def row_figures(scores: dict[int, MemberScore], scheme: Scheme) -> dict[int, tuple[Figure, ...]]:
+    """Each member's capped figures with the caps that limit them (shown on hover beside a ▲).
+
+    The labels and messages are translated once for all rows, then filled in per cap.
+    """
     from flask_babel import gettext as _
 
-    notes: dict[str, list[str]] = {"month": [], "quarter": [], "J": [], "Z": []}
-    for hit in score.current_caps:
-        if hit.scope == "month":
-            notes["month"].append(_("month cap of %(code)s reached", code=hit.code))
-        elif hit.scope == "quarter":
-            notes["quarter"].append(_("quarter cap of %(code)s reached", code=hit.code))
-        elif hit.scope == "year":
-            ind = scheme.indicators.get(hit.code)
-            if ind is not None and ind.category in notes:
-                notes[ind.category].append(_("year cap of %(code)s reached", code=hit.code))
-        elif hit.scope == "category" and hit.code in notes:
-            notes[hit.code].append(_("category cap %(cap)s reached", cap=str(
-                score.basic_cap if hit.code == "J" else score.contribution_cap)))
-    return notes
+    labels = {"month": _("This month"), "quarter": _("This quarter"), "J": _("Basic (J)"), "Z": _("Role (Z)")}
+    month_cap, quarter_cap = _("month cap of %(code)s reached"), _("quarter cap of %(code)s reached")
+    year_cap, category_cap = _("year cap of %(code)s reached"), _("category cap %(cap)s reached")
+    out = {}
+    for member_id, score in scores.items():
+        notes: dict[str, list[str]] = {"month": [], "quarter": [], "J": [], "Z": []}
+        for hit in score.current_caps:
+            if hit.scope == "month":
+                notes["month"].append(month_cap % {"code": hit.code})
+            elif hit.scope == "quarter":
+                notes["quarter"].append(quarter_cap % {"code": hit.code})
+            elif hit.scope == "year":
+                ind = scheme.indicators.get(hit.code)
+                if ind is not None and ind.category in notes:
+                    notes[ind.category].append(year_cap % {"code": hit.code})
+            elif hit.scope == "category" and hit.code in notes:
+                notes[hit.code].append(category_cap % {"cap": str(
+                    score.basic_cap if hit.code == "J" else score.contribution_cap)})
+        values = {"month": score.month.total, "quarter": score.quarter.total, "J": score.j, "Z": score.z}
+        out[member_id] = tuple(Figure(labels[k], points(values[k]), "；".join(notes[k])) for k in labels)
+    return out
+
+
+def quick_codes(branch: Branch, scheme: Scheme) -> list[str]:
+    """The branch's one-click indicators that this year's scheme still has."""
+    return [c for c in (branch.quick_indicators or "").split(",") if c in scheme.indicators
+            and not scheme.indicators[c].retired]
+
+
+def quick_buttons(branch: Branch, scheme: Scheme) -> list[QuickButton]:
+    out = []
+    for code in quick_codes(branch, scheme):
+        ind = scheme.indicators[code]
+        out.append(QuickButton(code, f"{code} {localized(ind)}", short_label(ind), ind.is_hours,
+                               {t: signed(ind.points_for(t)) for t in scheme.types if ind.applies(t)}))
+    return out

@@ -33,7 +33,7 @@ from ..idempotency import new_key
 from .forms import CorrectionForm, CorrectionPlace, EntryDraft, EntryForm, QuickForm, QuickSettingsForm, VetoForm
 
 ROW_TEMPLATES = {
-    "row": "entry/_row.html",
+    "row": "entry/_rows.html",
     "veto": "entry/_row_veto.html",
     "form": "entry/_row_form.html",
     "entries": "entry/_row_entries.html",
@@ -48,19 +48,13 @@ def _member_of(branch: Branch, member_id: int) -> Member:
     return member
 
 
-def quick_codes(branch: Branch, data: RosterData) -> list[str]:
-    return [c for c in (branch.quick_indicators or "").split(",") if c in data.scheme.indicators
-            and not data.scheme.indicators[c].retired]
-
-
 def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int = 200, totals: bool = False,
              data: RosterData | None = None, **extra):
     """One row (in one of its modes), plus the branch totals out of band after a write."""
     # After a write the whole branch is scored once: the row and the out-of-band totals share it.
     if data is None:
         data = roster_data(branch, today(), only=None if totals else [member.id])
-    context = dict(branch=branch, data=data, m=member, s=data.scores[member.id], quick=quick_codes(branch, data),
-                   **extra)
+    context = dict(branch=branch, data=data, m=member, s=data.scores[member.id], rows=[member], **extra)
     body = render_template(ROW_TEMPLATES[mode], **context)
     if totals:
         body += render_template("entry/_totals.html", branch=branch, data=data, oob=True)
@@ -83,7 +77,7 @@ def roster(branch_id: int):
     branch, community = get_branch_or_404(branch_id)
     data = roster_data(branch, today())
     return page_or_fragment("entry/roster.html", "entry/_roster_table.html", branch=branch, community=community,
-                            data=data, quick=quick_codes(branch, data))
+                            data=data)
 
 
 @bp.get("/branches/<int:branch_id>/members/<int:member_id>/row")

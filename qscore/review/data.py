@@ -9,7 +9,7 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..access import branches_in_scope, is_secretary
@@ -277,28 +277,30 @@ class MemberDecisions:
         return bool(self.grades or self.cases)
 
 
+# The booklet's reads of the decisions about a member, built once (only the member changes).
+_MENTOR = aliased(Member)
+_GRADES_OF_MEMBER = (select(ReviewGrade, YearReview, Branch.name)
+                     .join(YearReview, YearReview.id == ReviewGrade.review_id)
+                     .join(Branch, Branch.id == YearReview.branch_id)
+                     .where(ReviewGrade.member_id == bindparam("member_id"), YearReview.status == "confirmed")
+                     .order_by(YearReview.year.desc()))
+_CASES_OF_MEMBER = (select(RectificationCase, YearReview.year, _MENTOR.name)
+                    .outerjoin(ReviewGrade, ReviewGrade.id == RectificationCase.review_grade_id)
+                    .outerjoin(YearReview, YearReview.id == ReviewGrade.review_id)
+                    .outerjoin(_MENTOR, _MENTOR.id == RectificationCase.mentor_member_id)
+                    .where(RectificationCase.member_id == bindparam("member_id"))
+                    .order_by(RectificationCase.opened_at.desc(), RectificationCase.id.desc()))
+
+
 def decisions_for_member(member_id: int) -> MemberDecisions:
     """Every decision about the member: confirmed grades, rectification cases, proposals and the
     street's decisions (for templates/review/_member_decisions.html, context ``decisions``)."""
     out = MemberDecisions()
-    for grade, review, branch_name in db.session.execute(
-            select(ReviewGrade, YearReview, Branch.name)
-            .join(YearReview, YearReview.id == ReviewGrade.review_id)
-            .join(Branch, Branch.id == YearReview.branch_id)
-            .where(ReviewGrade.member_id == member_id, YearReview.status == "confirmed")
-            .order_by(YearReview.year.desc())):
+    for grade, review, branch_name in db.session.execute(_GRADES_OF_MEMBER, {"member_id": member_id}):
         out.grades.append(GradeDecision(review.year, grade.grade, branch_name, review.meeting_on,
                                         grade.override_reason if grade.grade != grade.suggested else ""))
-    mentor = aliased(Member)
-    cases = db.session.execute(
-        select(RectificationCase, YearReview.year, mentor.name)
-        .outerjoin(ReviewGrade, ReviewGrade.id == RectificationCase.review_grade_id)
-        .outerjoin(YearReview, YearReview.id == ReviewGrade.review_id)
-        .outerjoin(mentor, mentor.id == RectificationCase.mentor_member_id)
-        .where(RectificationCase.member_id == member_id)
-        .order_by(RectificationCase.opened_at.desc(), RectificationCase.id.desc())).all()
     by_id: dict[int, CaseDecision] = {}
-    for case, year, mentor_name in cases:
+    for case, year, mentor_name in db.session.execute(_CASES_OF_MEMBER, {"member_id": member_id}).all():
         by_id[case.id] = CaseDecision(case, year, mentor_name or "", local_date(case.opened_at))
         out.cases.append(by_id[case.id])
     if by_id:

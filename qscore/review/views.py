@@ -133,8 +133,8 @@ def _row_response(branch: Branch, community: Community, year: int, member: Membe
     q4 = live_publication(branch.id, year, 4)
     editable = q4 is not None and (review is None or review.status != "confirmed")
     template = "review/_row.html" if mode == "row" else "review/_row_form.html"
-    context = dict(r=row, branch=branch, year=year, editable=editable, own_member_id=current_user.member_id,
-                   scheme=scheme, grades=GRADES, users={}, **extra)
+    context = dict(r=row, rows=[row], branch=branch, year=year, editable=editable,
+                   own_member_id=current_user.member_id, scheme=scheme, grades=GRADES, users={}, **extra)
     body = render_template(template, **context)
     if oob:
         data = ReviewData(branch, community, year, today(), scheme, review, q4, [],
