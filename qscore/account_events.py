@@ -21,7 +21,7 @@ from flask_babel import format_datetime, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from .db import db
 from .fields import has_control_characters
@@ -77,12 +77,19 @@ def describe(event: AccountEvent) -> str:
     return str(named) % {"name": event.by_name, "when": when} if event.by_name else str(plain) % {"when": when}
 
 
+# Read on every page: built once (only the account and its login change).
+_WAITING = (select(AccountEvent)
+            .where(AccountEvent.user_id == bindparam("user_id"), AccountEvent.acknowledged_at.is_(None))
+            .order_by(AccountEvent.at, AccountEvent.id).limit(BANNER_MAX))
+_WAITING_IN_LOGIN = _WAITING.where(or_(AccountEvent.session_id.is_(None),
+                                       AccountEvent.session_id != bindparam("session_id")))
+
+
 def waiting(user: User, user_session: UserSession | None) -> list[AccountEvent]:
     """The notices still to show this browser: unacknowledged, and not made in this very login."""
-    stmt = select(AccountEvent).where(AccountEvent.user_id == user.id, AccountEvent.acknowledged_at.is_(None))
     if user_session is not None and user_session.id is not None:
-        stmt = stmt.where(or_(AccountEvent.session_id.is_(None), AccountEvent.session_id != user_session.id))
-    return list(db.session.scalars(stmt.order_by(AccountEvent.at, AccountEvent.id).limit(BANNER_MAX)))
+        return list(db.session.scalars(_WAITING_IN_LOGIN, {"user_id": user.id, "session_id": user_session.id}))
+    return list(db.session.scalars(_WAITING, {"user_id": user.id}))
 
 
 def local_when(value: datetime) -> str:

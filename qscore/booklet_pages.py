@@ -113,9 +113,8 @@ class MonthPage:
 _MONTH_LABELS: dict[tuple[str, int, int], tuple[str, str]] = {}
 
 
-def _month_labels(year: int, month: int) -> tuple[str, str]:
-    """A month's short label and title in the current locale ("5月", "2026年5月"), formatted once per process."""
-    locale = get_locale()
+def _month_labels(year: int, month: int, locale) -> tuple[str, str]:
+    """A month's short label and title in ``locale`` ("5月", "2026年5月"), formatted once per process."""
     key = (str(locale), year, month)
     labels = _MONTH_LABELS.get(key)
     if labels is None:
@@ -212,7 +211,8 @@ def booklet_year(member: Member, year: int, day: date, shown_years: list[int] | 
             running[m] = score.detail.score if month_end == as_of else year_score(
                 scheme, year, month_end, history, member_ledger).score
 
-    months = [MonthPage(m, *_month_labels(year, m), score.detail.months[m - 1] if score else PeriodPoints(),
+    locale = get_locale()
+    months = [MonthPage(m, *_month_labels(year, m, locale), score.detail.months[m - 1] if score else PeriodPoints(),
                         running.get(m), lines[m]) for m in shown]
 
     records = db.session.scalars(_SELF_RECORDS, {"member_id": member.id, "start": date(year, 1, 1),

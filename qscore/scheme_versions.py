@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Text, cast, exists, insert, select
+from sqlalchemy import Text, bindparam, cast, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import audit
@@ -97,15 +97,18 @@ def _create_apart(year: int, data: dict[str, Any], reason: str, user: Any) -> No
         conn.commit()
 
 
+# Read by every page that shows points: built once.
+_LATEST_TEXT = (select(SchemeVersion.id, cast(SchemeVersion.data, Text)).where(SchemeVersion.year == bindparam("year"))
+                .order_by(SchemeVersion.version.desc()).limit(1))
+
+
 def scheme_for_year(year: int) -> Scheme:
     """The parsed latest scheme of the year (parsed once per stored content and process).
 
     Reads the latest version's id and stored JSON text only (no JSON decoding, no ORM row): the
     text is the memo's check, so an in-place edit, here or in another process, is seen at once.
     """
-    row = db.session.execute(
-        select(SchemeVersion.id, cast(SchemeVersion.data, Text)).where(SchemeVersion.year == year)
-        .order_by(SchemeVersion.version.desc()).limit(1)).first()
+    row = db.session.execute(_LATEST_TEXT, {"year": year}).first()
     if row is None:  # no version yet: the scheme it will be (created by the first write that needs it)
         return Scheme.from_dict(planned_version(year).data)
     version_id, text = row

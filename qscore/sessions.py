@@ -10,7 +10,7 @@ from datetime import datetime
 
 from flask import Flask, current_app, g, redirect, request, session, url_for
 from flask_login import LoginManager, current_user
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from . import account_events
 from .db import db
@@ -33,17 +33,18 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
 
 
+# One query per request loads the session, its account and the account's street (for the header); built once.
+_SESSION_ROW = (select(UserSession, User, Street)
+                .join(User, User.id == UserSession.user_id)
+                .join(Street, Street.id == User.street_id)
+                .where(UserSession.token_hash == bindparam("token_hash"), UserSession.ended_at.is_(None)))
+
+
 def _load_from_session(_request) -> User | None:
     token = session.get(SESSION_KEY)
     if not token:
         return None
-    # One query per request loads the session, its account and the account's street (for the header).
-    row = db.session.execute(
-        select(UserSession, User, Street)
-        .join(User, User.id == UserSession.user_id)
-        .join(Street, Street.id == User.street_id)
-        .where(UserSession.token_hash == _digest(token), UserSession.ended_at.is_(None))
-    ).first()
+    row = db.session.execute(_SESSION_ROW, {"token_hash": _digest(token)}).first()
     if row is None:
         return None
     user_session, user, street = row

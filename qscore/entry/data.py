@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..db import db
 from ..models import Branch, Member, PointEntry, SelfRecord
@@ -65,19 +65,34 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
+# The roster's reads, built once: only their parameters change from one request to the next.
+_MEMBERS = (select(Member).where(Member.branch_id == bindparam("branch_id"), Member.status == "active")
+            .order_by(Member.name_key, Member.name, Member.id))
+_SOME_MEMBERS = _MEMBERS.where(Member.id.in_(bindparam("only", expanding=True)))
+_PENDING = (select(SelfRecord.member_id, func.count())
+            .where(SelfRecord.member_id.in_(bindparam("ids", expanding=True)), SelfRecord.status == "pending")
+            .group_by(SelfRecord.member_id))
+# This month's attendance and absence entries: only the columns the flags use (a K1 is shown by date, corrected by id).
+_ATTENDANCE = (select(PointEntry.id, PointEntry.member_id, PointEntry.branch_id, PointEntry.host_branch_id,
+                      PointEntry.indicator_code, PointEntry.earned_on, Branch.name.label("host_name"))
+               .outerjoin(Branch, Branch.id == PointEntry.host_branch_id)
+               .where(PointEntry.member_id.in_(bindparam("ids", expanding=True)),
+                      PointEntry.earned_on >= bindparam("start"), PointEntry.earned_on <= bindparam("day"),
+                      PointEntry.indicator_code.in_(bindparam("codes", expanding=True)), live_entry_clause())
+               .order_by(PointEntry.earned_on))
+
+
 def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> RosterData:
     """The whole branch, or only some of its members (one row after an inline add)."""
     scheme = scheme_for_year(day.year)
-    stmt = select(Member).where(Member.branch_id == branch.id, Member.status == "active")
-    if only is not None:
-        stmt = stmt.where(Member.id.in_(only))
-    members = list(db.session.scalars(stmt.order_by(Member.name_key, Member.name, Member.id)))
+    if only is None:
+        members = list(db.session.scalars(_MEMBERS, {"branch_id": branch.id}))
+    else:
+        members = list(db.session.scalars(_SOME_MEMBERS, {"branch_id": branch.id, "only": list(only)}))
     ids = [m.id for m in members]
     scores = score_members(db.session, scheme, day.year, day, members)
     warnings = member_warnings(db.session, scheme, day, members) if members else {}
-    pending = dict(db.session.execute(
-        select(SelfRecord.member_id, func.count()).where(SelfRecord.member_id.in_(ids), SelfRecord.status == "pending")
-        .group_by(SelfRecord.member_id)).all()) if ids else {}
+    pending = dict(db.session.execute(_PENDING, {"ids": ids}).all()) if ids else {}
     data = RosterData(branch, day, scheme, members, scores, warnings, pending)
     _attendance_flags(data, ids)
     data.figures = row_figures(scores, scheme)
@@ -98,15 +113,8 @@ def _attendance_flags(data: RosterData, ids: list[int]) -> None:
         return
     attendance = data.scheme.codes_with(role="attendance")
     absence = data.scheme.codes_with(role="absence")
-    start = month_start(data.day)
-    # Only the columns the flags use (the roster shows a K1's date and corrects it by id).
-    rows = db.session.execute(
-        select(PointEntry.id, PointEntry.member_id, PointEntry.branch_id, PointEntry.host_branch_id,
-               PointEntry.indicator_code, PointEntry.earned_on, Branch.name.label("host_name"))
-        .outerjoin(Branch, Branch.id == PointEntry.host_branch_id)
-        .where(PointEntry.member_id.in_(ids), PointEntry.earned_on >= start, PointEntry.earned_on <= data.day,
-               PointEntry.indicator_code.in_(attendance | absence), live_entry_clause())
-        .order_by(PointEntry.earned_on)).all()
+    rows = db.session.execute(_ATTENDANCE, {"ids": ids, "start": month_start(data.day), "day": data.day,
+                                            "codes": sorted(attendance | absence)}).all()
     elsewhere: dict[int, list[tuple[date, str]]] = defaultdict(list)
     k1: dict[int, list] = defaultdict(list)
     for entry in rows:
