@@ -51,6 +51,8 @@ KIND_LABEL = {"ordinary": "普通党支部", "reemployment": "再就业党支部
 ROLE_LABEL = {"street_admin": "街道管理员", "community_secretary": "社区党组织书记", "branch_secretary": "党支部书记",
               "member": "党员"}
 GRADE_ORDER = ("advanced", "qualified", "rectify")
+SOURCE_LABEL = {"inline": "支部录入", "meeting": "会议签到", "self_record": "党员自记，已确认", "opening_balance": "期初积分",
+                "correction": "更正", "query": "群众质询", "post": "奉献岗", "demo": "演示数据"}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
 OOB = ' hx-swap-oob="true"'
@@ -176,7 +178,7 @@ class Floors:
     def session(self, token: str):
         """The login behind the cookie: one indexed lookup (session, account, street)."""
         row = self.rows('SELECT u.id, u.username, u.display_name, u.role, u.street_id, u.community_id, u.branch_id, '
-                        'u.member_id, u.active, s.name, s.demo, us.expires_at FROM user_session us '
+                        'u.member_id, u.active, s.name, s.demo, us.expires_at, us.id FROM user_session us '
                         'JOIN "user" u ON u.id = us.user_id JOIN street s ON s.id = u.street_id '
                         'WHERE us.token_hash = ? AND us.ended_at IS NULL',
                         (hashlib.sha256(token.encode()).hexdigest(),))
@@ -213,6 +215,11 @@ class Floors:
         token = self.csrf()
         nav = [(u, label) for endpoint, u, label in self.nav.get(user[3], ())
                if endpoint != "booklet.mine" or user[7] is not None]
+        # Every page of a logged-in user shows the account's waiting notices (the app reads them on each page).
+        notices = self.rows("SELECT id, kind, at, by_name FROM account_event WHERE user_id = ? AND acknowledged_at IS "
+                            "NULL AND (session_id IS NULL OR session_id != ?) ORDER BY at, id LIMIT 5", (user[0], user[12]))
+        body = "".join(f'<div class="flash flash-warning" role="status">{E(kind)} {at} {E(by)}</div>'
+                       for _i, kind, at, by in notices) + body
         return "".join((
             '<!doctype html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -615,6 +622,11 @@ class Floors:
         pubs = {i: f"{y}-Q{q}" for i, y, q in self.rows(
             f"SELECT id, year, quarter FROM publication WHERE id IN ({', '.join('?' * len(adjusts))})",
             tuple(adjusts))} if adjusts else {}
+        # The decisions about the member the booklet lists (none in the generated street: read, shown when there are).
+        grades = self.rows("SELECT r.year, g.grade FROM review_grade g JOIN year_review r ON r.id = g.review_id "
+                           "WHERE g.member_id = ? AND r.status = 'confirmed' ORDER BY r.year DESC", (mid,))
+        cases = self.rows("SELECT id, status, deadline FROM rectification_case WHERE member_id = ? "
+                          "ORDER BY opened_at DESC, id DESC", (mid,))
         score = score_member(scheme, year, day, history, ledger, on_roll_since=since,
                              left_roll_on=self._date(left) if left else None, status=status, member_id=mid)
         last = day.month
@@ -627,11 +639,12 @@ class Floors:
         return self.page(user, f"积分手册 · {name} · {year}",
                          self._booklet_body(scheme, score, mid, name, booklet_no, since, prob, status, bname, cname,
                                             year, years, types, names, months, running, lines, host_names, pubs,
-                                            records, day, user),
+                                            records, day, user, grades, cases),
                          f"/members/{mid}")
 
     def _booklet_body(self, scheme, score, mid, name, booklet_no, since, prob, status, bname, cname, year, years,
-                      types, names, months, running, lines, host_names, pubs, records, day, user) -> str:
+                      types, names, months, running, lines, host_names, pubs, records, day, user, grades=(),
+                      cases=()) -> str:
         cats = scheme.categories
         t = score.type_code
 
@@ -713,6 +726,15 @@ class Floors:
             for r in rejected:
                 out.append(f'<li>{r[1]} {self._date(r[2]).isoformat()} {E(r[4])} · 退回原因：{E(r[6])}</li>')
             out.append("</ul></section>")
+        if grades or cases:
+            out.append('<section class="card member-decisions"><h2 class="card-title">关于我的决定</h2><ul>'
+                       + "".join(f"<li>{y} {E(g)}</li>" for y, g in grades)
+                       + "".join(f"<li>{E(st)} {E(str(dl))}</li>" for _i, st, dl in cases) + "</ul></section>")
+        out.append(f'<section id="service-declare" class="card declare-card" hx-get="/members/{mid}/declare" '
+                   'hx-trigger="load" hx-swap="innerHTML"><h2 class="card-title">奉献岗和联系户</h2>'
+                   f'<p><a href="/members/{mid}/declare">查看和申报奉献岗、联系户</a></p></section>')
+        # A secretary may undo the entries of a year still open for corrections (the current year is).
+        undo = user[3] != "member" and user[7] != mid and status == "active" and year >= day.year
         n_entries = sum(len(v) for v in lines.values())
         out.append(f'<div id="booklet-months" class="booklet-months"><h2 class="section-title">逐月明细 '
                    f'<span class="muted small">{n_entries} 条</span></h2>')
@@ -729,7 +751,8 @@ class Floors:
                 continue
             out.append('<div class="table-wrap"><table class="table booklet-table"><thead><tr><th scope="col">日期</th>'
                        '<th scope="col">事项</th><th scope="col" class="num">分值</th><th scope="col" class="num">时长</th>'
-                       '<th scope="col">备注</th><th scope="col">记录人</th></tr></thead><tbody>')
+                       '<th scope="col">备注</th><th scope="col">记录人</th>'
+                       + ('<th scope="col" class="c-undo">撤销</th>' if undo else "") + '</tr></thead><tbody>')
             for e, on, c in lines[mo]:
                 ind = scheme.indicators.get(e[1])
                 item = f'<span class="ind-code">{e[1]}</span> <span class="ind-name">{E(ind.zh) if ind else ""}</span>'
@@ -746,13 +769,17 @@ class Floors:
                            + '</td><td class="num pts">'
                            + (f"<del>{signed(p)}</del>" if c else f'<span class="{"neg" if p < 0 else "pos"}">{signed(p)}</span>')
                            + f'</td><td class="num">{hours}</td><td class="note">{E(e[6])}</td><td class="who">'
-                           f'{E(names.get(e[9], "—"))}<span class="who-meta">{e[7]} · {self._local(e[10])}</span></td></tr>')
+                           f'{E(names.get(e[9], "—"))}<span class="who-meta">{SOURCE_LABEL.get(e[7], e[7])} · '
+                           f'{self._local(e[10])}</span></td>'
+                           + ((f'<td class="c-undo"><button class="btn btn-small" hx-get="/entries/{e[0]}/correct?on=booklet" '
+                               f'hx-target="#entry-{e[0]}" hx-swap="outerHTML">撤销</button></td>' if not c else "<td></td>")
+                              if undo else "") + "</tr>")
                 if c:
                     out.append(f'<tr id="entry-{e[0]}-correction" class="correction-row"><td class="nowrap" aria-hidden='
                                f'"true">↳</td><td><span class="tag tag-correction">更正</span></td><td class="num pts neg">'
                                f'{signed(self._dec(c[3]))}</td><td class="num"></td><td class="note"><span class="muted">'
                                f'原因：</span> {E(c[6])}</td><td class="who">{E(names.get(c[9], "—"))}<span class="who-meta">'
-                               f'{self._local(c[10])}</span></td></tr>')
+                               f'{self._local(c[10])}</span></td>' + ("<td></td>" if undo else "") + "</tr>")
             out.append("</tbody></table></div></section>")
         out.append("</div></div>")
         return "".join(out)
