@@ -99,6 +99,24 @@ def test_member_reads_own_booklet_with_recorders_and_corrections(client, auth, b
     assert "13800000000" not in html and "幸福路" not in html
 
 
+@pytest.mark.parametrize(("lang", "hours", "source"), [("zh_CN", "3 小时", "支部录入"), ("en", "3 h", "Entered by the branch")])
+def test_each_entry_says_who_recorded_it_how_and_when_in_street_time(client, auth, bk, app, lang, hours, source):
+    from zoneinfo import ZoneInfo
+
+    with app.app_context():
+        when = {e.id: e.recorded_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Asia/Shanghai"))
+                .strftime("%Y-%m-%d %H:%M") for e in db.session.scalars(select(PointEntry))}
+    client.set_cookie("qscore_lang", lang)
+    auth.login("m1")
+    html = client.get(f"/members/{bk.member}").get_data(as_text=True)
+    z3 = html[html.index(f'id="entry-{bk.z3}"'):].split("</tr>", 1)[0]
+    assert f'<td class="num">{hours}</td>' in z3 and '<span class="pos">+1.5</span>' in z3
+    assert f'<td class="who">赵书记<span class="who-meta">{source} · {when[bk.z3]}</span></td>' in z3
+    fix = html[html.index(f'id="entry-{bk.wrong}-correction"'):].split("</tr>", 1)[0]
+    assert '<td class="num pts neg">-5</td>' in fix and "重复录入，当天未值守" in fix
+    assert f'<td class="who">赵书记<span class="who-meta">{when[bk.fix]}</span></td>' in fix
+
+
 def test_booklet_shows_capped_year_score(client, auth, bk, app):
     auth.login("m1")
     html = client.get(f"/members/{bk.member}").get_data(as_text=True)

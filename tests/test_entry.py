@@ -246,6 +246,50 @@ def test_cap_reached_is_shown_and_the_act_still_recorded(app, client, auth, org,
     assert len(entries(app)) == 3 and year_score(app, roster["a"]) == "52"
 
 
+def row_of(page: str, member_id: int) -> str:
+    """One member's roster row, as the page writes it."""
+    return page.split(f'id="member-{member_id}-row"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_a_capped_figure_is_marked_with_the_cap_that_limits_it_in_either_language(app, client, auth, org, roster):
+    auth.login("bs")
+    for day in ("2026-05-02", "2026-05-09", "2026-05-16"):  # the J1 month cap is 2
+        add(client, org, roster["a"], earned_on=day)
+    page = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    capped = row_of(page, roster["a"])
+    assert ('data-label="本月">2<span class="cap-mark" title="J1 已达月度上限" aria-label="J1 已达月度上限">▲</span>'
+            in capped)
+    assert "cap-mark" not in row_of(page, roster["c"])
+    client.set_cookie("qscore_lang", "en")
+    capped = row_of(client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True), roster["a"])
+    assert 'data-label="This month">2<span class="cap-mark" title="month cap of J1 reached"' in capped
+    assert 'data-label="Year score to date">52<' in capped
+
+
+def test_each_rows_quick_buttons_follow_the_members_type(app, client, auth, org, roster):
+    from qscore.scheme_versions import save_scheme
+
+    with app.app_context():
+        data = scheme_for_year(2026).data
+        for ind in data["indicators"]:
+            if ind["code"] == "Z1":
+                ind["applies_to"] = ["A", "B"]
+        save_scheme(2026, data, "Z1 not for C and D", db.session.get(User, org.admin_id))
+        db.session.commit()
+    auth.login("bs")
+    assert client.post(f"/branches/{org.branch_id}/quick", data={"codes": ["J1", "Z3", "Z1", "K1"]},
+                       headers=HX).status_code == 200
+    page = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    a, c = row_of(page, roster["a"]), row_of(page, roster["c"])
+    assert '>出席 +1</button>' in a and '>出席 +1</button>' in c
+    assert f'hx-get="/branches/{org.branch_id}/members/{roster["a"]}/add?indicator=Z3"' in a and '>志愿服务 …<' in c
+    assert 'title="Z1 奉献岗履职 +2">奉献岗履职 +2</button>' in a and "Z1" not in c  # Z1 is for types A and B only
+    assert '>无故缺席 -3</button>' in a and '>无故缺席 -2</button>' in c  # K1 is -3 for type A
+    client.set_cookie("qscore_lang", "en")
+    c = row_of(client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True), roster["c"])
+    assert '>Attended +1</button>' in c and '>Volunteer service …</button>' in c and '>Absent -2</button>' in c
+
+
 def test_prior_period_adjustment_needs_a_reason_and_is_flagged(app, client, auth, org, roster):
     with app.app_context():
         pub = Publication(branch_id=org.branch_id, year=2026, quarter=1, supervision_ends_on=date(2026, 4, 20),

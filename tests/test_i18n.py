@@ -100,6 +100,33 @@ def test_a_forced_locale_changes_only_what_is_rendered_inside_it(app, lang, own,
     assert (before, inside, after) == (own, [other, other], own)
 
 
+@pytest.mark.parametrize("lang, text, plural", [
+    ("zh_CN", "已记录：&amp; %% &lt;b&gt;%(x)s&lt;/b&gt; &lt;i&gt;+1&lt;/i&gt;。", "3 条记录"),
+    ("en", "Recorded: &lt;b&gt;%(x)s&lt;/b&gt; &lt;i&gt;+1&lt;/i&gt; on &amp; %%.", "3 entries"),
+])
+def test_a_templates_text_escapes_what_it_is_given_and_fills_it_in_once(app, lang, text, plural):
+    """The page's _() and ngettext (bound to the render's catalogue) escape the values but those marked safe, and
+    a value that looks like a placeholder is written as it is, never filled in again."""
+    page = ('{{ _("Recorded: %(code)s %(points)s on %(day)s.", code="<b>%(x)s</b>", points="<i>+1</i>", day="& %%") }}'
+            '|{{ ngettext("%(num)d entry", "%(num)d entries", 3) }}|{{ _("Log in") }}'
+            '|{{ _("Counts %(n)s toward the score.", n="<b>+1</b>"|safe) }}')
+    with app.test_request_context("/", headers={"Cookie": f"qscore_lang={lang}"}):
+        shown = render_template_string(page)
+    assert shown.rsplit("|", 1)[0] == f"{text}|{plural}|{'登录' if lang == 'zh_CN' else 'Log in'}"
+    assert "<b>+1</b>" in shown.rsplit("|", 1)[1]  # a value marked safe is written as it is
+
+
+def test_labels_of_codes_are_in_the_request_language(app):
+    """Types, roles and grades on a page come from the catalogue of the request's language (or its forced one)."""
+    page = '{{ type_label("B") }}|{{ role_label("branch_secretary") }}|{{ grade_label(none) }}|{{ type_label("X") }}'
+    with app.test_request_context("/", headers={"Cookie": "qscore_lang=en"}):
+        english = render_template_string(page)
+        with force_locale("zh_CN"):
+            chinese = render_template_string(page)
+    assert english == "Type 2|Branch secretary|Not graded|X"
+    assert chinese == "第二类|党支部书记|不评定|X"
+
+
 def test_no_private_flask_babel_state_is_read():
     package = Path(__file__).resolve().parent.parent / "qscore"
     assert [p.name for p in package.rglob("*.py") if "_flask_babel" in p.read_text(encoding="utf-8")] == []
