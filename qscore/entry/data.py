@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select
 
@@ -18,8 +19,7 @@ from ..templating import localized, points, short_label, signed
 from ..standings import BranchSummary
 
 
-@dataclass(frozen=True)
-class Figure:
+class Figure(NamedTuple):
     """One of a row's capped figures as shown: its column's label, the text, and the caps that limit it
     (the ▲'s hover text, "" when none)."""
     label: str
