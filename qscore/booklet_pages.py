@@ -17,7 +17,7 @@ from flask_babel import format_date, get_locale, gettext, lazy_gettext as _l
 from sqlalchemy import bindparam, select
 
 from . import ledger
-from .db import db
+from .db import db, read_columns
 from .models import Branch, Community, Member, MemberType, PointEntry, Publication, SelfRecord, User
 from .review import decisions_for_member
 from .scheme_versions import scheme_for_year
@@ -126,7 +126,7 @@ def _month_labels(year: int, month: int, locale) -> tuple[str, str]:
 
 def years(member: Member, day: date) -> list[int]:
     """Years the booklet can show: this year, last year if on the roll then, and any year with entries."""
-    years = set(db.session.scalars(_YEARS, {"member_id": member.id}))
+    years = set(read_columns(_YEARS, {"member_id": member.id}).scalars())
     years.add(day.year)
     if member.on_roll_since.year < day.year:
         years.add(day.year - 1)
@@ -141,8 +141,8 @@ def _names(model, ids) -> dict[int, str]:
     if not ids:
         return {}
     if model is User:
-        return {i: d or u for i, d, u in db.session.execute(_USER_NAMES, {"ids": sorted(ids)})}
-    return dict(db.session.execute(select(model.id, model.name).where(model.id.in_(ids))).all())
+        return {i: d or u for i, d, u in read_columns(_USER_NAMES, {"ids": sorted(ids)})}
+    return dict(read_columns(select(model.id, model.name).where(model.id.in_(ids))).all())
 
 
 # The booklet's reads, built once (only their parameters change from one request to the next).
@@ -187,11 +187,10 @@ def booklet_year(member: Member, year: int, day: date, shown_years: list[int] | 
     """
     as_of = day if year == day.year else date(year, 12, 31)
     scheme = scheme_for_year(year)
-    branch, community = (Named(n) for n in db.session.execute(_BRANCH_AND_COMMUNITY,
-                                                              {"branch_id": member.branch_id}).one())
-    types = db.session.execute(_TYPES, {"member_id": member.id}).all()
+    branch, community = (Named(n) for n in read_columns(_BRANCH_AND_COMMUNITY, {"branch_id": member.branch_id}).one())
+    types = read_columns(_TYPES, {"member_id": member.id}).all()
     history = [(t.effective_from, t.type_code) for t in types]
-    entries = db.session.execute(_ENTRIES, {"member_id": member.id, "year": year}).all()
+    entries = read_columns(_ENTRIES, {"member_id": member.id, "year": year}).all()
 
     corrections = {e.corrects_id: e for e in entries if e.corrects_id is not None}
     lines: dict[int, list[Line]] = {m: [] for m in range(1, 13)}

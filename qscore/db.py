@@ -101,3 +101,10 @@ def reads_only_from_now() -> None:
     begin deferred, so SQLite's write lock is not held while a branch is scored and a page rendered. A view
     that calls this must not write again (a deferred transaction that read first can fail to write)."""
     g.qscore_reads_only = True
+
+
+def read_columns(stmt, params: dict | None = None):
+    """A statement of columns (no ORM entities) on the session's connection, flushed first as the session's
+    autoflush would: the ORM's layer around such a statement costs about as much as running it."""
+    db.session.flush()
+    return db.session.connection().execute(stmt, params)

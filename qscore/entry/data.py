@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select
 
-from ..db import db
+from ..db import db, read_columns
 from ..models import Branch, Member, PointEntry, SelfRecord
 from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
@@ -92,7 +92,7 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> Ros
     ids = [m.id for m in members]
     scores = score_members(db.session, scheme, day.year, day, members)
     warnings = member_warnings(db.session, scheme, day, members) if members else {}
-    pending = dict(db.session.execute(_PENDING, {"ids": ids}).all()) if ids else {}
+    pending = dict(read_columns(_PENDING, {"ids": ids}).all()) if ids else {}
     data = RosterData(branch, day, scheme, members, scores, warnings, pending)
     _attendance_flags(data, ids)
     data.figures = row_figures(scores, scheme)
@@ -113,8 +113,8 @@ def _attendance_flags(data: RosterData, ids: list[int]) -> None:
         return
     attendance = data.scheme.codes_with(role="attendance")
     absence = data.scheme.codes_with(role="absence")
-    rows = db.session.execute(_ATTENDANCE, {"ids": ids, "start": month_start(data.day), "day": data.day,
-                                            "codes": sorted(attendance | absence)}).all()
+    rows = read_columns(_ATTENDANCE, {"ids": ids, "start": month_start(data.day), "day": data.day,
+                                      "codes": sorted(attendance | absence)}).all()
     elsewhere: dict[int, list[tuple[date, str]]] = defaultdict(list)
     k1: dict[int, list] = defaultdict(list)
     for entry in rows:
