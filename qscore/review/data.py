@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..access import branches_in_scope, is_secretary
-from ..db import db
+from ..db import db, read_columns
 from ..models import (Branch, CaseFollowUp, Community, Member, Proposal, Publication, RectificationCase, ReviewGrade,
                       User, YearReview)
 from ..publication import live_publication, members_on_roll
@@ -279,8 +279,9 @@ class MemberDecisions:
 
 # The booklet's reads of the decisions about a member, built once (only the member changes).
 _MENTOR = aliased(Member)
-_GRADES_OF_MEMBER = (select(ReviewGrade, YearReview, Branch.name)
-                     .join(YearReview, YearReview.id == ReviewGrade.review_id)
+_GRADES_OF_MEMBER = (select(YearReview.year, ReviewGrade.grade, Branch.name, YearReview.meeting_on,
+                            ReviewGrade.suggested, ReviewGrade.override_reason)
+                     .select_from(ReviewGrade).join(YearReview, YearReview.id == ReviewGrade.review_id)
                      .join(Branch, Branch.id == YearReview.branch_id)
                      .where(ReviewGrade.member_id == bindparam("member_id"), YearReview.status == "confirmed")
                      .order_by(YearReview.year.desc()))
@@ -296,9 +297,9 @@ def decisions_for_member(member_id: int) -> MemberDecisions:
     """Every decision about the member: confirmed grades, rectification cases, proposals and the
     street's decisions (for templates/review/_member_decisions.html, context ``decisions``)."""
     out = MemberDecisions()
-    for grade, review, branch_name in db.session.execute(_GRADES_OF_MEMBER, {"member_id": member_id}):
-        out.grades.append(GradeDecision(review.year, grade.grade, branch_name, review.meeting_on,
-                                        grade.override_reason if grade.grade != grade.suggested else ""))
+    for year, grade, branch_name, meeting_on, suggested, reason in read_columns(_GRADES_OF_MEMBER,
+                                                                                {"member_id": member_id}):
+        out.grades.append(GradeDecision(year, grade, branch_name, meeting_on, reason if grade != suggested else ""))
     by_id: dict[int, CaseDecision] = {}
     for case, year, mentor_name in db.session.execute(_CASES_OF_MEMBER, {"member_id": member_id}).all():
         by_id[case.id] = CaseDecision(case, year, mentor_name or "", local_date(case.opened_at))
