@@ -47,8 +47,9 @@ def measure(cases: list[Case], budget_s: float) -> dict[str, dict[str, Any]]:
                           "floor": f.as_dict() if f else None, "ratio": ratio, "detail": case.detail,
                           **({"verified": checked} if checked is not None else {})}
         log(f"  {case.name:<11} app {a.median_ms:8.1f} ms (p95 {a.p95_ms:7.1f}, cpu {a.cpu_median_ms:7.1f})   "
-            f"floor {f.median_ms:7.1f} ms (cpu {f.cpu_median_ms:6.1f})   ratio {ratio:5.2f}x   n={a.n}"
-            + ("" if checked is None else f"   verified {checked}"))
+            + (f"floor {f.median_ms:7.1f} ms (cpu {f.cpu_median_ms:6.1f})   ratio {ratio:5.2f}x   " if f else
+               "no floor" + " " * 40)
+            + f"n={a.n}" + ("" if checked is None else f"   verified {checked}"))
     return out
 
 

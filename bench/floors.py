@@ -263,23 +263,27 @@ class Floors:
         ledgers: dict[int, MemberLedger] = defaultdict(MemberLedger)
         months: dict[int, tuple[set, set, set]] = defaultdict(lambda: (set(), set(), set()))
         absence, arrears = scheme.codes_with(role="absence"), scheme.codes_with(role="dues_arrears")
-        for mid, code, cat, ym, total, n, first_on in self.rows(
-                f"SELECT p.member_id, p.indicator_code, p.category, {self.ym}, SUM(p.points), COUNT(*), "
-                f"MIN(p.earned_on) FROM member m JOIN point_entry p ON p.member_id = m.id WHERE m.branch_id = ? "
-                f"AND m.status = 'active' AND p.earned_on >= ? AND p.earned_on <= ? AND {LIVE} GROUP BY 1, 2, 3, 4",
-                (branch_id, self.c.d(start), self.c.d(day))):
-            y, mo = int(ym[:4]), int(ym[5:7])
+        # The stored year sums of this year and the last (what the app reads), one row per member and year.
+        begin, stop = (start.year, start.month), (day.year, day.month)
+        for mid, y, text, last in self.rows(
+                "SELECT s.member_id, s.year, s.sums, s.last_earned_on FROM member m JOIN ledger_year_sums s "
+                "ON s.member_id = m.id WHERE m.branch_id = ? AND m.status = 'active' AND s.year >= ? AND s.year <= ?",
+                (branch_id, start.year, day.year)):
+            if last is None:
+                continue
+            if self._date(last) > day:
+                raise ValueError(f"member {mid} has entries after {day}: the floor would read the ledger")
+            led = year_sums.decode(text)
             if y == day.year:
-                led = ledgers[mid]
-                led.tenths[(code, cat, mo)] = self._tenths(total)
-                led.counts[(code, cat, mo)] = n
-                led.first_dates[(code, cat, mo)] = self._date(first_on)
+                ledgers[mid] = led
             act, ab, ar = months[mid]
-            act.add((y, mo))
-            if code in absence:
-                ab.add((y, mo))
-            if code in arrears:
-                ar.add((y, mo))
+            for (code, _cat, mo), n in led.counts.items():
+                if n and begin <= (y, mo) <= stop:
+                    act.add((y, mo))
+                    if code in absence:
+                        ab.add((y, mo))
+                    if code in arrears:
+                        ar.add((y, mo))
         pending = dict(self.rows(
             "SELECT s.member_id, COUNT(*) FROM self_record s JOIN member m ON m.id = s.member_id WHERE m.branch_id = ? "
             "AND m.status = 'active' AND s.status = 'pending' GROUP BY s.member_id", (branch_id,)))

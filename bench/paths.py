@@ -223,6 +223,11 @@ def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, q
         cases.append(Case("booklet", f"booklet, member {member}", lambda: expect(client.get(burl), 200),
                           lambda: floors.booklet(token, member), n(40, 12), 3,
                           {"member_id": member, "url": burl, "account": user}, verify_booklet))
+    # -- what any signed-in page costs before its own data: the layout alone (a signed-in 404) ---------------
+    cases.append(Case("layout", "signed-in 404: session, CSRF, menu, notices",
+                      lambda: expect(client.get("/no-such-page"), 404), None, n(40, 12), 3,
+                      {"note": "no floor: the fixed cost of a signed-in page, for the argued page goals"},
+                      page=False))
 
     # -- the suggested grades of every active member ------------------------------------------------------
     split: dict[str, float] = {}
