@@ -149,7 +149,8 @@ def test_bad_input_gets_422_and_writes_nothing(app, client, auth, org, roster, d
     assert entries(app) == []
 
 
-def test_indicator_not_applying_to_the_type_is_refused(app, client, auth, org, roster):
+def _z1_only_for_types_1_and_2(app, org) -> None:
+    """The year's scheme edited so that Z1 applies to types A and B only."""
     from qscore.scheme_versions import save_scheme
 
     with app.app_context():
@@ -159,6 +160,10 @@ def test_indicator_not_applying_to_the_type_is_refused(app, client, auth, org, r
                 ind["applies_to"] = ["A", "B"]
         save_scheme(2026, data, "Z1 not for C and D", db.session.get(User, org.admin_id))
         db.session.commit()
+
+
+def test_indicator_not_applying_to_the_type_is_refused(app, client, auth, org, roster):
+    _z1_only_for_types_1_and_2(app, org)
     client.set_cookie("qscore_lang", "en")
     auth.login("bs")
     form = client.get(f"/branches/{org.branch_id}/members/{roster['c']}/add", headers=HX).get_data(as_text=True)
@@ -267,15 +272,7 @@ def test_a_capped_figure_is_marked_with_the_cap_that_limits_it_in_either_languag
 
 
 def test_each_rows_quick_buttons_follow_the_members_type(app, client, auth, org, roster):
-    from qscore.scheme_versions import save_scheme
-
-    with app.app_context():
-        data = scheme_for_year(2026).data
-        for ind in data["indicators"]:
-            if ind["code"] == "Z1":
-                ind["applies_to"] = ["A", "B"]
-        save_scheme(2026, data, "Z1 not for C and D", db.session.get(User, org.admin_id))
-        db.session.commit()
+    _z1_only_for_types_1_and_2(app, org)
     auth.login("bs")
     assert client.post(f"/branches/{org.branch_id}/quick", data={"codes": ["J1", "Z3", "Z1", "K1"]},
                        headers=HX).status_code == 200
