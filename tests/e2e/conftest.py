@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
@@ -95,7 +95,6 @@ class A11y:
     """Runs axe-core on a page; fails on serious or critical violations."""
 
     def __init__(self):
-        self.axe = Axe()
         self.checked: list[str] = []
 
     def check(self, page) -> None:
@@ -107,12 +106,15 @@ class A11y:
             " || a.effect.getComputedTiming().duration > 3000)", timeout=10000)
         # A fade that starts while axe runs (the board rotating to its next page) would be caught
         # mid-way: hold every animation at its resting state for the check, then let them go.
+        # axe-core is 570 KB of script: put into a page once, and kept across the htmx swaps checked after.
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(AXE_SCRIPT)
         page.evaluate(_FREEZE_MOTION)
         try:
-            results = self.axe.run(page)
+            violations = page.evaluate("() => axe.run({resultTypes: ['violations']}).then(r => r.violations)")
         finally:
             page.evaluate(_THAW_MOTION)
-        bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+        bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
         self.checked.append(page.url)
         assert not bad, "\n".join(
             f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in bad)
