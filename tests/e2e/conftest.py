@@ -40,9 +40,24 @@ def live_app(test_config, _schema):
     return create_app(dict(test_config, WTF_CSRF_ENABLED=True, TESTING=False))
 
 
+def _static_read_whole(app):
+    """Static files read whole, and closed, before they are sent: when a test's page closed mid-download the
+    development server dropped the connection without closing the file (a ResourceWarning, an error here)."""
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        if not environ.get("PATH_INFO", "").startswith("/static/"):
+            return body
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(live_app):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    server = make_server("127.0.0.1", 0, _static_read_whole(live_app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
