@@ -36,13 +36,15 @@ run: install
 	@echo "qscore on http://$(HOST):$(PORT)"
 	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 --ident=qscore app:app
 
-# The suite in one process per core (a module stays in one: its demo loads once), then the browser tests
-# alone (a browser and its live server beside another worker would compete for two cores).
+# The whole suite, browser tests included, in one process per core: a file stays in one process (its module's
+# demo street loads once), files are handed out longest first (tests/conftest.py), and each process has its own
+# database, live server and browser, so a browser test's waits on Chromium leave the core to the other process.
 # Browser tests use Debian's /usr/bin/chromium when present, else Playwright's own download.
+# Bytecode is written even where the environment says not to: pytest then rewrites the test files' asserts once,
+# not in every process of every run (some 9 s of CPU each).
 test: install-test
 	@if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-browser ]; then $(BIN)/python -m playwright install chromium; fi
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --ignore=tests/e2e
-	$(BIN)/pytest -q tests/e2e
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 messages: | $(BIN)/python
 	$(BIN)/pybabel extract --no-location --omit-header --width 120 -F qscore/translations/babel.cfg -k _l -k N_ -o qscore/translations/messages.pot qscore templates

@@ -4,19 +4,24 @@ The suite runs on a throwaway SQLite file, or on PostgreSQL when DATABASE_URL is
 """
 from __future__ import annotations
 
+import copy
 import os
+import re
+import sqlite3
 import tempfile
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 
 import pyotp
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from sqlalchemy import update
 
 from qscore import create_app
@@ -62,8 +67,47 @@ class PhoneClient(FlaskClient):
 Flask.test_client_class = PhoneClient  # every app of the suite, including those a module creates itself
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Templates compiled once per test process, not once per app: the suite creates dozens of apps, all by
+    create_app with the same Jinja settings, and compiling every template anew for each cost some 12 s of CPU."""
+
+    def __init__(self):
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.code:
+            bucket.bytecode_from_string(self.code[bucket.key])
+
+    def dump_bytecode(self, bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _CompiledTemplates()}
+
+
 # pytest-xdist runs the suite in several processes ("gw0", "gw1", …): each needs a database of its own.
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+# `make test` hands out whole files in this order (--dist loadfile --no-loadscope-reorder): the longest first, so
+# that no process is left alone with a long file at the end while the other has finished. Browser files take
+# long waiting on Chromium, not on Python. Files not named here follow in their usual order.
+LONGEST_FIRST = [
+    "test_hostile_input.py", "test_zh_crawl.py", "e2e/test_admin.py", "test_demo.py", "e2e/test_board.py",
+    "e2e/test_stats.py", "test_access_matrix.py", "e2e/test_review.py", "e2e/test_entry.py", "test_cases.py",
+    "test_review.py", "test_scoring_oracle.py", "e2e/test_quarter.py", "e2e/test_password_field.py", "test_entry.py",
+    "test_admin_scheme.py", "test_publication.py", "test_hostile_workbooks.py", "test_throttle.py",
+    "e2e/test_booklet.py", "e2e/test_foundation.py", "test_figures.py", "test_exports.py", "test_security.py",
+]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    here = Path(__file__).parent
+
+    def file_rank(item) -> int:
+        return rank.get(Path(item.path).relative_to(here).as_posix(), len(rank))
+
+    items.sort(key=file_rank)  # stable: the tests of a file keep their order
 
 
 @contextmanager
@@ -125,7 +169,9 @@ def _schema(test_config):
         db.drop_all()
         db.create_all()
         db.session.remove()
+    SNAPSHOTS.save(app, EMPTY, ())
     yield
+    SNAPSHOTS.clear()
     with app.app_context():
         db.session.remove()
         db.drop_all()
@@ -144,6 +190,85 @@ def truncate_all() -> None:
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
             conn.execute(text("PRAGMA foreign_keys=ON"))
+
+
+class Snapshots:
+    """Databases that fixtures built, kept whole in memory and copied back for each later test that needs the same
+    one: SQLite's backup API copies the demo street in milliseconds where building it takes seconds. On
+    PostgreSQL nothing is kept and every test builds its own, as the fixture says.
+
+    A snapshot is put back only onto the database it was built on: ``lineage`` names the snapshots the database
+    holds since it was last emptied, and any other write (a test, a fixture that is not kept) clears it.
+    """
+
+    def __init__(self):
+        self._saved: dict[tuple, tuple[sqlite3.Connection, object]] = {}  # (lineage, key) -> database, value
+        self.lineage: tuple | None = None
+
+    @staticmethod
+    def _driver(app):
+        """A pooled SQLite connection of the app's engine (None on PostgreSQL), its session closed first."""
+        with app.app_context():
+            db.session.remove()
+            if db.engine.dialect.name != "sqlite":
+                return None
+            return db.engine.raw_connection()
+
+    def save(self, app, key, parent: tuple, value=None) -> None:
+        conn = self._driver(app)
+        if conn is None:
+            return
+        kept = sqlite3.connect(":memory:", check_same_thread=False)
+        try:
+            conn.driver_connection.backup(kept)
+        finally:
+            conn.close()
+        self._saved[(parent, key)] = (kept, value)
+        self.lineage = (*parent, key)
+
+    def restore(self, app, key, parent: tuple = ()) -> bool:
+        """Put the database saved after ``key`` was built on ``parent`` back in the app's place, forgetting what the
+        app remembered of the last one."""
+        kept, _value = self._saved.get((parent, key), (None, None))
+        conn = self._driver(app) if kept is not None else None
+        if conn is None:
+            return False
+        forget_app_state(app)
+        try:
+            kept.backup(conn.driver_connection)
+        finally:
+            conn.close()
+        self.lineage = (*parent, key)
+        return True
+
+    def build(self, app, key, build: Callable[[], object]):
+        """What ``build()`` returns and leaves in the database, built by the first test that asks for ``key`` and
+        copied back for the later ones whose database holds the same snapshots and nothing else (each gets a copy
+        of the returned object to change as it likes). ``build`` must write the same rows every time it runs;
+        ``key`` names it."""
+        parent = self.lineage
+        if parent is not None and self.restore(app, key, parent):
+            return copy.copy(self._saved[(parent, key)][1])
+        value = build()
+        if parent is not None:
+            self.save(app, key, parent, value)
+        return copy.copy(value)
+
+    def written(self, conn, cursor, statement, *_args) -> None:
+        if _WRITES.match(statement):
+            self.lineage = None
+
+    def clear(self) -> None:
+        for kept, _value in self._saved.values():
+            kept.close()
+        self._saved.clear()
+        self.lineage = None
+
+
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b", re.I)
+SNAPSHOTS = Snapshots()  # one per test process: every xdist worker has its own database
+event.listen(Engine, "before_cursor_execute", SNAPSHOTS.written)
+EMPTY = "empty schema"
 
 
 def dispose(app) -> None:
@@ -173,13 +298,18 @@ def make_app(test_config, _schema):
 _APP_STATE = ("qscore_board_cache", "qscore_setup_done")
 
 
-def reset_app(app) -> None:
-    """Empty the database and forget what the app remembered of it, as if it had just been created."""
-    with app.app_context():
-        truncate_all()
+def forget_app_state(app) -> None:
     for key in _APP_STATE:
         app.extensions.pop(key, None)
     Path(app.config["SETUP_TOKEN_FILE"]).unlink(missing_ok=True)
+
+
+def reset_app(app) -> None:
+    """Empty the database and forget what the app remembered of it, as if it had just been created."""
+    if not SNAPSHOTS.restore(app, EMPTY):
+        with app.app_context():
+            truncate_all()
+        forget_app_state(app)
 
 
 @pytest.fixture(scope="session")
@@ -205,6 +335,20 @@ def app(_session_app):
         wrong = year_sums.check(db.session)
         db.session.remove()
     assert not wrong, f"the stored year sums differ from the ledger after this test: {wrong[:5]}"
+
+
+def load_demo_street(app, today: date = FIXED_TODAY) -> None:
+    """Empty the app's database and put the demo street of ``today`` in it, as ``load_demo(today)`` builds it
+    (on SQLite built once per test process and copied after: building it takes seconds)."""
+    from qscore.demo import load_demo
+
+    def build() -> None:
+        with app.app_context(), app.test_request_context():
+            load_demo(today)
+            db.session.commit()
+
+    reset_app(app)
+    SNAPSHOTS.build(app, ("demo street", today), build)
 
 
 def read_setup_token(app) -> str:
@@ -275,6 +419,10 @@ class Org:
 
 @pytest.fixture
 def org(app):
+    return SNAPSHOTS.build(app, "org", lambda: _build_org(app))
+
+
+def _build_org(app) -> Org:
     with app.app_context(), app.test_request_context():
         o = Org()
         o.admin = o.user("admin", "street_admin")

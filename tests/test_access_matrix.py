@@ -23,12 +23,12 @@ from sqlalchemy import func, select
 
 from qscore import create_app
 from qscore.db import db
-from qscore.demo import DEMO_PASSWORD, load_demo
+from qscore.demo import DEMO_PASSWORD
 from qscore.models import (Branch, Community, Household, Member, MemberPost, PointEntry, PostKind, Proposal,
                            Publication, RectificationCase, ResidentQuery, SelfRecord, Street, TeamMembership, User,
                            VolunteerTeam)
 
-from .conftest import FIXED_TODAY, make_member, truncate_all
+from .conftest import load_demo_street, make_member, truncate_all
 
 ROLES = {"street_admin": "street", "community_secretary": "community1", "branch_secretary": "branch01",
          "member": "member1"}
@@ -68,9 +68,8 @@ class Scope:
 def street_app(test_config, _schema):
     """The demo street, and a second street beside it (objects of another street are out of everyone's scope)."""
     app = create_app(dict(test_config))
+    load_demo_street(app)
     with app.app_context(), app.test_request_context():
-        truncate_all()
-        load_demo(FIXED_TODAY)
         other = Street(name="别的街道", demo=True)
         db.session.add(other)
         db.session.flush()

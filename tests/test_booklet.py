@@ -15,7 +15,7 @@ from qscore.scheme_versions import scheme_for_year
 from qscore.scoring import score_members
 from qscore.security import hash_password
 
-from .conftest import FIXED_TODAY, TEST_PASSWORD, make_member
+from .conftest import FIXED_TODAY, SNAPSHOTS, TEST_PASSWORD, make_member
 
 HX = {"HX-Request": "true"}
 
@@ -32,6 +32,10 @@ def add_account(org, username: str, member_id: int, role: str = "member", branch
 @pytest.fixture
 def bk(app, org):
     """张三 (m1) with three entries, one of them corrected; 李四 (m2) in the same branch; 王五 in another community."""
+    return SNAPSHOTS.build(app, (__name__, "bk"), lambda: _build_bk(app, org))
+
+
+def _build_bk(app, org):
     with app.app_context(), app.test_request_context():
         bs = db.session.get(User, org.branch_secretary_id)
         bs.display_name = "赵书记"

@@ -12,7 +12,7 @@ from qscore.models import (AuditLog, Branch, BranchSpell, CaseFollowUp, Communit
                            RectificationCase, Street, User, UserSession)
 from qscore.models._common import utcnow
 
-from .conftest import TEST_PASSWORD, make_member
+from .conftest import SNAPSHOTS, TEST_PASSWORD, make_member
 from .test_migrations import empty_database_url  # noqa: F401  (a fixture)
 from .test_review import HX, add, publish_q4
 
@@ -22,6 +22,10 @@ Y = 2025
 @pytest.fixture
 def cases(app, org):
     """A confirmed 2025 review of the branch with three rectification cases, and the people around them."""
+    return SNAPSHOTS.build(app, (__name__, "cases"), lambda: _build_cases(app, org))
+
+
+def _build_cases(app, org) -> dict[str, int]:
     from qscore.review.data import load_rows, problems_text
     from qscore.review.grading import confirm_review, decide, ensure_review, record_meeting
     from qscore.scheme_versions import scheme_for_year

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from qscore.db import db
 from qscore.models import AuditLog, Street, User
 
+from .conftest import load_demo_street
+
 BANNER = "演示数据"
 
 
@@ -25,16 +27,16 @@ def test_setup_page_offers_the_demo_and_loads_it(app, client, setup_token):
     assert client.post("/setup/demo", data={"token": setup_token}).status_code == 404  # once only
 
 
-def test_demo_banner_on_every_page_including_errors(app, client, setup_token):
-    client.post("/setup/demo", data={"token": setup_token})
+def test_demo_banner_on_every_page_including_errors(app, client):
+    load_demo_street(app)
     client.post("/login", data={"username": "branch01", "password": "qscore-demo"})
     for url in ("/", "/roster", "/password", "/no-such-page"):
         resp = client.get(url, follow_redirects=True)
         assert BANNER in resp.get_data(as_text=True), url
 
 
-def test_demo_password_refused_once_real_data_exists(app, client, setup_token):
-    client.post("/setup/demo", data={"token": setup_token})
+def test_demo_password_refused_once_real_data_exists(app, client):
+    load_demo_street(app)
     with app.app_context():
         db.session.add(Street(name="真实街道"))
         db.session.commit()

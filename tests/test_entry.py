@@ -12,7 +12,7 @@ from qscore.models import AuditLog, Leave, Meeting, PointEntry, Publication, Use
 from qscore.scheme_versions import scheme_for_year
 from qscore.scoring import score_members
 
-from .conftest import make_member
+from .conftest import SNAPSHOTS, make_member
 
 HX = {"HX-Request": "true"}
 
@@ -20,6 +20,10 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def roster(app, org):
     """Three members in the branch, one in a re-employment branch, one in another community."""
+    return SNAPSHOTS.build(app, (__name__, "roster"), lambda: _build_roster(app, org))
+
+
+def _build_roster(app, org):
     with app.app_context():
         ids = {
             "a": make_member(org.branch_id, "张伟", "A").id,

@@ -18,12 +18,12 @@ from sqlalchemy import String, Text, select
 
 from qscore import create_app
 from qscore.db import db
-from qscore.demo import DEMO_PASSWORD, load_demo
+from qscore.demo import DEMO_PASSWORD
 from qscore.fields import has_control_characters
 from qscore.models import Branch, Member, ResidentQuery, User
 from qscore.queries import GENERAL
 
-from .conftest import FIXED_TODAY, truncate_all
+from .conftest import load_demo_street, truncate_all
 
 ACCOUNTS = [None, "member1", "branch01", "community1", "street"]
 HUGE_IDS = [2**31, 2**63, 10**30]
@@ -73,11 +73,7 @@ class _Forms(HTMLParser):
 @pytest.fixture(scope="module")
 def demo_app(test_config, _schema):
     app = create_app(dict(test_config))
-    with app.app_context(), app.test_request_context():
-        truncate_all()
-        load_demo(FIXED_TODAY)
-        db.session.commit()
-        db.session.remove()
+    load_demo_street(app)
     yield app
     with app.app_context():
         truncate_all()

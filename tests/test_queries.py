@@ -13,7 +13,7 @@ from qscore.models import AuditLog, Member, PointEntry, Publication, ResidentQue
 from qscore.board_version import KEY as BOARD_VERSION_KEY
 from qscore.publication import retract
 
-from .conftest import FIXED_TODAY, make_member
+from .conftest import FIXED_TODAY, SNAPSHOTS, make_member
 from .test_board import page, poll_url, publish_quarter
 
 HX = {"HX-Request": "true"}
@@ -22,6 +22,10 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def pub(app, org):
     """第一党支部 (王秀英, 王桂英, 张三) with 2026-Q1 published; 和平第一支部 (赵六) published too."""
+    return SNAPSHOTS.build(app, (__name__, "pub"), lambda: _build_pub(app, org))
+
+
+def _build_pub(app, org):
     with app.app_context(), app.test_request_context():
         bs = db.session.get(User, org.branch_secretary_id)
         wang1 = make_member(org.branch_id, "王秀英", "B", booklet_no="QJ-0107", phone="13900001111")

@@ -14,7 +14,7 @@ from qscore.models import (AuditLog, Branch, Community, Member, MemberType, Poin
                            RectificationCase, ReviewGrade, Setting, User, YearReview)
 from qscore.scheme import Scheme, default_scheme_data
 
-from .conftest import make_member
+from .conftest import SNAPSHOTS, load_demo_street, make_member
 
 S = Scheme.from_dict(default_scheme_data())
 Y = 2025
@@ -52,6 +52,10 @@ def publish_q4(branch_id: int, year: int = Y) -> Publication:
 @pytest.fixture
 def members(app, org):
     """The edge cases of the suggested grade, in one branch (ids by a short key)."""
+    return SNAPSHOTS.build(app, (__name__, "members"), lambda: _build_members(app, org))
+
+
+def _build_members(app, org):
     with app.app_context():
         ids = {}
         m = make_member(org.branch_id, "周九十", "D", phone="13900001111")
@@ -584,12 +588,11 @@ def test_red_flag_ranking_and_recorded_choice(client, auth, org, members, q4, ap
 # ---------------------------------------------------------------------------------------------
 
 def test_the_demo_has_a_confirmed_past_year_with_cases_under_way(app, client, auth):
-    from qscore.demo import DEMO_PASSWORD, load_demo
+    from qscore.demo import DEMO_PASSWORD
     from qscore.models import CaseFollowUp, Proposal
 
+    load_demo_street(app, date(2026, 5, 20))
     with app.app_context(), app.test_request_context():
-        load_demo(date(2026, 5, 20))
-        db.session.commit()
         branches = db.session.scalar(select(func.count()).select_from(Branch))
         reviews = db.session.scalars(select(YearReview)).all()
         assert len(reviews) == branches and all(r.year == 2025 and r.status == "confirmed" for r in reviews)

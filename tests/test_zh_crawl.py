@@ -16,10 +16,10 @@ from werkzeug.exceptions import HTTPException
 
 from qscore import create_app
 from qscore.db import db
-from qscore.demo import DEMO_PASSWORD, load_demo
+from qscore.demo import DEMO_PASSWORD
 from qscore.models import User
 
-from .conftest import FIXED_TODAY, truncate_all
+from .conftest import load_demo_street, truncate_all
 
 ROLES = {"resident": None, "member": "member1", "branch secretary": "branch01",
          "community secretary": "community1", "street admin": "street"}
@@ -183,10 +183,8 @@ class Crawl:
 @pytest.fixture(scope="module")
 def demo_app(test_config, _schema):
     app = create_app(dict(test_config))
+    load_demo_street(app)
     with app.app_context():
-        truncate_all()
-        load_demo(FIXED_TODAY)
-        db.session.commit()
         usernames = set(db.session.scalars(select(User.username)))
         db.session.remove()
     app.config["_usernames"] = usernames

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from axe_playwright_python.base import AXE_SCRIPT
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
@@ -40,9 +40,24 @@ def live_app(test_config, _schema):
     return create_app(dict(test_config, WTF_CSRF_ENABLED=True, TESTING=False))
 
 
+def _static_read_whole(app):
+    """Static files read whole, and closed, before they are sent: when a test's page closed mid-download the
+    development server dropped the connection without closing the file (a ResourceWarning, an error here)."""
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        if not environ.get("PATH_INFO", "").startswith("/static/"):
+            return body
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+    return wsgi
+
+
 @pytest.fixture(scope="session")
 def live_server(live_app):
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    server = make_server("127.0.0.1", 0, _static_read_whole(live_app), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -95,7 +110,6 @@ class A11y:
     """Runs axe-core on a page; fails on serious or critical violations."""
 
     def __init__(self):
-        self.axe = Axe()
         self.checked: list[str] = []
 
     def check(self, page) -> None:
@@ -107,12 +121,15 @@ class A11y:
             " || a.effect.getComputedTiming().duration > 3000)", timeout=10000)
         # A fade that starts while axe runs (the board rotating to its next page) would be caught
         # mid-way: hold every animation at its resting state for the check, then let them go.
+        # axe-core is 570 KB of script: put into a page once, and kept across the htmx swaps checked after.
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(AXE_SCRIPT)
         page.evaluate(_FREEZE_MOTION)
         try:
-            results = self.axe.run(page)
+            violations = page.evaluate("() => axe.run({resultTypes: ['violations']}).then(r => r.violations)")
         finally:
             page.evaluate(_THAW_MOTION)
-        bad = [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+        bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
         self.checked.append(page.url)
         assert not bad, "\n".join(
             f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in bad)

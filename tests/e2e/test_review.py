@@ -19,7 +19,7 @@ from qscore.models import Branch, Member, PointEntry, Proposal, Publication, Rec
 from qscore.scheme import Scheme, default_scheme_data
 from qscore.security import hash_password
 
-from ..conftest import FIXED_TODAY, TEST_PASSWORD, make_member, phone_code
+from ..conftest import TEST_PASSWORD, load_demo_street, make_member, phone_code
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -153,11 +153,8 @@ def test_a_branch_meeting_grades_locks_and_opens_a_case(page, branch, login, a11
 
 @pytest.fixture
 def demo(fresh_db):
-    from qscore.demo import load_demo
-
-    with fresh_db.app_context(), fresh_db.test_request_context():
-        load_demo(FIXED_TODAY)
-        db.session.commit()
+    load_demo_street(fresh_db)
+    with fresh_db.app_context():
         p = db.session.scalar(select(Proposal).where(Proposal.status == "pending"))
         case = db.session.get(RectificationCase, p.case_id)
         m = db.session.get(Member, case.member_id)

@@ -8,10 +8,9 @@ import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from qscore.db import db
-from qscore.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo
+from qscore.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET
 
-from ..conftest import FIXED_TODAY, TEST_PASSWORD, truncate_all
+from ..conftest import TEST_PASSWORD, load_demo_street, truncate_all
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -19,9 +18,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def demo(fresh_db):
-    with fresh_db.app_context(), fresh_db.test_request_context():
-        load_demo(FIXED_TODAY)
-        db.session.commit()
+    load_demo_street(fresh_db)
     yield fresh_db
     with fresh_db.app_context():
         truncate_all()

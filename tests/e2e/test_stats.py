@@ -13,22 +13,17 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from qscore.db import db
-from qscore.demo import DEMO_PASSWORD, load_demo
+from qscore.demo import DEMO_PASSWORD
 from qscore.models import User
 
-from ..conftest import FIXED_TODAY, truncate_all
+from ..conftest import load_demo_street, truncate_all
 from .conftest import screenshot
 
 pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def demo(live_app):
-    with live_app.app_context():
-        truncate_all()
-    live_app.extensions.pop("qscore_setup_done", None)
-    with live_app.app_context(), live_app.test_request_context():
-        load_demo(FIXED_TODAY)
-        db.session.commit()
+    load_demo_street(live_app)
     yield live_app
     with live_app.app_context():
         truncate_all()
