@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from . import audit
 from .branch_lock import lock_branches
-from .db import db
+from .db import db, read_columns
 from .names import sort_key
 from .models import (Branch, BranchSpell, Member, PointEntry, Publication, PublicationAdjustment,
                      Reconciliation, SelfRecord, User)
@@ -75,13 +75,6 @@ _ON_ROLL = (
 # The same members as rows of what readiness and the snapshot read (no ORM object to load, then expire).
 _ON_ROLL_ROWS = _ON_ROLL.with_only_columns(Member.id, Member.name, Member.on_roll_since, Member.left_roll_on,
                                            Member.status)
-
-
-def _read(stmt, params: dict[str, Any]):
-    """A statement of columns on the session's connection, flushed first as the session's autoflush would: the
-    ORM's layer around such a statement cost as much as running it."""
-    db.session.flush()
-    return db.session.connection().execute(stmt, params)
 
 
 def members_on_roll(branch_id: int, day: date) -> list[Member]:
@@ -155,7 +148,7 @@ def unlisted_adjustments(branch: Branch) -> list[dict[str, str | int]]:
     return [{"entry_id": r.id, "member_id": r.member_id, "name": r.name, "period": period(r.year, r.quarter),
              "indicator": r.indicator_code, "points": _one(r.points), "earned_on": r.earned_on.isoformat(),
              "correction": r.corrects_id is not None}
-            for r in _read(_UNLISTED, {"branch_id": branch.id})]
+            for r in read_columns(_UNLISTED, {"branch_id": branch.id})]
 
 
 def later_adjustments(publication: Publication) -> list[tuple[PointEntry, str, User | None]]:
@@ -191,10 +184,10 @@ _RECONCILED = select(Reconciliation.member_id).where(
 
 def readiness(branch: Branch, year: int, quarter: int, today: date) -> Readiness:
     _start, end = quarter_bounds(year, quarter)
-    members = list(_read(_ON_ROLL_ROWS, {"branch_id": branch.id, "day": end}))
+    members = list(read_columns(_ON_ROLL_ROWS, {"branch_id": branch.id, "day": end}))
     ids = [m.id for m in members]
-    pending = _read(_PENDING, {"ids": ids, "day": end}).scalar() if ids else 0
-    done = set(_read(_RECONCILED, {"branch_id": branch.id, "year": year, "quarter": quarter}).scalars())
+    pending = read_columns(_PENDING, {"ids": ids, "day": end}).scalar() if ids else 0
+    done = set(read_columns(_RECONCILED, {"branch_id": branch.id, "year": year, "quarter": quarter}).scalars())
     return Readiness(today > end, live_publication(branch.id, year, quarter), pending,
                      [m for m in members if m.id not in done], members)
 

@@ -17,7 +17,7 @@ from .periods import month_index
 from .reasons import Reason
 from .types import MissingTypeHistory
 from .warnings import WarningMonths, early_warnings
-from .year_sums import decode, fetch_ledger_sources
+from .year_sums import as_ledger, fetch_ledger_sources
 
 
 class MemberLike(Protocol):
@@ -56,8 +56,7 @@ def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
         history = histories.get(m.id)
         if not history:
             raise MissingTypeHistory(f"member {m.id} has no type record")
-        ledger = ledgers[m.id]
-        out[m.id] = score_member(scheme, year, as_of, history, decode(ledger) if type(ledger) is str else ledger,
+        out[m.id] = score_member(scheme, year, as_of, history, as_ledger(ledgers[m.id]),
                                  on_roll_since=m.on_roll_since, left_roll_on=m.left_roll_on, status=m.status,
                                  member_id=m.id)
     return out
@@ -75,9 +74,8 @@ def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds
     out: dict[int, WarningMonths] = {} if isinstance(member_ids, Select) else {
         int(i): WarningMonths() for i in member_ids}
     for year in range(start[0], as_of.year + 1):
-        for member_id, ledger in fetch_ledger_sources(session, member_ids, year, as_of).items():
-            if type(ledger) is str:
-                ledger = decode(ledger)
+        for member_id, source in fetch_ledger_sources(session, member_ids, year, as_of).items():
+            ledger = as_ledger(source)
             if not ledger.counts:
                 continue
             wm = out.get(member_id)

@@ -1,10 +1,10 @@
 """Stored year sums: each member's live ledger of a year, kept beside the ledger, read by scoring.
 
 Grading a district from the ledger groups ~330,000 entries (1.8–3 s on these machines); the stored
-sums are one row per member-year. Each row is recomputed from the ledger (never patched with deltas:
-a correction takes an entry out, and a first date cannot be decremented) in the same transaction as
-the write that touched it; a new entry that corrects nothing is added to its row (exact: it takes no
-other entry out):
+sums are one row per member-year, kept in the same transaction as the write that touched it. A new
+entry that corrects nothing is added to its row (exact: it takes no other entry out); a correction
+recomputes the member's year from the ledger (it takes an entry out, and a first date cannot be
+decremented):
 - every ORM insert of a PointEntry, by the flush listener below (record_entry, correct_entry, tests);
 - Core bulk inserts call ``add_entries`` or ``refresh`` themselves (ledger.write_entries, the demo,
   the benchmark).
@@ -53,7 +53,12 @@ def fetch_ledgers(db, member_ids: MemberIds, year: int, as_of: date) -> dict[int
     stood on as_of: those members are summed from the ledger. Given a list, every id gets a ledger (empty
     if no entries); given a Select of ids, only members with entries appear.
     """
-    return {m: decode(v) if type(v) is str else v for m, v in fetch_ledger_sources(db, member_ids, year, as_of).items()}
+    return {m: as_ledger(v) for m, v in fetch_ledger_sources(db, member_ids, year, as_of).items()}
+
+
+def as_ledger(source: str | MemberLedger) -> MemberLedger:
+    """A value of fetch_ledger_sources as a ledger: a stored row's text decoded, a grouped ledger as it is."""
+    return decode(source) if type(source) is str else source
 
 
 def fetch_ledger_sources(db, member_ids: MemberIds, year: int, as_of: date) -> dict[int, str | MemberLedger]:
@@ -130,9 +135,10 @@ def refresh(db, pairs: Iterable[Pair]) -> None:
         by_year[int(year)].add(int(member_id))
     for year in sorted(by_year):
         ids = sorted(by_year[year])
-        # Locked before the ledger is read: under READ COMMITTED the read then sees every entry committed by a
-        # writer that held them first.
-        _locked_rows(db, ids, year)
+        if _dialect(db) == "postgresql":
+            # Locked before the ledger is read: under READ COMMITTED the read then sees every entry committed
+            # by a writer that held them first.
+            _locked_rows(db, ids, year)
         last: dict[int, date] = {}
         ledgers = ledgers_from_entries(db, ids, year, date(year + 1, 1, 1), last=last)
         db.execute(_upsert(db), [{"member_id": i, "year": year, "sums": encode(ledgers[i]),
@@ -143,7 +149,7 @@ def rebuild(db) -> int:
     """Recompute every member-year with ledger entries (and drop any other row); returns the rows written."""
     db.execute(delete(SUMS))
     pairs = db.execute(select(PointEntry.member_id, PointEntry.year).distinct()).all()
-    refresh(db, [(m, _year) for m, _year in pairs])
+    refresh(db, pairs)
     return len(pairs)
 
 
