@@ -4,6 +4,7 @@ Every page a browser test visits is checked with axe-core: a serious or critical
 """
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 from pathlib import Path
@@ -106,6 +107,15 @@ _THAW_MOTION = """() => {
 }"""
 
 
+# What axe reads, with what differs between two renders of the same page taken out (the CSRF token, the CSP
+# nonce): a page identical to one already checked in this process is not checked again (the login page alone
+# was checked in most browser tests; axe's run was a third of the browser tests' CPU).
+_PAGE_KEY = r"""() => [innerWidth, innerHeight, document.documentElement.outerHTML
+  .replace(/(nonce|value|content)="[^"]*"/g, '$1')
+  .replace(/X-CSRFToken&quot;: &quot;[^&]*/g, '')].join('|')"""
+_CHECKED: set[str] = set()
+
+
 class A11y:
     """Runs axe-core on a page; fails on serious or critical violations."""
 
@@ -119,6 +129,10 @@ class A11y:
             "() => document.getAnimations().every(a => a.playState !== 'running'"
             " || a.effect.getComputedTiming().iterations === Infinity"
             " || a.effect.getComputedTiming().duration > 3000)", timeout=10000)
+        key = hashlib.sha256(page.evaluate(_PAGE_KEY).encode()).hexdigest()
+        self.checked.append(page.url)
+        if key in _CHECKED:
+            return
         # A fade that starts while axe runs (the board rotating to its next page) would be caught
         # mid-way: hold every animation at its resting state for the check, then let them go.
         # axe-core is 570 KB of script: put into a page once, and kept across the htmx swaps checked after.
@@ -130,7 +144,8 @@ class A11y:
         finally:
             page.evaluate(_THAW_MOTION)
         bad = [v for v in violations if v.get("impact") in ("serious", "critical")]
-        self.checked.append(page.url)
+        if not bad:
+            _CHECKED.add(key)
         assert not bad, "\n".join(
             f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:5]}" for v in bad)
 
