@@ -33,7 +33,7 @@ from .fields import ArgsForm, Month, Text, args_form
 from .models import Branch, Community, Member, PointEntry
 from .scheme import Scheme
 from .scheme_versions import scheme_for_year
-from .scoring import PeriodPoints, Reason, live_entry_clause, member_warnings, quarter_of, score_members
+from .scoring import PeriodPoints, Reason, live_entry_clause, quarter_of, score_and_warn
 from .service.duty import chosen_month
 from .templating import TYPE_LABELS
 
@@ -96,8 +96,7 @@ def month_view(branch_ids: list[int], first: date, day: date) -> MonthView:
     people = F.population(db.session, w)
     members = [m for m, _b in people]
     ids = [m.id for m in members]
-    scores = score_members(db.session, scheme, first.year, as_of, members)
-    warnings = member_warnings(db.session, scheme, as_of, members) if members else {}
+    scores, warnings = score_and_warn(db.session, scheme, first.year, as_of, members)
     codes: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     if ids:
         for mid, cat, code, n, pts in db.session.execute(

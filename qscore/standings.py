@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from .db import db
 from .models import Member, SelfRecord
 from .scheme_versions import scheme_for_year
-from .scoring import MemberScore, Reason, member_warnings, round_half_up, score_members
+from .scoring import MemberScore, Reason, round_half_up, score_and_warn
 
 
 @dataclass
@@ -60,8 +60,7 @@ def active_members(branch_ids: list[int]) -> list[Member]:
 def standings(branch_ids: list[int], today: date) -> Standings:
     members = active_members(branch_ids)
     scheme = scheme_for_year(today.year)
-    scores = score_members(db.session, scheme, today.year, today, members)
-    warnings = member_warnings(db.session, scheme, today, members)
+    scores, warnings = score_and_warn(db.session, scheme, today.year, today, members)
     pending = dict(db.session.execute(
         select(SelfRecord.member_id, func.count())
         .join(Member, Member.id == SelfRecord.member_id)

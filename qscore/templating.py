@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from flask_babel import get_locale, gettext, lazy_gettext as _l
@@ -155,6 +155,28 @@ def reason_text(reason) -> str:
     return reason.text(translate)
 
 
+class RowUrl:
+    """The URL of an endpoint for each row of a table, with url_for called once per page, not once per row
+    (~13 µs a call; a 60-member roster made ~360): the row's id is put where a mark stood. ``more`` values
+    that differ between a row's buttons (an indicator code) get a pattern each."""
+
+    MARK = "7391046285193"
+
+    def __init__(self, endpoint: str, key: str = "member_id", **values):
+        self.endpoint, self.key, self.values = endpoint, key, values
+        self.patterns: dict[tuple, tuple[str, str] | None] = {}
+
+    def __call__(self, row_id: int, **more) -> str:
+        which = tuple(sorted(more.items()))
+        if which not in self.patterns:
+            parts = url_for(self.endpoint, **{self.key: int(self.MARK)}, **self.values, **more).split(self.MARK)
+            self.patterns[which] = (parts[0], parts[1]) if len(parts) == 2 else None
+        pattern = self.patterns[which]
+        if pattern is None:  # the mark appears elsewhere in the URL too: build it whole
+            return url_for(self.endpoint, **{self.key: row_id}, **self.values, **more)
+        return f"{pattern[0]}{int(row_id)}{pattern[1]}"
+
+
 def _chrome() -> dict:
     """What the layout needs on every page: the user's street and whether demo data is loaded."""
     street = g.get("street")
@@ -173,6 +195,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["HTMX_FILE"] = HTMX_FILE
     app.jinja_env.globals["url_rules"] = app.view_functions
+    app.jinja_env.globals["row_url"] = RowUrl
     app.jinja_env.globals["type_label"] = lambda code: _label(TYPE_NAMES, code, code)
     app.jinja_env.globals["role_label"] = lambda role: _label(ROLE_NAMES, role, role)
     app.jinja_env.globals["branch_kind_label"] = lambda kind: _label(BRANCH_KIND_NAMES, kind, kind)

@@ -12,7 +12,7 @@ from qscore.models import Member, MemberType, PointEntry, Publication
 from qscore.scheme import Scheme, default_scheme_data
 from qscore.scoring import (
     MissingTypeHistory, fetch_ledgers, fetch_type_histories, fetch_warning_months, member_warnings,
-    score_members, type_on,
+    score_and_warn, score_members, type_on,
 )
 
 S = Scheme.from_dict(default_scheme_data())
@@ -221,6 +221,27 @@ def test_whole_branch_scoring_uses_a_constant_number_of_queries(app, org):
             warnings = member_warnings(db.session, S, date(Y, 5, 20), members)
         # one read of the stored year sums per year the 12-month window touches, whatever the number of members
         assert len(warnings_queries) == 2 and len(warnings) == 43
+
+
+def test_score_and_warn_reads_the_year_once_and_answers_as_the_two_reads_do(app, org):
+    with app.app_context():
+        _populate(org, 0, 5)
+        m = db.session.scalars(select(Member)).first()
+        for d in (date(Y, 4, 6), date(Y, 5, 4)):  # with _populate's K1 in March: a three-month streak
+            add_entry(org, m, "K1", d, -3, note="absent")
+        db.session.commit()
+        members = db.session.scalars(select(Member)).all()
+        day = date(Y, 5, 20)  # after every entry: the stored rows answer
+        with count_queries() as apart:
+            scores = score_members(db.session, S, Y, day, members)
+            warnings = member_warnings(db.session, S, day, members)
+        with count_queries() as together:
+            both = score_and_warn(db.session, S, Y, day, members)
+        assert both == (scores, warnings)
+        assert warnings[m.id] and [w.key for w in warnings[m.id]] == ["warning_absence_streak"]
+        assert len(apart) == 4  # this year's rows twice, last year's, the type histories
+        assert len(together) == 3
+        assert score_and_warn(db.session, S, Y, day, []) == ({}, {})
 
 
 def test_fetch_ledgers_accepts_a_select_of_member_ids(app, org):

@@ -13,7 +13,7 @@ from ..db import db, read_columns
 from ..models import Branch, Member, PointEntry, SelfRecord
 from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
-from ..scoring import MemberScore, Reason, live_entry_clause, member_warnings, score_members
+from ..scoring import MemberScore, Reason, live_entry_clause, score_and_warn
 from .. import standings
 from ..templating import localized, points, short_label, signed
 from ..standings import BranchSummary
@@ -90,8 +90,7 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> Ros
     else:
         members = list(db.session.scalars(_SOME_MEMBERS, {"branch_id": branch.id, "only": list(only)}))
     ids = [m.id for m in members]
-    scores = score_members(db.session, scheme, day.year, day, members)
-    warnings = member_warnings(db.session, scheme, day, members) if members else {}
+    scores, warnings = score_and_warn(db.session, scheme, day.year, day, members)
     pending = dict(read_columns(_PENDING, {"ids": ids}).all()) if ids else {}
     data = RosterData(branch, day, scheme, members, scores, warnings, pending)
     _attendance_flags(data, ids)

@@ -44,7 +44,8 @@ from .member import MemberScore, score_member
 from .periods import (CapHit, PeriodPoints, effective_as_of, last_month, longest_run, month_index, quarter_end,
                       quarter_months, quarter_of, year_end, ym)
 from .ledger_sql import ID_CHUNK, ledgers_from_entries, live_entry_clause, month_of, year_of
-from .queries import MemberLike, fetch_type_histories, fetch_warning_months, member_warnings, score_members
+from .queries import (MemberLike, fetch_type_histories, fetch_warning_months, member_warnings,
+                      score_and_warn, score_members)
 from .reasons import N_, REASON_TEXTS, Reason
 from .rounding import DZERO, ONE_DECIMAL, ZERO, round_half_up, round_units
 from .sums import Entry, Key, MemberLedger, live_entries, to_tenths
@@ -65,7 +66,8 @@ __all__ = ["BRANCH_INDEX_COMPONENTS", "PUBLICATION_DAYS", "BranchIndex", "Branch
            "quarters_on_roll", "suggest_grade", "MemberScore", "score_member", "CapHit", "PeriodPoints",
            "effective_as_of", "last_month", "longest_run", "month_index", "quarter_end", "quarter_months",
            "quarter_of", "year_end", "ym", "ID_CHUNK", "MemberLike", "fetch_ledgers", "fetch_type_histories",
-           "fetch_warning_months", "ledgers_from_entries", "live_entry_clause", "member_warnings", "month_of", "score_members", "year_of",
+           "fetch_warning_months", "ledgers_from_entries", "live_entry_clause", "member_warnings", "month_of",
+           "score_and_warn", "score_members", "year_of",
            "N_", "REASON_TEXTS", "Reason", "DZERO", "ONE_DECIMAL", "ZERO", "round_half_up", "round_units", "Entry",
            "Key", "MemberLedger", "live_entries", "to_tenths", "MissingTypeHistory", "TypeHistory", "month_types",
            "type_on", "types_and_type_on", "WarningMonths", "early_warnings", "YearScore", "year_score",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
-from typing import Protocol, Sequence
+from typing import Mapping, Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from .periods import month_index
 from .reasons import Reason
 from .types import MissingTypeHistory
 from .warnings import WarningMonths, early_warnings
+from .sums import MemberLedger
 from .year_sums import as_ledger, fetch_ledger_sources
 
 
@@ -39,9 +40,13 @@ def fetch_type_histories(session: Session, member_ids: MemberIds) -> dict[int, l
     return dict(out)
 
 
+Sources = Mapping[int, "str | MemberLedger"]  # fetch_ledger_sources' answer: member id -> stored text or ledger
+
+
 def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
-                  members: Sequence[MemberLike]) -> dict[int, MemberScore]:
-    """Score and grade many members: two queries (per ID_CHUNK members), never one per member.
+                  members: Sequence[MemberLike], sources: Sources | None = None) -> dict[int, MemberScore]:
+    """Score and grade many members: two queries (per ID_CHUNK members), never one per member; one if the
+    caller has read the members' ledger sources of ``year`` as of ``as_of`` already.
 
     Raises MissingTypeHistory if a member has no type record.
     """
@@ -49,7 +54,7 @@ def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
     if not members:
         return {}
     ids = [m.id for m in members]
-    ledgers = fetch_ledger_sources(session, ids, year, as_of)
+    ledgers = fetch_ledger_sources(session, ids, year, as_of) if sources is None else sources
     histories = fetch_type_histories(session, ids)
     out: dict[int, MemberScore] = {}
     for m in members:
@@ -63,9 +68,12 @@ def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
 
 
 def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds, as_of: date,
-                         lookback_months: int = 12) -> dict[int, WarningMonths]:
+                         lookback_months: int = 12, known: Mapping[int, Sources] | None = None,
+                         ) -> dict[int, WarningMonths]:
     """Months with live entries in the ``lookback_months`` months up to as_of (across a year end), read from
-    the stored year sums of each year the window touches: absence-role, dues_arrears-role, and any entry."""
+    the stored year sums of each year the window touches: absence-role, dues_arrears-role, and any entry.
+    ``known`` holds years already read as of ``as_of`` (by year)."""
+    known = known or {}
     first = month_index(as_of.year, as_of.month) - lookback_months + 1
     start = (first // 12, first % 12 + 1)
     stop = (as_of.year, as_of.month)
@@ -74,7 +82,8 @@ def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds
     out: dict[int, WarningMonths] = {} if isinstance(member_ids, Select) else {
         int(i): WarningMonths() for i in member_ids}
     for year in range(start[0], as_of.year + 1):
-        for member_id, source in fetch_ledger_sources(session, member_ids, year, as_of).items():
+        sources = known[year] if year in known else fetch_ledger_sources(session, member_ids, year, as_of)
+        for member_id, source in sources.items():
             ledger = as_ledger(source)
             if not ledger.counts:
                 continue
@@ -92,11 +101,11 @@ def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds
     return out
 
 
-def member_warnings(session: Session, scheme: Scheme, as_of: date,
-                    members: Sequence[MemberLike]) -> dict[int, list[Reason]]:
+def member_warnings(session: Session, scheme: Scheme, as_of: date, members: Sequence[MemberLike],
+                    known: Mapping[int, Sources] | None = None) -> dict[int, list[Reason]]:
     """Early warnings for many members in one grouped query (see early_warnings)."""
     members = list(members)
-    months = fetch_warning_months(session, scheme, [m.id for m in members], as_of)
+    months = fetch_warning_months(session, scheme, [m.id for m in members], as_of, known=known)
     n = scheme.thresholds.warning_streak_months
     return {
         m.id: early_warnings(as_of=as_of, streak_months=n, absence_months=months[m.id].absence,
@@ -104,3 +113,15 @@ def member_warnings(session: Session, scheme: Scheme, as_of: date,
                              on_roll_since=m.on_roll_since)
         for m in members
     }
+
+
+def score_and_warn(session: Session, scheme: Scheme, year: int, as_of: date, members: Sequence[MemberLike],
+                   ) -> tuple[dict[int, MemberScore], dict[int, list[Reason]]]:
+    """score_members and member_warnings as of one day, the members' stored rows of ``year`` read and decoded
+    once for both (the roster, the home pages and the month's pages show a member's score beside its warnings)."""
+    members = list(members)
+    if not members:
+        return {}, {}
+    ledgers = {i: as_ledger(s) for i, s in fetch_ledger_sources(session, [m.id for m in members], year, as_of).items()}
+    return (score_members(session, scheme, year, as_of, members, ledgers),
+            member_warnings(session, scheme, as_of, members, known={year: ledgers}))
