@@ -1,2 +1,4 @@
 from qscore import create_app
-app = create_app()
+from qscore.serving import settle
+
+app = settle(create_app())

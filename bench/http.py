@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import re
 import subprocess
 import sys
@@ -158,12 +159,16 @@ def login(port: int, username: str, password: str) -> dict[str, str]:
 
 @dataclass
 class Group:
-    """``threads`` clients, each sending ``next_request()`` in a loop, pausing ``think_s`` between."""
+    """``threads`` clients, each sending ``next_request()`` in a loop, pausing ``think_s`` between. Paced
+    clients start at random moments within their first pause (fifty screens switched on at once would poll in
+    step, every request of a burst at the same instant); ``warmup`` first requests of each are not counted
+    (the first add of a branch compiles its templates)."""
 
     name: str
     threads: int
     next_request: Callable[[], Request]
     think_s: float = 0.0
+    warmup: int = 0
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
@@ -183,8 +188,10 @@ def run_groups(port: int, groups: list[Group], seconds: float, max_requests: int
     lock = threading.Lock()
     done = [0]
 
-    def worker(g: Group) -> None:
+    def worker(g: Group, stagger: float) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        skip = g.warmup
+        time.sleep(stagger)
         while time.perf_counter() < stop_at:
             with lock:
                 if done[0] >= max_requests:
@@ -202,6 +209,9 @@ def run_groups(port: int, groups: list[Group], seconds: float, max_requests: int
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 status = 0
             dt = time.perf_counter() - t0
+            if skip:
+                skip -= 1
+                continue
             with lock:
                 g.latencies.append(dt)
                 g.statuses[status] = g.statuses.get(status, 0) + 1
@@ -211,7 +221,9 @@ def run_groups(port: int, groups: list[Group], seconds: float, max_requests: int
                 time.sleep(g.think_s)
         conn.close()
 
-    threads = [threading.Thread(target=worker, args=(g,), daemon=True) for g in groups for _ in range(g.threads)]
+    rng = random.Random(16)  # the same start moments in every run
+    threads = [threading.Thread(target=worker, args=(g, rng.uniform(0, g.think_s)), daemon=True)
+               for g in groups for _ in range(g.threads)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()

@@ -119,13 +119,14 @@ def evaluate(scale: str, paths: dict[str, dict], scaling: dict[str, float] | Non
     else:
         goals.append(goal("board over HTTP vs bare WSGI (throughput)", "", None, None, "not run (--no-http)"))
     mixed = (http or {}).get("mixed")
+    label = "mixed load: secretaries' adds while 50 screens poll, 0 errors, p99"
     if mixed:
         errors = sum(g["errors"] for g in mixed["groups"].values())
         p99 = max(g["p99_ms"] or 0 for g in mixed["groups"].values())
-        goals.append(goal("mixed load: 0 errors, p99", f"<= {MIXED_P99_MAX_MS:g} ms", f"{errors} err, {p99} ms",
+        goals.append(goal(label, f"<= {MIXED_P99_MAX_MS:g} ms", f"{errors} err, {p99} ms",
                           errors == 0 and p99 <= MIXED_P99_MAX_MS))
     else:
-        goals.append(goal("mixed load: 0 errors, p99", "", None, None, "not run (--no-http)"))
+        goals.append(goal(label, "", None, None, "not run (--no-http)"))
     if scaling:
         for name, ratio in scaling.items():
             goals.append(goal(f"{name} district/street", f"<= {SCALING_MAX:g}x", round(ratio, 2), ratio <= SCALING_MAX))

@@ -63,8 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     elif args.flask_bare:
         app = flask_bare_app(args.flask_bare.read_bytes())
     else:
+        from qscore.serving import settle
+
         from .appctx import bench_app
-        app = bench_app(args.scale)
+        app = settle(bench_app(args.scale))  # as app.py does for waitress
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=args.threads, ident="qscore")
     print(f"PORT {server.effective_port}", flush=True)
     sys.stdout.flush()
