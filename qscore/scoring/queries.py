@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import nullcontext
 from datetime import date
 from typing import Mapping, Protocol, Sequence
 
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from ..collector import collector_paused
 from ..models.members import MemberType
 from ..scheme import Scheme
 from .member import MemberScore, score_member
@@ -40,6 +42,7 @@ def fetch_type_histories(session: Session, member_ids: MemberIds) -> dict[int, l
     return dict(out)
 
 
+BATCH = 500  # scoring this many members or more pauses the cycle collector (qscore/collector.py)
 Sources = Mapping[int, "str | MemberLedger"]  # fetch_ledger_sources' answer: member id -> stored text or ledger
 
 
@@ -57,13 +60,14 @@ def score_members(session: Session, scheme: Scheme, year: int, as_of: date,
     ledgers = fetch_ledger_sources(session, ids, year, as_of) if sources is None else sources
     histories = fetch_type_histories(session, ids)
     out: dict[int, MemberScore] = {}
-    for m in members:
-        history = histories.get(m.id)
-        if not history:
-            raise MissingTypeHistory(f"member {m.id} has no type record")
-        out[m.id] = score_member(scheme, year, as_of, history, as_ledger(ledgers[m.id]),
-                                 on_roll_since=m.on_roll_since, left_roll_on=m.left_roll_on, status=m.status,
-                                 member_id=m.id)
+    with collector_paused() if len(members) >= BATCH else nullcontext():
+        for m in members:
+            history = histories.get(m.id)
+            if not history:
+                raise MissingTypeHistory(f"member {m.id} has no type record")
+            out[m.id] = score_member(scheme, year, as_of, history, as_ledger(ledgers[m.id]),
+                                     on_roll_since=m.on_roll_since, left_roll_on=m.left_roll_on, status=m.status,
+                                     member_id=m.id)
     return out
 
 
