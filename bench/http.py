@@ -161,8 +161,8 @@ def login(port: int, username: str, password: str) -> dict[str, str]:
 class Group:
     """``threads`` clients, each sending ``next_request()`` in a loop, pausing ``think_s`` between. Paced
     clients start at random moments within their first pause (fifty screens switched on at once would poll in
-    step, every request of a burst at the same instant); ``warmup`` first requests of each are not counted
-    (the first add of a branch compiles its templates)."""
+    step, every request of a burst at the same instant); the ``warmup`` first requests of each are not timed
+    (the first add of a branch compiles its templates), though their statuses and errors count."""
 
     name: str
     threads: int
@@ -209,11 +209,11 @@ def run_groups(port: int, groups: list[Group], seconds: float, max_requests: int
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 status = 0
             dt = time.perf_counter() - t0
-            if skip:
-                skip -= 1
-                continue
             with lock:
-                g.latencies.append(dt)
+                if skip:  # a warm-up request: its status counts, its time does not
+                    skip -= 1
+                else:
+                    g.latencies.append(dt)
                 g.statuses[status] = g.statuses.get(status, 0) + 1
                 if status == 0 or status >= 400:
                     g.errors += 1

@@ -119,9 +119,6 @@ _CHECKED: set[str] = set()
 class A11y:
     """Runs axe-core on a page; fails on serious or critical violations."""
 
-    def __init__(self):
-        self.checked: list[str] = []
-
     def check(self, page) -> None:
         # Check what a person sees once fades and transitions have ended (mid-fade text has low contrast).
         # (Long-running ones, like the board's rotation progress bar, are not fades.)
@@ -130,7 +127,6 @@ class A11y:
             " || a.effect.getComputedTiming().iterations === Infinity"
             " || a.effect.getComputedTiming().duration > 3000)", timeout=10000)
         key = hashlib.sha256(page.evaluate(_PAGE_KEY).encode()).hexdigest()
-        self.checked.append(page.url)
         if key in _CHECKED:
             return
         # A fade that starts while axe runs (the board rotating to its next page) would be caught
