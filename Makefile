@@ -39,11 +39,11 @@ run: install
 # The suite in one process per core: a file stays in one process (its module's demo street loads once) and
 # files are handed out longest first (tests/conftest.py); then the browser tests alone (one xdist run with
 # them included was measured faster but is not yet shown steady over five runs on two cores).
-# Browser tests use Debian's /usr/bin/chromium when present, else Playwright's own download.
+# Browser tests use Debian's Chromium when present (its headless shell first), else Playwright's own download.
 # Bytecode is written even where the environment says not to: pytest then rewrites the test files' asserts once,
 # not in every process of every run (some 9 s of CPU each).
 test: install-test
-	@if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-browser ]; then $(BIN)/python -m playwright install chromium; fi
+	@if [ ! -x /usr/bin/chromium-headless-shell ] && [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-browser ]; then $(BIN)/python -m playwright install chromium; fi
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --ignore=tests/e2e
 	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -q tests/e2e
 
