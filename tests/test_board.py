@@ -16,6 +16,7 @@ from qscore import board
 from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
 from qscore.models import Branch, Publication, ResidentQuery, User
+from qscore import board_version as board_version_module
 from qscore.board_version import bump as bump_board_version
 from qscore.publication import retract, store_publication
 from qscore.scheme_versions import scheme_for_year
@@ -363,7 +364,17 @@ def test_poll_answers_the_new_slides_after_a_publication(app, client, org, pub):
     assert client.get(poll_url(fragment), headers=HX).status_code == 204
 
 
-def test_poll_across_two_app_instances_sharing_one_database(app, make_app, client, org, pub):
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_poll_across_two_app_instances_sharing_one_database(app, make_app, client, org, pub, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(board_version_module, "time", clock)
     other = make_app()
     screen = other.test_client()
     url = poll_url(page(screen))
@@ -371,8 +382,44 @@ def test_poll_across_two_app_instances_sharing_one_database(app, make_app, clien
     with app.app_context():  # the publication is made through the first process
         publish_quarter(org.other_branch_id)
         db.session.commit()
+    # The other process keeps the stamp it read for at most READ_TTL_SECONDS, then reads the new one.
+    clock.now += board_version_module.READ_TTL_SECONDS * 0.9
+    assert screen.get(url, headers=HX).status_code == 204
+    clock.now += board_version_module.READ_TTL_SECONDS * 0.2
     resp = screen.get(url, headers=HX)
     assert resp.status_code == 200 and "和平第一支部" in resp.get_data(as_text=True)
+
+
+def test_a_commit_that_moves_the_stamp_is_seen_by_the_next_poll_of_its_process(app, client, org, pub, monkeypatch):
+    clock = _Clock()  # frozen: only the commit can make the process read the stamp again
+    monkeypatch.setattr(board_version_module, "time", clock)
+    url = poll_url(page(client))
+    assert client.get(url, headers=HX).status_code == 204
+    with app.app_context():
+        publish_quarter(org.other_branch_id)
+        db.session.commit()
+    resp = client.get(url, headers=HX)
+    assert resp.status_code == 200 and "和平第一支部" in resp.get_data(as_text=True)
+    assert client.get(poll_url(resp.get_data(as_text=True)), headers=HX).status_code == 204
+
+
+def test_a_stamp_read_while_a_commit_moves_it_is_not_kept(app, org, pub):
+    with app.app_context():
+        street_id = org.street_id
+        old = board_version_module.current(street_id)
+        real = board_version_module.db.engine.connect
+
+        def commit_meanwhile():  # the read starts, then this process commits a move before it is kept
+            board_version_module.forget_read_stamps()
+            return real()
+
+        try:
+            board_version_module.db.engine.connect = commit_meanwhile
+            board_version_module.forget_read_stamps()
+            assert board_version_module.current(street_id) == old
+        finally:
+            del board_version_module.db.engine.connect
+        assert street_id not in board_version_module.process_cache("board_versions")
 
 
 def test_poll_after_a_query_brings_the_new_counts(app, client, org, pub):
@@ -500,8 +547,15 @@ def test_a_publication_renders_once_per_language_and_setting(app, client, org, p
     assert len(cache) == 2
 
 
-def test_an_unchanged_board_is_served_from_one_indexed_read(app, client, org, pub):
+def test_an_unchanged_board_is_served_from_one_indexed_read(app, client, org, pub, monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(board_version_module, "time", clock)
     first = page(client, f"/board/{org.community_id}")
+    with Statements(app) as st:
+        again = page(client, f"/board/{org.community_id}")
+    assert again == first
+    assert st.sql == [], "within the stamp's TTL the board reads nothing"
+    clock.now += board_version_module.READ_TTL_SECONDS
     with Statements(app) as st:
         again = page(client, f"/board/{org.community_id}")
     assert again == first

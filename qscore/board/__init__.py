@@ -11,7 +11,7 @@ import hashlib
 
 from flask import Blueprint, abort, current_app, make_response, render_template, url_for
 from flask_babel import get_locale
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 
 from ..access import public
 from .. import ROOT, __version__
@@ -19,8 +19,8 @@ from ..clock import today
 from ..db import db
 from ..fields import args_form
 from ..htmx import is_htmx
-from ..models import Branch, Community, Setting, Street
-from ..board_version import KEY as BOARD_VERSION_KEY
+from ..models import Branch, Community, Street
+from ..board_version import current as current_version
 from ..street_settings import all_settings
 from ..public_snapshot import plain_points, process_cache, remember, signed_points
 from .forms import BoardArgs, PollArgs
@@ -69,25 +69,9 @@ def _scope(street_id: int | None, community_id: int | None = None, branch_id: in
     return Scope(street)
 
 
-# Built once: a poll is the board's hottest path, and building the statement cost more than running it.
-_VERSION_OF_STREET = select(Setting.value).where(Setting.key == BOARD_VERSION_KEY,
-                                                 Setting.street_id == bindparam("street_id"))
-_VERSION_OF_FIRST_STREET = select(Setting.value).where(
-    Setting.key == BOARD_VERSION_KEY, Setting.street_id == select(func.min(Street.id)).scalar_subquery())
-
-
 def board_version(street_id: int | None) -> str:
-    """One indexed read: the street's board version (the first street's when none is named).
-
-    Read on a connection of its own, outside the ORM session: the board only reads committed data,
-    and a poll then costs the read and little else.
-    """
-    with db.engine.connect() as conn:
-        if street_id is None:
-            value = conn.execute(_VERSION_OF_FIRST_STREET).scalar()
-        else:
-            value = conn.execute(_VERSION_OF_STREET, {"street_id": street_id}).scalar()
-    return "0" if value is None else str(value)
+    """The street's board version (the first street's when none is named): board_version.current."""
+    return current_version(street_id)
 
 
 def _context(scope: Scope, version: str) -> dict:
