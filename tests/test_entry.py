@@ -1,6 +1,8 @@
 """The roster and inline entry: what a secretary sees and what the ledger gets (or does not)."""
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime
 from urllib.parse import quote
 
@@ -124,6 +126,21 @@ def test_inline_add_returns_row_and_out_of_band_totals(app, client, auth, org, r
         assert e.recorded_by_id == org.branch_secretary_id and e.branch_id == org.branch_id
         log = db.session.scalar(select(AuditLog).where(AuditLog.action == "entry_added"))
         assert log.user_id == org.branch_secretary_id and log.member_id == roster["a"]
+
+
+def _totals(body: str) -> str:
+    section = re.search(r'<section id="branch-totals".*?</section>', body, re.S).group(0)
+    return re.sub(r"\s+", " ", section.replace('hx-swap-oob="true"', "")).replace(" >", ">")
+
+
+def test_the_totals_after_an_add_are_the_roster_pages_own(app, client, auth, org, roster):
+    # The answer to an add scores the whole branch for its totals but works out only the written row.
+    auth.login("bs")
+    add(client, org, roster["c"], indicator="Z4", value="5", note="防汛值守")
+    body = add(client, org, roster["a"], indicator="J1").get_data(as_text=True)
+    page = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    assert _totals(body) == _totals(page)
+    assert 'stat-value">3</div>' in _totals(page) and 'branch-average">60.3<' in _totals(page)
 
 
 def test_hours_indicator_records_hours_and_points(app, client, auth, org, roster):

@@ -242,6 +242,11 @@ def test_score_and_warn_reads_the_year_once_and_answers_as_the_two_reads_do(app,
         assert len(apart) == 4  # this year's rows twice, last year's, the type histories
         assert len(together) == 3
         assert score_and_warn(db.session, S, Y, day, []) == ({}, {})
+        # An answer to a write: every member scored (for the totals), one member's warnings worked out.
+        for one in (m, members[-1]):
+            some_scores, some_warnings = score_and_warn(db.session, S, Y, day, members, warn=[one.id])
+            assert some_scores == scores and some_warnings == {one.id: warnings[one.id]}
+        assert score_and_warn(db.session, S, Y, day, members, warn=[]) == (scores, {})
 
 
 def test_fetch_ledgers_accepts_a_select_of_member_ids(app, org):

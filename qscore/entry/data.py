@@ -82,19 +82,22 @@ _ATTENDANCE = (select(PointEntry.id, PointEntry.member_id, PointEntry.branch_id,
                .order_by(PointEntry.earned_on))
 
 
-def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> RosterData:
-    """The whole branch, or only some of its members (one row after an inline add)."""
+def roster_data(branch: Branch, day: date, only: list[int] | None = None, row: int | None = None) -> RosterData:
+    """The whole branch, or only some of its members (``only``: one row after an undo). With ``row``, the whole
+    branch is scored for its totals but only that member's row is worked out (its warnings, attendance flags
+    and capped figures): the answer to a write shows one row and the totals. The totals never show warnings."""
     scheme = scheme_for_year(day.year)
     if only is None:
         members = list(db.session.scalars(_MEMBERS, {"branch_id": branch.id}))
     else:
         members = list(db.session.scalars(_SOME_MEMBERS, {"branch_id": branch.id, "only": list(only)}))
     ids = [m.id for m in members]
-    scores, warnings = score_and_warn(db.session, scheme, day.year, day, members)
+    shown = ids if row is None else [i for i in ids if i == row]
+    scores, warnings = score_and_warn(db.session, scheme, day.year, day, members, warn=None if row is None else shown)
     pending = dict(read_columns(_PENDING, {"ids": ids}).all()) if ids else {}
     data = RosterData(branch, day, scheme, members, scores, warnings, pending)
-    _attendance_flags(data, ids)
-    data.figures = row_figures(scores, scheme)
+    _attendance_flags(data, shown)
+    data.figures = row_figures(scores if row is None else {i: scores[i] for i in shown}, scheme)
     data.quick = quick_buttons(branch, scheme)
     if only is None:
         data.totals = summarise(data)
@@ -102,8 +105,9 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None) -> Ros
 
 
 def summarise(data: RosterData) -> BranchSummary:
-    """The branch's totals, added up as the home pages add them (standings.summarise)."""
-    return standings.summarise(data.members, data.scores, data.warnings, data.pending)[1]
+    """The branch's totals, added up as the home pages add them (standings.summarise). Their warnings count
+    is left out (0): the roster does not show it, and after a write only the written row's are known."""
+    return standings.summarise(data.members, data.scores, {}, data.pending)[1]
 
 
 def _attendance_flags(data: RosterData, ids: list[int]) -> None:

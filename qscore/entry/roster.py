@@ -53,7 +53,7 @@ def _respond(branch: Branch, member: Member, mode: str = "row", *, status: int =
     """One row (in one of its modes), plus the branch totals out of band after a write."""
     # After a write the whole branch is scored once: the row and the out-of-band totals share it.
     if data is None:
-        data = roster_data(branch, today(), only=None if totals else [member.id])
+        data = roster_data(branch, today(), row=member.id) if totals else roster_data(branch, today(), only=[member.id])
     context = dict(branch=branch, data=data, m=member, s=data.scores[member.id], rows=[member], **extra)
     body = render_template(ROW_TEMPLATES[mode], **context)
     if totals:
@@ -269,7 +269,7 @@ def _commit_keeping_loaded() -> None:
 def _added(branch: Branch, member: Member, recorded, before: MemberScore, day: date):
     """The row after an inline add, with the branch totals; the branch is scored once, after the write,
     and the member's new score is read from it (unless the entry is of an earlier year)."""
-    data = roster_data(branch, day)
+    data = roster_data(branch, day, row=member.id)
     earned_on = recorded.entry.earned_on
     if earned_on.year == day.year and member.id in data.scores:
         after = data.scores[member.id]

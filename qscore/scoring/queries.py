@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from contextlib import nullcontext
 from datetime import date
-from typing import Mapping, Protocol, Sequence
+from typing import Collection, Mapping, Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,15 +83,17 @@ def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds
     stop = (as_of.year, as_of.month)
     absence = scheme.codes_with(role="absence")
     arrears = scheme.codes_with(role="dues_arrears")
-    out: dict[int, WarningMonths] = {} if isinstance(member_ids, Select) else {
-        int(i): WarningMonths() for i in member_ids}
+    listed = not isinstance(member_ids, Select)
+    out: dict[int, WarningMonths] = {int(i): WarningMonths() for i in member_ids} if listed else {}
     for year in range(start[0], as_of.year + 1):
         sources = known[year] if year in known else fetch_ledger_sources(session, member_ids, year, as_of)
         for member_id, source in sources.items():
+            wm = out.get(member_id)
+            if wm is None and listed:
+                continue  # a known year's rows may hold more members than were asked for
             ledger = as_ledger(source)
             if not ledger.counts:
                 continue
-            wm = out.get(member_id)
             if wm is None:
                 wm = out[member_id] = WarningMonths()
             for (code, _category, month), n in ledger.counts.items():
@@ -120,12 +122,14 @@ def member_warnings(session: Session, scheme: Scheme, as_of: date, members: Sequ
 
 
 def score_and_warn(session: Session, scheme: Scheme, year: int, as_of: date, members: Sequence[MemberLike],
-                   ) -> tuple[dict[int, MemberScore], dict[int, list[Reason]]]:
+                   warn: Collection[int] | None = None) -> tuple[dict[int, MemberScore], dict[int, list[Reason]]]:
     """score_members and member_warnings as of one day, the members' stored rows of ``year`` read and decoded
-    once for both (the roster, the home pages and the month's pages show a member's score beside its warnings)."""
+    once for both (the roster, the home pages and the month's pages show a member's score beside its warnings).
+    ``warn``: the members whose warnings are wanted, when not all (the others are only scored)."""
     members = list(members)
     if not members:
         return {}, {}
     ledgers = {i: as_ledger(s) for i, s in fetch_ledger_sources(session, [m.id for m in members], year, as_of).items()}
+    warned = members if warn is None else [m for m in members if m.id in warn]
     return (score_members(session, scheme, year, as_of, members, ledgers),
-            member_warnings(session, scheme, as_of, members, known={year: ledgers}))
+            member_warnings(session, scheme, as_of, warned, known={year: ledgers}) if warned else {})
