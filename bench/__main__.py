@@ -28,7 +28,7 @@ from .appctx import Client, bench_app
 from .floors import Floors, nav_by_role
 from .generate import BENCH_PASSWORD, ensure_database
 from .http import GunicornServer, Group, Server, get_loop, gunicorn_available, login, run_groups
-from .paths import Case, Picks, build_cases, not_measured
+from .paths import AddPlan, Case, Picks, build_cases, not_measured
 from .scales import LAST_DAY, SCALES
 from .timing import measure_pair
 
@@ -153,7 +153,8 @@ def mixed_load(scale: str, floors: Floors, picks: Picks, seconds: float, secreta
             headers.update(csrf_headers(srv.port, headers), **{"HX-Request": "true"})
             own = picks.own_member(user)
             targets = [m for m in picks.active(branch) if m != own]
-            groups.append(Group(f"secretary-{branch}", 1, add_loop(branch, targets, day, headers),
+            plan = AddPlan(floors, branch, targets, LAST_DAY)
+            groups.append(Group(f"secretary-{branch}", 1, add_loop(plan, branch, headers),
                                 think_s=secretary_think_s, warmup=1))
         res = run_groups(srv.port, groups, seconds, 10 ** 6)
         out.update(groups=res["groups"], elapsed_s=res["seconds"], server_rss_mb=round(srv.rss_mb(), 1))
@@ -181,16 +182,12 @@ def csrf_headers(port: int, headers: dict[str, str]) -> dict[str, str]:
             "Content-Type": "application/x-www-form-urlencoded"}
 
 
-def add_loop(branch: int, targets: list[int], day: str, headers: dict[str, str]):
-    import itertools
+def add_loop(plan: AddPlan, branch: int, headers: dict[str, str]):
     import uuid
-    counter = itertools.count()
 
     def make():
-        i = next(counter)
-        member = targets[i % len(targets)]
-        code, value, note = ("J1", "", "") if i % 2 else ("Z3", "1.5", "bench: volunteer hours")
-        body = urlencode({"indicator": code, "value": value, "earned_on": day, "note": note,
+        member, code, value, note, on = plan.next()
+        body = urlencode({"indicator": code, "value": value, "earned_on": on.isoformat(), "note": note,
                           "idempotency_key": f"bench-{uuid.uuid4().hex}"}).encode()
         return ("POST", f"/branches/{branch}/members/{member}/entries", body, headers)
     return make

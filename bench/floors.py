@@ -11,7 +11,7 @@ Where a floor is leaner than the app, it is on purpose (that is what a floor is 
 - a branch's members, types, sums and pending counts are selected by branch, not by id lists;
 - an inline add reads the branch once and scores its member "before" by taking the new entry
   out of the sums in memory, instead of re-querying; the row and the totals share one read;
-- checks that cannot fire for the submitted data are skipped (an entry dated today is never in
+- checks that cannot fire for the submitted data are skipped (an entry dated this month is never in
   the previous year, so that year's review state is not read); the member's branch at the end
   of an unfinished quarter is the current branch, so no branch-spell lookup;
 - a meeting writes its entries and audit rows with one multi-row INSERT each;
@@ -446,26 +446,34 @@ class Floors:
         return self.page(user, b[1], body, f"/branches/{b[0]}/roster", "page page-wide")
 
     # -- inline add ---------------------------------------------------------------------------
-    def inline_add(self, token: str, branch_id: int, member_id: int, code: str, value, note: str, key: str) -> str:
+    def inline_add(self, token: str, branch_id: int, member_id: int, code: str, value, note: str, key: str,
+                   earned_on: date | None = None) -> str:
         user = self.session(token)
         b = self.branch(branch_id, user)
         day = self.today
+        on = earned_on or day
         vid, scheme = self.scheme(day.year)
         st = self.branch_state(branch_id, scheme, day)  # read before the insert; the new entry is added below
         m = next((x for x in st["members"] if x[0] == member_id), None)
         if m is None or user[7] == member_id:
             raise LookupError("not a member of this branch, or one's own record")
         history = st["histories"][member_id]
-        type_code = type_on(history, day)
+        type_code = type_on(history, on)
         ev = entry_points(scheme, code, type_code, value)
         ind = scheme.indicators[code]
         check_note(ind, note)
-        check_earned_on(day, day, previous_year_open=True)
-        if day < self._date(m[3]):
+        check_earned_on(on, day, previous_year_open=True)
+        if on < self._date(m[3]):
             raise ValueError("before the roll")
-        q = quarter_of(day.month)
+        # The same item for the same member and day again is asked about before it is written (the app's doubt).
+        same_day = self.rows("SELECT e.indicator_code FROM point_entry e WHERE e.member_id = ? AND e.earned_on = ? "
+                             "AND COALESCE(e.corrects_id, 0) = 0 AND NOT EXISTS (SELECT 1 FROM point_entry c "
+                             "WHERE c.corrects_id = e.id)", (member_id, self.c.d(on)))
+        if any(r[0] == code for r in same_day):
+            raise ValueError("the same item on the same day: the app asks first")
+        q = quarter_of(on.month)
         pub = self.rows("SELECT id, year, quarter FROM publication WHERE branch_id = ? AND year = ? AND quarter = ? "
-                        "AND retracted_at IS NULL ORDER BY published_at DESC LIMIT 1", (branch_id, day.year, q))
+                        "AND retracted_at IS NULL ORDER BY published_at DESC LIMIT 1", (branch_id, on.year, q))
         if pub and not note:
             raise ValueError("adjustment needs a reason")
         now = datetime.utcnow()
@@ -474,31 +482,31 @@ class Floors:
                     "INSERT INTO point_entry (member_id, branch_id, year, indicator_code, category, points, quantity, "
                     "earned_on, note, source, scheme_version_id, recorded_by_id, recorded_at, adjusts_publication_id, "
                     "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'inline', ?, ?, ?, ?, ?) RETURNING id"),
-                    (member_id, branch_id, day.year, code, ind.category, self.c.num(ev.points), self.c.num(ev.quantity),
-                     self.c.d(day), note, vid, user[0], self._ts(now), pub[0][0] if pub else None, key))
+                    (member_id, branch_id, on.year, code, ind.category, self.c.num(ev.points), self.c.num(ev.quantity),
+                     self.c.d(on), note, vid, user[0], self._ts(now), pub[0][0] if pub else None, key))
         entry_id = cur.fetchone()[0]
         cur.execute(dbio.q(self.dialect,
                     "INSERT INTO audit_log (at, user_id, username, action, object_type, object_id, member_id, summary, "
                     "ip) VALUES (?, ?, ?, 'entry_added', 'pointentry', ?, ?, ?, '127.0.0.1')"),
-                    (self._ts(now), user[0], user[1], entry_id, member_id, f"{m[1]} {code} {ev.points} on {day}"))
-        self.add_sums([(member_id, code, ind.category, day, ev.points)])
+                    (self._ts(now), user[0], user[1], entry_id, member_id, f"{m[1]} {code} {ev.points} on {on}"))
+        self.add_sums([(member_id, code, ind.category, on, ev.points)])
         self.raw.commit()
         led = st["ledgers"][member_id]
         before = MemberLedger(dict(led.tenths), dict(led.counts), dict(led.first_dates))
-        led.add(code, ind.category, day, ev.points)
+        led.add(code, ind.category, on, ev.points)
         act, ab, ar = st["months"][member_id]
         for months, wanted in ((act, True), (ab, ind.role == "absence"), (ar, ind.role == "dues_arrears")):
             if wanted:
-                months.add((day.year, day.month))
+                months.add((on.year, on.month))
         scores, warnings = self.score_all(st, scheme, day)
         s0 = score_member(scheme, day.year, day, history, before, on_roll_since=self._date(m[3]), member_id=member_id)
         after = scores[member_id]
         counted = after.score - s0.score
-        msg = [f'<div class="row-msg" role="status">已记录：{code} {signed(ev.points)}（{day.isoformat()}）。']
+        msg = [f'<div class="row-msg" role="status">已记录：{code} {signed(ev.points)}（{on.isoformat()}）。']
         if counted != ev.points:
             msg.append(f"<strong>计入得分 {signed(counted)}。</strong>")
         for hit in after.caps_reached:
-            if hit.code == code and ((hit.scope == "month" and hit.period == day.month)
+            if hit.code == code and ((hit.scope == "month" and hit.period == on.month)
                                      or (hit.scope == "quarter" and hit.period == q) or hit.scope == "year"):
                 msg.append(f'<strong class="warn-text">{code} 已达上限。</strong>')
                 break

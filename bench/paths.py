@@ -96,6 +96,40 @@ def _cells(html: str) -> dict[str, list[str]]:
     }
 
 
+class AddPlan:
+    """Which member, item and day each inline add of the benchmark is for: J1 and Z3 in turn to every member, one
+    day earlier each round, never on a day the member had an entry before the run nor twice the same item on a
+    day. The app would ask the secretary first about the same item twice in a day (or an attendance beside an
+    absence) instead of adding: a different and cheaper answer, and the benchmark times adds. Several ``sides``
+    (the path and its floor) each get days of their own (every n-th day), so neither meets the other's entries.
+    Going back past the quarter's first day, the days start again from ``day`` (a long stress run may then get
+    the secretary's question instead of an add)."""
+
+    def __init__(self, floors: Floors, branch_id: int, targets: list[int], day: date, sides=("path",)):
+        self.targets, self.day, self.sides = targets, day, sides
+        self.first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        self.counts = dict.fromkeys(sides, 0)
+        self.busy = {(m, floors._date(d)) for m, d in floors.rows(
+            "SELECT member_id, earned_on FROM point_entry WHERE branch_id = ? AND earned_on >= ?",
+            (branch_id, floors.c.d(self.first)))}
+        self.used: set[tuple[int, date, str]] = set()
+
+    def next(self, side: str = "path") -> tuple[int, str, str, str, date]:
+        i = self.counts[side] = self.counts[side] + 1
+        n, step = len(self.targets), len(self.sides)
+        member = self.targets[i % n]
+        code, value, note = ("J1", "", "") if (i // n) % 2 == 0 else ("Z3", "1.5", "bench: volunteer hours")
+        on = self.day - timedelta(days=step * (i // (2 * n)) + self.sides.index(side))
+        tries = 0
+        while ((member, on) in self.busy or (member, on, code) in self.used) and tries < 100:
+            on -= timedelta(days=step)
+            if on < self.first:
+                on = self.day - timedelta(days=self.sides.index(side))
+            tries += 1
+        self.used.add((member, on, code))
+        return member, code, value, note, on
+
+
 def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, quick: bool) -> list[Case]:
     p = Picks(floors, meta)
     day = LAST_DAY
@@ -126,23 +160,22 @@ def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, q
     token = client.session_token()
     own = p.own_member(user)
     targets = [m for m in p.active(p.median_branch) if m != own]
-    state = {"i": 0}
-
-    def entry_args() -> tuple[int, str, str, str]:
-        i = state["i"] = state["i"] + 1
-        member = targets[i % len(targets)]
-        return (member, "J1", "", "") if i % 2 else (member, "Z3", "1.5", "bench: volunteer hours")
+    plan = AddPlan(floors, p.median_branch, targets, day, sides=("path", "floor"))
 
     def add_path():
-        member, code, value, note = entry_args()
-        return expect(client.post(f"/branches/{p.median_branch}/members/{member}/entries", {
-            "indicator": code, "value": value, "earned_on": day.isoformat(), "note": note,
+        member, code, value, note, on = plan.next("path")
+        body = expect(client.post(f"/branches/{p.median_branch}/members/{member}/entries", {
+            "indicator": code, "value": value, "earned_on": on.isoformat(), "note": note,
             "idempotency_key": f"bench-{uuid.uuid4().hex}"}, htmx=True), 200)
+        if b'class="row-msg"' not in body:
+            raise RuntimeError(f"inline add of {code} for member {member} on {on} was not recorded:\n"
+                               + " | ".join(re.findall(r"(?:error|doubt|alert)[^<]*<[^<]*<[^<]*", body.decode()))[:1500])
+        return body
 
     def add_floor():
-        member, code, value, note = entry_args()
+        member, code, value, note, on = plan.next("floor")
         return floors.inline_add(token, p.median_branch, member, code, value or None, note,
-                                 f"bench-{uuid.uuid4().hex}")
+                                 f"bench-{uuid.uuid4().hex}", earned_on=on)
 
     cases.append(Case("inline_add", f"inline add J1/Z3, branch {p.median_branch}", add_path, add_floor, n(60, 20), 3,
                       {"branch_id": p.median_branch, "members": len(targets) + 1,
