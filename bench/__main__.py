@@ -206,7 +206,7 @@ def profile(case: Case, runs: int) -> None:
         prof.disable()
     buf = io.StringIO()
     st = pstats.Stats(prof, stream=buf)
-    st.sort_stats("cumulative").print_stats(45)
+    st.sort_stats("cumulative").print_stats(int(os.environ.get("PROFILE_LINES", "45")))
     st.sort_stats("tottime").print_stats(25)
     log(f"cProfile of {case.name} ({case.label}), {runs} runs")
     log(buf.getvalue())

@@ -498,7 +498,7 @@ DOUBT_ROLES = frozenset({"attendance", "absence"})
 
 
 def likely_mistakes(member: Member, indicator_code: str, value: Any, earned_on: date, *,
-                    threshold: Decimal) -> list[Doubt]:
+                    threshold: Decimal, history: list[tuple[date, str]] | None = None) -> list[Doubt]:
     """What a careful colleague would ask about: the same item for the same member and day again; an
     attendance and an absence on one day; a deduction of ``threshold`` points or more. An entry the
     ledger would refuse anyway raises no doubt (recording it gives the refusal)."""
@@ -507,7 +507,7 @@ def likely_mistakes(member: Member, indicator_code: str, value: Any, earned_on: 
     if indicator is None:
         return []
     try:
-        points = entry_points(scheme, indicator, type_on(type_history(member.id), earned_on), value).points
+        points = entry_points(scheme, indicator, type_on(history or type_history(member.id), earned_on), value).points
     except EntryError:
         return []
     doubts: list[Doubt] = []

@@ -177,15 +177,42 @@ class RowUrl:
         return f"{pattern[0]}{int(row_id)}{pattern[1]}"
 
 
-def _chrome() -> dict:
-    """What the layout needs on every page: the user's street and whether demo data is loaded."""
+class _WhenAsked:
+    """A value of the layout worked out the first time a template reads it: the context processor runs for
+    every template rendered, and the fragments htmx swaps (a roster row, the totals) never read the menu."""
+
+    __slots__ = ("_make", "_value")
+    _UNSET = object()
+
+    def __init__(self, make):
+        self._make, self._value = make, self._UNSET
+
+    def get(self):
+        if self._value is self._UNSET:
+            self._value = self._make()
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self.get())
+
+    def __iter__(self):
+        return iter(self.get())
+
+    def __len__(self) -> int:
+        return len(self.get())
+
+
+def _demo_mode() -> bool:
     street = g.get("street")
     if street is not None:
-        demo = street.demo
-    else:
-        demo = bool(db.session.scalar(select(Street.id).where(Street.demo.is_(True)).limit(1)))
-    nav = items_for(current_user) if current_user.is_authenticated else []
-    return {"street": street, "demo_mode": demo, "nav_items": nav}
+        return bool(street.demo)
+    return bool(db.session.scalar(select(Street.id).where(Street.demo.is_(True)).limit(1)))
+
+
+def _chrome() -> dict:
+    """What the layout needs on every page: the user's street and whether demo data is loaded."""
+    nav = _WhenAsked(lambda: items_for(current_user) if current_user.is_authenticated else [])
+    return {"street": g.get("street"), "demo_mode": _WhenAsked(_demo_mode), "nav_items": nav}
 
 
 def init_app(app: Flask) -> None:

@@ -7,7 +7,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
@@ -80,6 +80,34 @@ def test_scheme_memo_follows_in_place_edits(app, org):
         db.session.execute(update(SchemeVersion).where(SchemeVersion.id == version_id).values(data=data))
         db.session.commit()
         assert scheme_for_year(2026).types["A"].base == Decimal(53)
+
+
+def test_a_request_reads_the_years_scheme_once_and_sees_its_own_edit(app, org):
+    with app.app_context():
+        ensure_year(2026)
+        db.session.commit()
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "scheme_version" in statement:
+            reads.append(statement)
+
+    with app.test_request_context("/"):
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            first = scheme_for_year(2026)
+            assert scheme_for_year(2026) is first and scheme_for_year(2026) is first
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(reads) == 1
+        data = default_scheme_data()
+        data["types"][0]["base"] = 54
+        save_scheme(2026, data, "", None)  # this request edits the scheme: its next read sees the edit
+        assert scheme_for_year(2026).types["A"].base == Decimal(54)
+        db.session.rollback()  # the edit is undone: so is what the request remembered of it
+        assert scheme_for_year(2026).types["A"].base == first.types["A"].base
+    with app.test_request_context("/"):
+        assert scheme_for_year(2031) is not scheme_for_year(2031)  # a planned scheme (no version yet) is not kept
 
 
 def test_reading_a_new_years_scheme_stores_nothing_and_the_first_write_stores_it_once(app, org):

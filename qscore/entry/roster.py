@@ -134,7 +134,7 @@ def add_points(branch_id: int, member_id: int):
         return _already_recorded(branch, member, key)
     if form.validate_on_submit():
         doubts = [] if form.confirmed.data else _doubts(branch, member, form.indicator.data, form.value.data,
-                                                         form.earned_on.data)
+                                                         form.earned_on.data, history)
         if doubts:  # ask first; the answer resubmits the same form (same key) with confirmed set
             return _respond(branch, member, "form", form=form, scheme=scheme, type_code=type_code,
                             applicable=applicable, indicator=indicator, doubts=doubts)
@@ -225,10 +225,11 @@ def veto(branch_id: int, member_id: int):
     return _respond(branch, member, "veto", status=422, form=form, indicator=indicator, year=day.year)
 
 
-def _doubts(branch: Branch, member: Member, code: str, value, earned_on: date) -> list:
-    street_id = db.session.scalar(select(Community.street_id).where(Community.id == branch.community_id))
-    threshold = Decimal(str(get_setting(street_id, "deduction_confirm_points")))
-    return likely_mistakes(member, code, value, earned_on, threshold=threshold)
+def _doubts(branch: Branch, member: Member, code: str, value, earned_on: date,
+            history: list[tuple[date, str]] | None = None) -> list:
+    community = db.session.get(Community, branch.community_id)  # loaded with the branch: no query
+    threshold = Decimal(str(get_setting(community.street_id, "deduction_confirm_points")))
+    return likely_mistakes(member, code, value, earned_on, threshold=threshold, history=history)
 
 
 def _is_repeat(err: Exception, key: str | None) -> bool:
