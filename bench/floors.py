@@ -11,7 +11,7 @@ Where a floor is leaner than the app, it is on purpose (that is what a floor is 
 - a branch's members, types, sums and pending counts are selected by branch, not by id lists;
 - an inline add reads the branch once and scores its member "before" by taking the new entry
   out of the sums in memory, instead of re-querying; the row and the totals share one read;
-- checks that cannot fire for the submitted data are skipped (an entry dated this month is never in
+- checks that cannot fire for the submitted data are skipped (an entry dated this quarter is never in
   the previous year, so that year's review state is not read); the member's branch at the end
   of an unfinished quarter is the current branch, so no branch-spell lookup;
 - a meeting writes its entries and audit rows with one multi-row INSERT each;

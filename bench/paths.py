@@ -109,9 +109,10 @@ class AddPlan:
         self.targets, self.day, self.sides = targets, day, sides
         self.first = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
         self.counts = dict.fromkeys(sides, 0)
+        marks = ", ".join("?" * len(targets))  # by member: entries recorded in another branch count too
         self.busy = {(m, floors._date(d)) for m, d in floors.rows(
-            "SELECT member_id, earned_on FROM point_entry WHERE branch_id = ? AND earned_on >= ?",
-            (branch_id, floors.c.d(self.first)))}
+            f"SELECT member_id, earned_on FROM point_entry WHERE member_id IN ({marks}) AND earned_on >= ?",
+            (*targets, floors.c.d(self.first)))}
         self.used: set[tuple[int, date, str]] = set()
 
     def next(self, side: str = "path") -> tuple[int, str, str, str, date]:

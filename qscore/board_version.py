@@ -12,6 +12,7 @@ once, so its own publications show at the next poll; another process's show with
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from flask import has_app_context
@@ -21,10 +22,12 @@ from sqlalchemy.orm import Session
 from .db import db
 from .models import Branch, Community, Member, Publication, ResidentQuery, Setting, Street
 from .models._common import utcnow
-from .public_snapshot import process_cache
+from .public_snapshot import CACHE_MAX, process_cache
 
 KEY = "board_version"
 READ_TTL_SECONDS = 1.0
+_GENERATION = "generation"  # beside the stamps: moved by every forget, so a read overtaken by one is not kept
+_stamps_lock = threading.Lock()
 
 # Per model, the fields whose change the board shows (None: any change, and every new row).
 WATCHED: dict[type, tuple[str, ...] | None] = {
@@ -58,24 +61,29 @@ def current(street_id: int | None) -> str:
     now = time.monotonic()
     if hit is not None and now - hit[0] < READ_TTL_SECONDS:
         return hit[1]
-    generation = known.get("generation", 0)
+    generation = known.get(_GENERATION, 0)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if street_id is None:
             value = conn.execute(_OF_FIRST_STREET).scalar()
         else:
             value = conn.execute(_OF_STREET, {"street_id": street_id}).scalar()
     stamp = "0" if value is None else str(value)
-    if known.get("generation", 0) == generation:
-        known[street_id] = (now, stamp)
+    with _stamps_lock:
+        if known.get(_GENERATION, 0) == generation:
+            if len(known) > CACHE_MAX:  # ids come from the public board's address: at most CACHE_MAX kept
+                known.clear()
+                known[_GENERATION] = generation
+            known[street_id] = (now, stamp)
     return stamp
 
 
 def forget_read_stamps() -> None:
     """Forget every stamp this process read (a commit of it moved one)."""
     known = process_cache("board_versions")
-    generation = known.get("generation", 0) + 1
-    known.clear()
-    known["generation"] = generation
+    with _stamps_lock:
+        generation = known.get(_GENERATION, 0) + 1
+        known.clear()
+        known[_GENERATION] = generation
 
 
 def bump(street_id: int) -> None:
@@ -121,12 +129,14 @@ def _bump_on_board_inputs(session: Session, flush_context, instances) -> None:
             bump(street_id)
 
 
+# Both fire for a savepoint too: only the outermost transaction's end says whether the stamp moved.
 @event.listens_for(Session, "after_commit")
 def _forget_after_a_bump(session: Session) -> None:
-    if session.info.pop("qscore_bumped", False) and has_app_context():
+    if not session.in_nested_transaction() and session.info.pop("qscore_bumped", False) and has_app_context():
         forget_read_stamps()
 
 
 @event.listens_for(Session, "after_rollback")
 def _nothing_moved(session: Session) -> None:
-    session.info.pop("qscore_bumped", None)
+    if not session.in_nested_transaction():
+        session.info.pop("qscore_bumped", None)

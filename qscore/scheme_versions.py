@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import g, has_request_context
 from flask_babel import gettext as _
-from sqlalchemy import Text, bindparam, cast, event, exists, insert, select
+from sqlalchemy import Text, bindparam, cast, event, exists, insert, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -128,7 +128,9 @@ def _forget_read_schemes() -> None:
 
 @event.listens_for(SchemeVersion.data, "set")
 def _forget_on_edit(target, value, oldvalue, initiator) -> None:
-    _forget_read_schemes()
+    state = inspect(target)
+    if state.persistent or state.pending:  # not the planned version a year without one is read from
+        _forget_read_schemes()
 
 
 @event.listens_for(Session, "before_flush")

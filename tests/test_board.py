@@ -17,6 +17,7 @@ from qscore.db import db
 from qscore.ledger import correct_entry, record_entry
 from qscore.models import Branch, Publication, ResidentQuery, User
 from qscore import board_version as board_version_module
+from qscore.public_snapshot import CACHE_MAX
 from qscore.board_version import bump as bump_board_version
 from qscore.publication import retract, store_publication
 from qscore.scheme_versions import scheme_for_year
@@ -401,6 +402,13 @@ def test_a_commit_that_moves_the_stamp_is_seen_by_the_next_poll_of_its_process(a
     resp = client.get(url, headers=HX)
     assert resp.status_code == 200 and "和平第一支部" in resp.get_data(as_text=True)
     assert client.get(poll_url(resp.get_data(as_text=True)), headers=HX).status_code == 204
+
+
+def test_the_stamps_kept_are_bounded_whatever_ids_the_public_asks_for(app, client, org, pub):
+    for street_id in range(10_000, 10_000 + CACHE_MAX + 50):
+        client.get(f"/board/poll?street={street_id}&v=0&d=2026-05-18&build={board.BUILD}")  # an outsider's ids
+    known = app.extensions["qscore_board_cache"]["board_versions"]
+    assert len(known) <= CACHE_MAX + 1  # the stamps and the generation
 
 
 def test_a_stamp_read_while_a_commit_moves_it_is_not_kept(app, org, pub):

@@ -83,7 +83,8 @@ _ATTENDANCE = (select(PointEntry.id, PointEntry.member_id, PointEntry.branch_id,
 
 
 def roster_data(branch: Branch, day: date, only: list[int] | None = None, row: int | None = None) -> RosterData:
-    """The whole branch, or only some of its members (``only``: one row after an undo). With ``row``, the whole
+    """The whole branch, or only some of its members (``only``: a row shown without a write — a form, the
+    member's entries, a cancelled edit, an undo). With ``row``, the whole
     branch is scored for its totals but only that member's row is worked out (its warnings, attendance flags
     and capped figures): the answer to a write shows one row and the totals. The totals never show warnings."""
     scheme = scheme_for_year(day.year)
