@@ -25,7 +25,7 @@ from .models._common import utcnow
 from .models import (BranchSpell, Leave, Member, MemberType, PointEntry, Publication, SchemeVersion, User,
                      YearReview)
 from .scheme import Indicator
-from .scheme_versions import ensure_year, scheme_for_year
+from .scheme_versions import ensure_year, scheme_for_year, version_read
 from .scoring import (N_, EntryError, check_earned_on, check_note, entry_points, live_entry_clause, quarter_of,
                       type_on, year_sums)
 from .refusals import Refusal
@@ -300,8 +300,10 @@ class _Facts:
     def version_id(self, year: int) -> int:
         if year not in self._versions:
             # ensure_year(year).id, without loading the version's data when it exists
-            db.session.flush()
-            found = db.session.connection().execute(_Q_VERSION, {"year": year}).scalar()
+            found = version_read(year)  # the version the points were computed from, when this request read one
+            if found is None:
+                db.session.flush()
+                found = db.session.connection().execute(_Q_VERSION, {"year": year}).scalar()
             self._versions[year] = found or ensure_year(year).id
         return self._versions[year]
 

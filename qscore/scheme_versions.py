@@ -113,12 +113,20 @@ def scheme_for_year(year: int) -> Scheme:
     request writes to a scheme version, or rolls back, forgets that (the listeners below).
     """
     known = g.setdefault("qscore_schemes", {}) if has_request_context() else {}
-    scheme = known.get(year)
-    if scheme is None:
-        scheme, stored = _read_scheme(year)
-        if stored:  # the planned scheme of a year without a version is not kept: the version may come any moment
-            known[year] = scheme
+    hit = known.get(year)
+    if hit is not None:
+        return hit[1]
+    scheme, version_id = _read_scheme(year)
+    if version_id is not None:  # the planned scheme of a year without a version is not kept: it may come any moment
+        known[year] = (version_id, scheme)
     return scheme
+
+
+def version_read(year: int) -> int | None:
+    """The id of the version this request's ``scheme_for_year(year)`` answered from, if it asked: an entry the
+    request writes names the version its points came from, even if a newer one was committed meanwhile."""
+    hit = g.get("qscore_schemes", {}).get(year) if has_request_context() else None
+    return hit[0] if hit is not None else None
 
 
 def _forget_read_schemes() -> None:
@@ -144,18 +152,18 @@ def _forget_on_rollback(session: Session) -> None:
     _forget_read_schemes()  # what was read may have been this transaction's own edit
 
 
-def _read_scheme(year: int) -> tuple[Scheme, bool]:
-    """(the scheme, whether it is stored)."""
+def _read_scheme(year: int) -> tuple[Scheme, int | None]:
+    """(the scheme, the id of its stored version; None for the planned scheme of a year without one)."""
     row = db.session.execute(_LATEST_TEXT, {"year": year}).first()
     if row is None:  # no version yet: the scheme it will be (created by the first write that needs it)
-        return Scheme.from_dict(planned_version(year).data), False
+        return Scheme.from_dict(planned_version(year).data), None
     version_id, text = row
     hit = _cache.get(version_id)
     if hit is not None and hit[0] == text:
-        return hit[1], True
+        return hit[1], version_id
     scheme = Scheme.from_dict(json.loads(text))
     _cache[version_id] = (text, scheme)
-    return scheme, True
+    return scheme, version_id
 
 
 def year_has_publication(year: int) -> bool:

@@ -110,6 +110,30 @@ def test_a_request_reads_the_years_scheme_once_and_sees_its_own_edit(app, org):
         assert scheme_for_year(2031) is not scheme_for_year(2031)  # a planned scheme (no version yet) is not kept
 
 
+def test_an_entry_names_the_version_its_points_came_from_when_a_newer_one_lands_meanwhile(app, org):
+    with app.app_context():
+        first_id = ensure_year(2026).id
+        member_id = make_member(org.branch_id, "孙八", "A", on_roll_since=date(2024, 6, 1)).id
+        db.session.commit()
+    with app.test_request_context("/", method="POST"):  # a secretary's add
+        bs = db.session.get(User, org.branch_secretary_id)
+        m = db.session.get(Member, member_id)
+        scheme = scheme_for_year(2026)  # the request reads the scheme (the add's form does)...
+        if db.engine.dialect.name == "sqlite":
+            # Not on SQLite: a writing request holds the write lock from its first statement (qscore/db.py).
+            assert db.session.connection().info.get("qscore_writer")
+        else:
+            with db.engine.connect() as other:  # ...another request commits a new version of the year meanwhile...
+                other.execute(SchemeVersion.__table__.insert().values(
+                    year=2026, version=2, data=default_scheme_data(), reason="edited elsewhere"))
+                other.commit()
+        recorded = record_entry(member=m, indicator_code="J1", value=None, earned_on=date(2026, 5, 4), note="",
+                                user=bs, today=FIXED_TODAY)  # ...and this one writes with the points it read
+        assert scheme is scheme_for_year(2026)
+        assert recorded.entry.scheme_version_id == first_id
+        db.session.rollback()
+
+
 def test_reading_a_new_years_scheme_stores_nothing_and_the_first_write_stores_it_once(app, org):
     with app.app_context():
         assert db.session.scalar(select(SchemeVersion.id).where(SchemeVersion.year == 2031)) is None
