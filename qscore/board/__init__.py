@@ -20,7 +20,7 @@ from ..db import db
 from ..fields import args_form
 from ..htmx import is_htmx
 from ..models import Branch, Community, Street
-from ..board_version import current as current_version
+from ..board_version import current as board_version  # one read a second per process (see there)
 from ..street_settings import all_settings
 from ..public_snapshot import plain_points, process_cache, remember, signed_points
 from .forms import BoardArgs, PollArgs
@@ -67,11 +67,6 @@ def _scope(street_id: int | None, community_id: int | None = None, branch_id: in
     if street is None:
         abort(404)
     return Scope(street)
-
-
-def board_version(street_id: int | None) -> str:
-    """The street's board version (the first street's when none is named): board_version.current."""
-    return current_version(street_id)
 
 
 def _context(scope: Scope, version: str) -> dict:
