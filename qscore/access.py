@@ -24,7 +24,7 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from .db import db
-from .models import Branch, Community, Member, PointEntry, Publication, SelfRecord, User
+from .models import Branch, Community, DuesLine, Member, PointEntry, Publication, SelfRecord, User
 
 SECRETARY_ROLES = ("street_admin", "community_secretary", "branch_secretary")
 SECRETARIES = frozenset(SECRETARY_ROLES)
@@ -202,6 +202,15 @@ def _self_record(record_id: int) -> tuple[SelfRecord, Member]:
     if record is None:
         abort(404)
     return record, loaded("member_id", record.member_id)
+
+
+@scope_loader("line_id")
+def _dues_line(line_id: int) -> tuple[DuesLine, Member]:
+    """A line of the dues register, seen through its member."""
+    line = db.session.get(DuesLine, line_id)
+    if line is None:
+        abort(404)
+    return line, loaded("member_id", line.member_id)
 
 
 @scope_loader("publication_id")

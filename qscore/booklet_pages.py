@@ -33,6 +33,7 @@ SOURCE_LABELS = {
     "correction": _l("Correction"),
     "query": _l("Resident's query"),
     "post": _l("Volunteer post"),
+    "dues": _l("Dues register"),
     "demo": _l("Demo data"),
 }
 

@@ -188,6 +188,32 @@ class Points(DecimalField):
             self.data = None
 
 
+class Amount(DecimalField):
+    """A sum of money in yuan as typed: a finite number with at most two decimals (fen), within a range."""
+
+    def __init__(self, label=None, validators=None, *, minimum: Decimal = Decimal("0.01"),
+                 maximum: Decimal = Decimal("99999.99"), required: Any = False, **kwargs):
+        first = [InputRequired(message=_said(required, _l("Enter an amount.")))] if required else [Optional()]
+        super().__init__(label, [*first, *(validators or [])], places=None, **kwargs)
+        self.minimum, self.maximum = minimum, maximum
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        raw = str(valuelist[0]).strip().replace("¥", "").replace("元", "").strip() if valuelist else ""
+        if not raw:
+            return
+        try:
+            value = Decimal(raw) if len(raw) <= 12 else None
+        except (InvalidOperation, ValueError):
+            value = None
+        if value is None or not value.is_finite():
+            raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
+        # The range first: quantizing 1e309 overflows the context (InvalidOperation: a 500).
+        if not (self.minimum <= value <= self.maximum) or value != value.quantize(Decimal("0.01")):
+            raise ValueError(_l("Between %(min)s and %(max)s yuan, to the fen.", min=self.minimum, max=self.maximum))
+        self.data = value
+
+
 class Day(DateField):
     """A date between 2000 and 2100 (a typo of the year is refused, not stored); a subclass may move FIRST/LAST."""
 
@@ -313,7 +339,7 @@ def args_form(form_class: type[Form]):
     return form
 
 
-__all__ = ["ArgsForm", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Points", "Text",
+__all__ = ["Amount", "ArgsForm", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Points", "Text",
            "args_form", "as_typed", "column_length", "has_control_characters", "no_control_characters", "one_line",
            "one_line_refusal",
            "refusals", "several_lines", "strip"]

@@ -33,6 +33,7 @@ ITEMS = (
     NavItem("booklet.mine", N_("My points booklet"), ALL, ("booklet.",)),
     NavItem("publish.index", N_("Publication"), SECRETARIES, ("publish.",)),
     NavItem("service.index", N_("Posts and households"), SECRETARIES, ("service.",)),
+    NavItem("dues.index", N_("Dues register"), SECRETARIES, ("dues.",)),
     NavItem("assessment.index", N_("Monthly assessment"), SECRETARIES, ("assessment.",)),
     NavItem("review.index", N_("Year-end review"), SECRETARIES, ("review.",)),
     NavItem("review.approvals", N_("Approvals"), ("street_admin",)),

@@ -17,7 +17,7 @@ import pytest
 from openpyxl import load_workbook
 
 from qscore.db import db
-from qscore.models import (AuditLog, Community, Meeting, PointEntry, Publication, ResidentQuery, ReviewGrade,
+from qscore.models import (AuditLog, Community, DuesLine, DuesRate, Meeting, PointEntry, Publication, ResidentQuery, ReviewGrade,
                            SchemeVersion, Street, User, VolunteerTeam, YearReview)
 from qscore.scheme import default_scheme_data
 
@@ -69,6 +69,10 @@ def hostile(org, app):
             old = PointEntry(member_id=m.id, branch_id=m.branch_id, year=2025, indicator_code="Z4", category="Z",
                              points=Decimal(3), earned_on=date(2025, 6, 1), note=text)
             db.session.add_all([entry, deduction, old])
+        for m in members:
+            db.session.add(DuesRate(member_id=m.id, monthly=Decimal("2.5"), effective_from=date(2026, 1, 1)))
+            db.session.add(DuesLine(member_id=m.id, branch_id=m.branch_id, year=2026, month=2, kind="payment",
+                                    amount=Decimal("2.5"), paid_on=date(2026, 2, 3), method="cash", note=m.name))
         make_member(org.sibling_branch_id, "-1", "C", booklet_no="=A1")
         db.session.add(VolunteerTeam(community_id=org.community_id, name="=1+1", founded_on=date(2024, 3, 1)))
         review = YearReview(branch_id=org.branch_id, year=2025, status="confirmed", meeting_on=date(2026, 1, 15),
@@ -118,6 +122,7 @@ EXPORTS = {
     "review.export": (lambda o: [f"/branches/{o.branch_id}/review/2025/export.xlsx"], (ADMIN, COMMUNITY, BRANCH)),
     "assessment.branch": (lambda o: [f"/assessment/branches/{o.branch_id}?month=2026-03&format=xlsx"],
                           (ADMIN, COMMUNITY, BRANCH)),
+    "dues.export": (lambda o: [f"/branches/{o.branch_id}/dues/export.xlsx?year=2026"], (ADMIN, COMMUNITY, BRANCH)),
 }
 CASES = [(endpoint, role) for endpoint, (_urls, roles) in EXPORTS.items() for role in roles]
 

@@ -22,6 +22,7 @@ from ..templating import (BRANCH_KIND_LABELS, GRADE_LABELS, LEAVE_KIND_LABELS, M
 from .forms import SettingsForm
 from .labels import GENDER_LABELS, MEMBER_STATUS_LABELS, THRESHOLD_LABELS, WEIGHT_LABELS
 from .scope import street_id
+from ..dues_pages.forms import METHOD_LABELS as DUES_METHOD_LABELS
 
 PRIVATE_VIEW_LABELS = {"member page": _l("the member page"), "edit form": _l("the edit form"),
                        "roster export": _l("the roster export")}
@@ -86,10 +87,11 @@ PARAM_PATTERNS = {
     "username": r"\S+", "topic": r".*?", "branch_ids": r"\[[\d, ]*\]", "grade_counts": r".*",
     **{k: NUMBER for k in ("n", "members", "entries", "branches", "published", "reviews", "seed", "skipped", "rows",
                            "present", "total", "for", "against", "abstain", "posts", "entry", "meeting",
-                           "household", "branch_id", "version", "from_branch", "to_branch")},
+                           "household", "branch_id", "version", "from_branch", "to_branch", "line", "j", "k")},
+    "amount": r"[\d.]+", "paid_code": r"[A-Z][A-Z0-9]*", "arrears_code": r"[A-Z][A-Z0-9]*",
     "type_from": r"\w+", "type_to": r"\w+",
     **{k: WORD for k in ("role", "member_status", "meeting_kind", "leave_kind",
-                         "reconciliation", "grade", "suggested", "proposal_kind", "post_status")},
+                         "reconciliation", "grade", "suggested", "proposal_kind", "post_status", "dues_method")},
 }
 
 
@@ -170,6 +172,8 @@ def _param(key: str, value: str, names: Names) -> str:
         return label_for(PROPOSAL_KIND_LABELS, value)
     if key == "post_status":
         return label_for(STATUS_LABELS, value)
+    if key == "dues_method":
+        return label_for(DUES_METHOD_LABELS, value)
     if key in ("branch_id", "from_branch", "to_branch"):
         return names.branches.get(int(value), f"#{value}")
     if key == "branch_ids":

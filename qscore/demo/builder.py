@@ -40,6 +40,8 @@ class _Builder:
         self.account_members: list[MemberRecord] = []
         self.corrections: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         self.self_records: list[dict[str, Any]] = []
+        # Quarters paid (member, months, year, day paid, the J3's note): the dues register says the same.
+        self.dues_paid: list[tuple[Any, list[int], int, date, str]] = []
         self._points: dict[tuple, Any] = {}
 
     # -- time -------------------------------------------------------------------------------

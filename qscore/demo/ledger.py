@@ -121,6 +121,7 @@ def dues(b: _Builder, m: MemberRecord, y: int, q: int, start: date, end: date) -
         if t in ("C", "D"):
             note = r.choice(("", "线上缴纳", "委托家属代缴" if t == "D" else "委托支部代缴"))
         b.add(m, "J3", d, note=note)
+        b.dues_paid.append((m, [mo for yy, mo in months], y, d, note))  # the register's lines (demo/dues.py)
         return
     streak = m.special in ("k2_streak", "lost", "low")
     for yy, mm in months:

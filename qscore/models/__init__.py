@@ -11,6 +11,7 @@ from .publication import Publication, PublicationAdjustment, Reconciliation, Res
 from .review import YearReview, ReviewGrade, RectificationCase, CaseFollowUp, Proposal
 from .service import (PostKind, MemberPost, PostService, Household, HouseholdVisit, VolunteerTeam,
                       TeamMembership)
+from .dues import DuesRate, DuesLine, DuesClose, DuesPoint, DUES_METHODS, DUES_LINE_KINDS
 
 __all__ = [
     "Street", "Community", "Branch", "BRANCH_KINDS",
@@ -22,4 +23,5 @@ __all__ = [
     "Publication", "PublicationAdjustment", "Reconciliation", "ResidentQuery",
     "YearReview", "ReviewGrade", "RectificationCase", "CaseFollowUp", "Proposal",
     "PostKind", "MemberPost", "PostService", "Household", "HouseholdVisit", "VolunteerTeam", "TeamMembership",
+    "DuesRate", "DuesLine", "DuesClose", "DuesPoint", "DUES_METHODS", "DUES_LINE_KINDS",
 ]

@@ -12,7 +12,7 @@ from ._common import utcnow
 
 # organisational life, study, volunteer activity, charity-day donation (慈善一日捐), other
 MEETING_KINDS = ("org_life", "study", "volunteer", "charity", "other")
-ENTRY_SOURCES = ("inline", "meeting", "self_record", "opening_balance", "correction", "query", "post", "demo")
+ENTRY_SOURCES = ("inline", "meeting", "self_record", "opening_balance", "correction", "query", "post", "dues", "demo")
 
 
 class Meeting(db.Model):

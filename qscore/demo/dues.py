@@ -1,0 +1,50 @@
+"""The demo street's dues register: a rate for every member and the lines its ledger's J3 entries imply.
+
+A quarter the ledger gives J3 was paid at once, in advance, on the day of that J3 (cash, online or by proxy as
+its note says); a quarter of arrears (K2) has no lines, so the grid shows those members unpaid. Nothing here
+draws from the demo's random generator: the rest of the street stays as it was.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import insert
+
+from ..db import db
+from ..models import DuesLine, DuesRate
+from .builder import _Builder
+
+RATES = (Decimal("2.00"), Decimal("5.00"), Decimal("8.50"), Decimal("12.00"), Decimal("20.00"))
+LOW_INCOME = Decimal("0.20")  # 生活困难的党员：每月 0.2 元
+
+
+def _method(note: str) -> str:
+    return "online" if "线上" in note else "proxy" if "代缴" in note else "cash"
+
+
+def _rate(m) -> Decimal:
+    return LOW_INCOME if m.type_on(m.on_roll_since) == "D" else RATES[m.id % len(RATES)]
+
+
+def write_dues(b: _Builder) -> int:
+    """The rates and lines, in two bulk inserts; how many lines."""
+    rates = [{"member_id": m.id, "monthly": _rate(m), "effective_from": max(m.on_roll_since, date(b.prev, 1, 1))
+              .replace(day=1), "note": "", "set_by_id": b.recorder(m), "set_at": datetime(b.prev, 1, 5, 2, 0)}
+             for m in b.members]
+    lines = []
+    for m, months, year, paid_on, note in b.dues_paid:
+        rate = _rate(m)
+        for month in months:
+            last = date(year, month, calendar.monthrange(year, month)[1])
+            if m.on_roll_since > last or (m.left_roll_on is not None and m.left_roll_on <= date(year, month, 1)):
+                continue
+            lines.append({"member_id": m.id, "branch_id": m.branch.id, "year": year, "month": month, "kind": "payment",
+                          "amount": rate, "paid_on": paid_on, "method": _method(note), "note": "",
+                          "recorded_by_id": b.recorder(m),
+                          "recorded_at": datetime(paid_on.year, paid_on.month, paid_on.day, 3, 0)})
+    db.session.execute(insert(DuesRate.__table__), rates)
+    if lines:
+        db.session.execute(insert(DuesLine.__table__), lines)
+    return len(lines)

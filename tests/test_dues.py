@@ -1,0 +1,279 @@
+"""The dues register: a branch's grid, "paid this month" in one save, closing a month into J3/K2 once."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from qscore.db import db
+from qscore.models import AuditLog, DuesClose, DuesLine, DuesPoint, DuesRate, PointEntry
+
+from .conftest import SNAPSHOTS, make_member
+
+# Tests run on 2026-05-20 (conftest.FIXED_TODAY): January to April can be closed, Q1 ends in March.
+
+
+@pytest.fixture
+def reg(app, org):
+    """Four members of the branch with 2 yuan a month due from January, one in another branch."""
+    return SNAPSHOTS.build(app, (__name__, "reg"), lambda: _build(app, org))
+
+
+def _build(app, org):
+    with app.app_context():
+        ids = {k: make_member(org.branch_id, name, t).id
+               for k, name, t in (("a", "张伟", "A"), ("b", "李娜", "B"), ("c", "王秀英", "C"), ("d", "刘洋", "D"))}
+        ids["far"] = make_member(org.other_branch_id, "陈静", "B").id
+        for mid in ids.values():
+            db.session.add(DuesRate(member_id=mid, monthly=Decimal("2.00"), effective_from=date(2026, 1, 1)))
+        db.session.commit()
+    return ids
+
+
+def paid(client, org, month, ids, paid_on="2026-05-10", method="cash"):
+    return client.post(f"/branches/{org.branch_id}/dues/paid",
+                       data={"month": month, "paid_on": paid_on, "method": method, "member_ids": [str(i) for i in ids]})
+
+
+def close(client, org, month):
+    return client.post(f"/branches/{org.branch_id}/dues/close", data={"month": month})
+
+
+def lines(app, **where) -> list[DuesLine]:
+    with app.app_context():
+        stmt = select(DuesLine).order_by(DuesLine.id)
+        for k, v in where.items():
+            stmt = stmt.where(getattr(DuesLine, k) == v)
+        out = db.session.scalars(stmt).all()
+        db.session.expunge_all()
+        return out
+
+
+def dues_entries(app, code=None) -> list[PointEntry]:
+    with app.app_context():
+        stmt = select(PointEntry).where(PointEntry.source == "dues").order_by(PointEntry.id)
+        if code:
+            stmt = stmt.where(PointEntry.indicator_code == code)
+        out = db.session.scalars(stmt).all()
+        db.session.expunge_all()
+        return out
+
+
+def test_the_grid_shows_the_branch_in_chinese_and_no_other_branch(client, auth, reg, org):
+    auth.login("bs")
+    page = client.get(f"/branches/{org.branch_id}/dues").get_data(as_text=True)
+    assert "党费" in page and "张伟" in page and "刘洋" in page and "陈静" not in page
+    assert "保存：本月已交" in page
+    assert client.get(f"/branches/{org.other_branch_id}/dues").status_code == 404
+    assert client.get(f"/branches/{org.branch_id}/dues?year=2027").status_code == 404
+    assert client.get(f"/branches/{org.branch_id}/dues?year=abc").status_code == 200  # this year
+
+
+def test_paid_this_month_for_ticked_members_in_one_save(client, auth, reg, org, app):
+    auth.login("bs")
+    resp = paid(client, org, "2026-05", [reg["a"], reg["b"], reg["c"]])
+    assert resp.status_code == 303
+    got = lines(app, month=5)
+    assert sorted(x.member_id for x in got) == sorted([reg["a"], reg["b"], reg["c"]])
+    assert {(x.kind, x.amount, x.paid_on, x.method) for x in got} == {("payment", Decimal("2.00"), date(2026, 5, 10), "cash")}
+    page = client.get(resp.location).get_data(as_text=True)
+    assert "3" in page and "已交" in page
+    # The same save again writes nothing and says so.
+    resp = paid(client, org, "2026-05", [reg["a"]])
+    assert resp.status_code == 303 and len(lines(app, month=5)) == 3
+    assert "张伟" in client.get(resp.location).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "dues_month_paid")) == 1
+
+
+def test_a_part_payment_is_completed_by_what_is_still_owed(client, auth, reg, org, app):
+    auth.login("bs")
+    client.post(f"/branches/{org.branch_id}/dues/members/{reg['a']}/lines",
+                data={"month": "2026-04", "kind": "payment", "amount": "0.50", "paid_on": "2026-04-10", "method": "cash"})
+    paid(client, org, "2026-04", [reg["a"]], paid_on="2026-04-28", method="transfer")
+    assert [x.amount for x in lines(app, member_id=reg["a"], month=4)] == [Decimal("0.50"), Decimal("1.50")]
+
+
+def test_nothing_is_written_when_one_ticked_member_has_no_amount_set(client, auth, org, app):
+    with app.app_context():
+        a = make_member(org.branch_id, "张伟", "A")
+        b = make_member(org.branch_id, "李娜", "B")
+        db.session.add(DuesRate(member_id=a.id, monthly=Decimal(3), effective_from=date(2026, 1, 1)))
+        db.session.commit()
+        ids = a.id, b.id
+    auth.login("bs")
+    resp = paid(client, org, "2026-05", ids)
+    assert resp.status_code == 422
+    assert "尚未设置李娜每月应交的党费" in resp.get_data(as_text=True)
+    assert lines(app) == []
+
+
+@pytest.mark.parametrize("field,value", [
+    ("month", "2026-13"), ("month", "2027-01"), ("month", "<script>"), ("paid_on", "2026-05-21"),
+    ("paid_on", "20260510"), ("method", "bitcoin"), ("member_ids", str(2**63)), ("member_ids", "-1"),
+    ("member_ids", "1e3"), ("paid_on", "2026-05-10\x00"),
+])
+def test_hostile_values_are_refused_and_write_nothing(client, auth, reg, org, app, field, value):
+    auth.login("bs")
+    data = {"month": "2026-05", "paid_on": "2026-05-10", "method": "cash", "member_ids": [str(reg["a"])], field: value}
+    resp = client.post(f"/branches/{org.branch_id}/dues/paid", data=data)
+    assert resp.status_code == 422, resp.get_data(as_text=True)[:300]
+    assert lines(app) == []
+
+
+def test_a_member_of_another_branch_ticked_by_hand_is_ignored(client, auth, reg, org, app):
+    auth.login("bs")
+    resp = paid(client, org, "2026-05", [reg["far"]])
+    assert resp.status_code == 303 and lines(app) == []
+
+
+@pytest.mark.parametrize("amount", ["1e309", "NaN", "-5", "12.345", "100000", "abc", "Infinity"])
+def test_hostile_amounts_are_refused(client, auth, reg, org, app, amount):
+    auth.login("bs")
+    resp = client.post(f"/branches/{org.branch_id}/dues/members/{reg['a']}/lines",
+                       data={"month": "2026-04", "kind": "payment", "amount": amount, "paid_on": "2026-04-10",
+                             "method": "cash"})
+    assert resp.status_code == 422 and lines(app) == []
+    resp = client.post(f"/branches/{org.branch_id}/dues/members/{reg['a']}/rate",
+                       data={"monthly": amount, "effective_from": "2026-01"})
+    assert resp.status_code == 422
+
+
+def test_closing_q1_writes_j3_for_a_quarter_paid_on_time_and_k2_after_the_reminder_once(client, auth, reg, org, app):
+    auth.login("bs")
+    a, b, c, d = reg["a"], reg["b"], reg["c"], reg["d"]
+    for month, day in (("2026-01", "2026-01-15"), ("2026-02", "2026-02-10"), ("2026-03", "2026-03-20")):
+        paid(client, org, month, [a, b], paid_on=day)
+    # c: an approved exemption in February counts as paid; d pays nothing.
+    paid(client, org, "2026-01", [c], paid_on="2026-01-05")
+    client.post(f"/branches/{org.branch_id}/dues/members/{c}/lines",
+                data={"month": "2026-02", "kind": "exemption", "note": "支委会 2026-02-03 批准免交"})
+    paid(client, org, "2026-03", [c], paid_on="2026-03-31")
+    # b's March payment turns out to be a mistake: voided, then paid late in April.
+    march_b = next(x for x in lines(app, member_id=b, month=3))
+    assert client.post(f"/branches/{org.branch_id}/dues/lines/{march_b.id}/void",
+                       data={"reason": "记错人"}).status_code == 303
+    paid(client, org, "2026-03", [b], paid_on="2026-04-02")
+
+    assert close(client, org, "2026-01").status_code == 303  # the reminder for January
+    assert dues_entries(app) == []
+    assert close(client, org, "2026-02").status_code == 303  # d still owes January: one K2
+    k2 = dues_entries(app, "K2")
+    assert [(e.member_id, e.points, e.earned_on) for e in k2] == [(d, Decimal("-2.0"), date(2026, 2, 28))]
+    assert close(client, org, "2026-03").status_code == 303  # J3 for a and c; K2 for d's February
+    j3 = dues_entries(app, "J3")
+    assert sorted(e.member_id for e in j3) == sorted([a, c])
+    assert {e.earned_on for e in j3} == {date(2026, 3, 31)}
+    assert sorted((e.member_id, e.earned_on) for e in dues_entries(app, "K2")) == [
+        (d, date(2026, 2, 28)), (d, date(2026, 3, 31))]
+    # Every generated entry is the closer's, names its register lines, and is listed once in dues_point.
+    with app.app_context():
+        points = {p.entry_id: p for p in db.session.scalars(select(DuesPoint))}
+        bs_id = org.branch_secretary_id
+    for e in dues_entries(app):
+        assert e.recorded_by_id == bs_id and e.source == "dues"
+        assert e.id in points
+    a_j3 = next(e for e in j3 if e.member_id == a)
+    a_lines = [str(x.id) for x in lines(app, member_id=a)]
+    assert points[a_j3.id].lines == ",".join(a_lines) and all(i in a_j3.note for i in a_lines)
+    # Closing every month again writes nothing twice.
+    before = len(dues_entries(app))
+    for month in ("2026-01", "2026-02", "2026-03"):
+        resp = close(client, org, month)
+        assert resp.status_code == 303
+    assert len(dues_entries(app)) == before
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DuesClose)) == 3
+
+
+def test_a_generated_entry_undone_on_the_roster_is_not_written_again(client, auth, reg, org, app):
+    auth.login("bs")
+    for month, day in (("2026-01", "2026-01-15"), ("2026-02", "2026-02-10"), ("2026-03", "2026-03-20")):
+        paid(client, org, month, [reg["a"]], paid_on=day)
+    close(client, org, "2026-03")
+    (j3,) = dues_entries(app, "J3")
+    resp = client.post(f"/entries/{j3.id}/correct", data={"reason": "支部大会核对后撤销"}, headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    close(client, org, "2026-03")
+    assert len(dues_entries(app, "J3")) == 1
+
+
+def test_a_month_not_ended_cannot_be_closed(client, auth, reg, org, app):
+    auth.login("bs")
+    resp = close(client, org, "2026-05")
+    assert resp.status_code == 422 and "2026-05 尚未结束" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DuesClose)) == 0
+
+
+def test_an_exemption_needs_its_approval_and_a_void_needs_a_reason_once(client, auth, reg, org, app):
+    auth.login("bs")
+    url = f"/branches/{org.branch_id}/dues/members/{reg['a']}/lines"
+    assert client.post(url, data={"month": "2026-02", "kind": "exemption", "note": ""}).status_code == 422
+    assert client.post(url, data={"month": "2026-02", "kind": "payment", "amount": "2", "paid_on": "2026-02-01",
+                                  "method": "online"}).status_code == 303
+    (line,) = lines(app)
+    void = f"/branches/{org.branch_id}/dues/lines/{line.id}/void"
+    assert client.post(void, data={"reason": ""}).status_code == 422
+    assert client.post(void, data={"reason": "重复登记"}).status_code == 303
+    assert client.post(void, data={"reason": "again"}).status_code == 422
+    voids = [x for x in lines(app) if x.kind == "void"]
+    assert len(voids) == 1 and voids[0].corrects_id == line.id
+    page = client.get(f"/branches/{org.branch_id}/dues/members/{reg['a']}").get_data(as_text=True)
+    assert "重复登记" in page and "is-voided" in page
+
+
+def test_nobody_records_their_own_dues(client, auth, org, app):
+    with app.app_context():
+        own = make_member(org.branch_id, "书记本人", "A")
+        other = make_member(org.branch_id, "李娜", "B")
+        for m in (own, other):
+            db.session.add(DuesRate(member_id=m.id, monthly=Decimal(2), effective_from=date(2026, 1, 1)))
+        from qscore.models import User
+        db.session.get(User, org.branch_secretary_id).member_id = own.id
+        db.session.commit()
+        own_id, other_id = own.id, other.id
+    auth.login("bs")
+    assert paid(client, org, "2026-05", [own_id, other_id]).status_code == 422
+    assert lines(app) == []
+    assert client.post(f"/branches/{org.branch_id}/dues/members/{own_id}/lines",
+                       data={"month": "2026-02", "kind": "payment", "amount": "2", "paid_on": "2026-02-01",
+                             "method": "cash"}).status_code == 403
+    assert client.post(f"/branches/{org.branch_id}/dues/members/{own_id}/rate",
+                       data={"monthly": "5", "effective_from": "2026-01"}).status_code == 403
+
+
+def test_a_rate_change_takes_effect_from_its_month(client, auth, reg, org, app):
+    auth.login("bs")
+    assert client.post(f"/branches/{org.branch_id}/dues/members/{reg['a']}/rate",
+                       data={"monthly": "5.5", "effective_from": "2026-04", "note": "退休金调整"}).status_code == 303
+    paid(client, org, "2026-03", [reg["a"]])
+    paid(client, org, "2026-04", [reg["a"]])
+    assert [x.amount for x in lines(app, member_id=reg["a"])] == [Decimal("2.00"), Decimal("5.50")]
+
+
+def test_another_branchs_secretary_sees_and_writes_nothing(client, auth, reg, org, app):
+    auth.login("bs2")
+    assert client.get(f"/branches/{org.branch_id}/dues").status_code == 404
+    assert paid(client, org, "2026-05", [reg["a"]]).status_code == 404
+    assert lines(app) == []
+
+
+def test_a_j3_entered_by_hand_for_the_quarter_is_not_doubled_by_the_close(client, auth, reg, org, app):
+    auth.login("bs")
+    for month, day in (("2026-01", "2026-01-15"), ("2026-02", "2026-02-10"), ("2026-03", "2026-03-20")):
+        paid(client, org, month, [reg["a"], reg["b"]], paid_on=day)
+    resp = client.post(f"/branches/{org.branch_id}/members/{reg['a']}/entries",
+                       data={"indicator": "J3", "earned_on": "2026-03-05", "note": "一季度党费", "value": ""},
+                       headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    page = client.get(close(client, org, "2026-03").location).get_data(as_text=True)
+    assert [e.member_id for e in dues_entries(app, "J3")] == [reg["b"]]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(PointEntry).where(
+            PointEntry.member_id == reg["a"], PointEntry.indicator_code == "J3")) == 1
+    assert "已有手工录入" in page and "张伟 J3" in page
+    # February was not closed: the page says why no K2 could follow.
+    assert "2026-02 尚未结算" in page
