@@ -43,6 +43,8 @@ from .scheme_versions import scheme_for_year
 
 J3, K2 = "J3", "K2"  # the default scheme's codes; a year's scheme names them by role (dues_paid, dues_arrears)
 AMOUNT_MAX = Decimal("99999.99")
+WARN_MONTHS = 3   # the early warning: three months in a row owed
+FLAG_MONTHS = 6   # K2's note: six months in a row unpaid without reason is flagged
 
 DUES_ERROR_TEXTS = {
     "no_rate": N_("No monthly amount is set for {name}: set it first."),
@@ -106,9 +108,16 @@ class MemberDues:
     rate: Decimal | None            # the amount in force this month (or the year's last month shown)
     months: dict[int, MonthDues]
 
+    streak: int = 0                 # months in a row unpaid or part paid, up to the last month ended
+
     @property
     def paid_total(self) -> Decimal:
         return sum((m.paid for m in self.months.values()), Decimal(0))
+
+    @property
+    def warning(self) -> str:
+        """"flag" from FLAG_MONTHS months in a row owed (the scheme's note on K2), "warn" from WARN_MONTHS."""
+        return "flag" if self.streak >= FLAG_MONTHS else "warn" if self.streak >= WARN_MONTHS else ""
 
 
 def rate_in_force(rates: list[DuesRate], year: int, month: int) -> Decimal | None:
@@ -187,14 +196,46 @@ def branch_members(branch: Branch, year: int) -> list[Member]:
 
 
 def register(branch: Branch, year: int, today: date) -> list[MemberDues]:
-    """The branch's grid of ``year``: every member on the roll that year, twelve months each."""
+    """The branch's grid of ``year``: every member on the roll that year, twelve months each, and (for the
+    current year) how many months in a row each owes up to the last month ended, across the year's start."""
     members = branch_members(branch, year)
     ids = [m.id for m in members]
     rates, lines = rates_of(ids), live_lines(ids, year)
     shown = today.month if today.year == year else 12
-    return [MemberDues(m, rate_in_force(rates[m.id], year, shown),
+    rows = [MemberDues(m, rate_in_force(rates[m.id], year, shown),
                        {mo: month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today) for mo in range(1, 13)})
             for m in members]
+    if year == today.year:
+        _streaks(rows, rates, today)
+    return rows
+
+
+OWED = ("unpaid", "partial")
+
+
+def _streaks(rows: list[MemberDues], rates: dict[int, list[DuesRate]], today: date) -> None:
+    """Set each row's streak: months owed in a row ending with the last month ended (last year's months are
+    read only for the rows whose streak reaches January)."""
+    year = today.year
+    last_ended = today.month - 1 if month_last(year, today.month) > today else today.month
+    reach_back = []
+    for r in rows:
+        n = 0
+        for mo in range(last_ended, 0, -1):
+            if r.months[mo].status not in OWED:
+                break
+            n += 1
+        r.streak = n
+        if n == last_ended:
+            reach_back.append(r)
+    if reach_back:
+        before = live_lines([r.member.id for r in reach_back], year - 1)
+        for r in reach_back:
+            for mo in range(12, 0, -1):
+                if month_dues(r.member, rates[r.member.id], before[r.member.id][mo], year - 1, mo,
+                              today).status not in OWED:
+                    break
+                r.streak += 1
 
 
 @dataclass
@@ -523,6 +564,29 @@ def _live_in(member_ids: list[int], codes: list[str], first: date, last: date) -
                        DuesPoint.entry_id.is_(None))):
             out[(mid, code)].append(on)
     return out
+
+
+def register_disagrees(member: Member, role: str, earned_on: date, today: date) -> tuple[str, list[str]] | None:
+    """What the register says against a J3 or K2 typed by hand: ("unpaid", months of the quarter not paid on
+    time and in full) for a J3, ("paid", the months settled) for a K2 whose month and the one before are both
+    settled. None when it agrees, or when the member's dues are not kept in the register (no amount set)."""
+    rates = rates_of([member.id])[member.id]
+    if not rates:
+        return None
+    y, m = earned_on.year, earned_on.month
+    if role == "dues_paid":
+        months = [(y, mo) for mo in range(3 * ((m - 1) // 3) + 1, 3 * ((m - 1) // 3) + 4)]
+    else:
+        months = [previous_month(y, m), (y, m)]
+    lines = {yy: live_lines([member.id], yy)[member.id] for yy in {yy for yy, _mo in months}}
+    cells = [(yy, mo, month_dues(member, rates, lines[yy][mo], yy, mo, today)) for yy, mo in months]
+    if role == "dues_paid":
+        bad = [label(yy, mo) for yy, mo, c in cells if c.status != "none" and not c.on_time]
+        return ("unpaid", bad) if bad else None
+    counted = [(yy, mo, c) for yy, mo, c in cells if c.status != "none"]
+    if counted and all(c.settled for _y, _m, c in counted):
+        return "paid", [label(yy, mo) for yy, mo, _c in counted]
+    return None
 
 
 def closes_of(branch: Branch, year: int) -> dict[int, DuesClose]:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, exists, insert, select
 
-from . import audit
+from . import audit, clock
 from .branch_lock import lock_branches
 from .db import db
 from .models._common import utcnow
@@ -491,9 +491,11 @@ def record_entry(*, member: Member, indicator_code: str, value: Any, earned_on: 
 class Doubt:
     """A likely mistake to ask about before recording (never a refusal): what the ledger already holds."""
 
-    key: str  # "same_day": the same item again that day; "attended_and_absent"; "large_deduction"
+    key: str  # "same_day": the same item again that day; "attended_and_absent"; "large_deduction";
+    #           "register_unpaid" (a J3 the dues register does not show paid); "register_paid" (a K2 it shows paid)
     existing: PointEntry | None = None
     points: Decimal | None = None
+    months: tuple[str, ...] = ()  # "register_unpaid"/"register_paid": the dues register's months against it
 
 
 DOUBT_ROLES = frozenset({"attendance", "absence"})
@@ -524,6 +526,12 @@ def likely_mistakes(member: Member, indicator_code: str, value: Any, earned_on: 
             doubts.append(Doubt("attended_and_absent", e))
     if points < 0 and -points >= threshold:
         doubts.append(Doubt("large_deduction", None, points))
+    if indicator.role in ("dues_paid", "dues_arrears"):
+        from .dues import register_disagrees  # the register records points through this module
+
+        said = register_disagrees(member, indicator.role, earned_on, clock.today())
+        if said is not None:
+            doubts.append(Doubt(f"register_{said[0]}", None, None, tuple(said[1])))
     return doubts
 
 

@@ -277,3 +277,59 @@ def test_a_j3_entered_by_hand_for_the_quarter_is_not_doubled_by_the_close(client
     assert "已有手工录入" in page and "张伟 J3" in page
     # February was not closed: the page says why no K2 could follow.
     assert "2026-02 尚未结算" in page
+
+
+def test_a_j3_or_k2_typed_by_hand_against_the_register_is_asked_about_first(client, auth, reg, org, app):
+    auth.login("bs")
+    paid(client, org, "2026-01", [reg["a"]], paid_on="2026-01-05")
+    paid(client, org, "2026-02", [reg["a"]], paid_on="2026-02-05")
+    hx = {"HX-Request": "true"}
+    url = f"/branches/{org.branch_id}/members/{reg['a']}/entries"
+    # J3 for Q1 while March is not paid: the register disagrees; the secretary is asked, nothing is written.
+    page = client.post(url, data={"indicator": "J3", "earned_on": "2026-03-20", "note": "", "value": ""},
+                       headers=hx).get_data(as_text=True)
+    assert "党费登记未显示张伟 2026-03 的党费按时足额交纳" in page
+    assert dues_entries(app) == [] and not _entries_of(app, reg["a"], "J3")
+    # K2 for February, which the register shows paid (and January too).
+    page = client.post(url, data={"indicator": "K2", "earned_on": "2026-02-25", "note": "欠缴", "value": ""},
+                       headers=hx).get_data(as_text=True)
+    assert "党费登记显示张伟 2026-01、2026-02 的党费已交" in page
+    assert not _entries_of(app, reg["a"], "K2")
+    # Confirmed, it is recorded as typed (the register only asks).
+    client.post(url, data={"indicator": "K2", "earned_on": "2026-02-25", "note": "欠缴", "value": "",
+                           "confirmed": "y"}, headers=hx)
+    assert len(_entries_of(app, reg["a"], "K2")) == 1
+    # A member whose dues the register does not keep (no amount set) is not asked about.
+    with app.app_context():
+        other = make_member(org.branch_id, "赵强", "A").id
+        db.session.commit()
+    page = client.post(f"/branches/{org.branch_id}/members/{other}/entries",
+                       data={"indicator": "J3", "earned_on": "2026-03-20", "note": "", "value": ""},
+                       headers=hx).get_data(as_text=True)
+    assert "党费登记" not in page and len(_entries_of(app, other, "J3")) == 1
+
+
+def test_the_grid_warns_of_three_months_in_a_row_and_flags_six_across_the_year(client, auth, org, app):
+    with app.app_context():
+        a = make_member(org.branch_id, "张伟", "A")
+        b = make_member(org.branch_id, "李娜", "A")
+        for m in (a, b):
+            db.session.add(DuesRate(member_id=m.id, monthly=Decimal(2), effective_from=date(2025, 1, 1)))
+        # 李娜 paid everything to September 2025, then nothing: October 2025 to April 2026 owed (7 months).
+        for mo in range(1, 10):
+            db.session.add(DuesLine(member_id=b.id, branch_id=org.branch_id, year=2025, month=mo, kind="payment",
+                                    amount=Decimal(2), paid_on=date(2025, mo, 5), method="cash"))
+        # 张伟 paid all of 2025 and January 2026: February to April owed (3 months; May has not ended).
+        for y, mo in [(2025, m) for m in range(1, 13)] + [(2026, 1)]:
+            db.session.add(DuesLine(member_id=a.id, branch_id=org.branch_id, year=y, month=mo, kind="payment",
+                                    amount=Decimal(2), paid_on=date(y, mo, 5), method="cash"))
+        db.session.commit()
+    auth.login("bs")
+    page = client.get(f"/branches/{org.branch_id}/dues").get_data(as_text=True)
+    assert "连续 3 个月未交" in page and "连续 7 个月未交，需跟进处置" in page
+
+
+def _entries_of(app, member_id, code):
+    with app.app_context():
+        return db.session.scalars(select(PointEntry).where(PointEntry.member_id == member_id,
+                                                           PointEntry.indicator_code == code)).all()

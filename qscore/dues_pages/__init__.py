@@ -89,8 +89,8 @@ def index():
     labels = [(_("Q%(q)d", q=k) if by_quarter else _("M%(n)d", n=k)) for k in cols]
     scope_name = (rows[0][1].name if current_user.role == "community_secretary" and rows else _("the street"))
     chart = percent_chart("dues-rate", _("Dues collection rate, %(scope)s, %(year)d", scope=scope_name, year=year),
-                          labels, [Series(_("Collection rate"), [pct_number(total[k].ratio) if k <= last_col else None
-                                                                 for k in cols], "s1")])
+                          labels[:last_col], [Series(_("Collection rate"),
+                                                     [pct_number(total[k].ratio) for k in cols if k <= last_col], "s1")])
     return render_template("dues/index.html", branches=branches, communities=list(communities.values()),
                            total=total, cols=list(cols), labels=labels, last_col=last_col, year=year,
                            by_quarter=by_quarter, chart=chart, day=day,
