@@ -204,10 +204,10 @@ def _self_record(record_id: int) -> tuple[SelfRecord, Member]:
     return record, loaded("member_id", record.member_id)
 
 
-@scope_loader("line_id")
-def _dues_line(line_id: int) -> tuple[DuesLine, Member]:
+@scope_loader("dues_line_id")
+def _dues_line(dues_line_id: int) -> tuple[DuesLine, Member]:
     """A line of the dues register, seen through its member."""
-    line = db.session.get(DuesLine, line_id)
+    line = db.session.get(DuesLine, dues_line_id)
     if line is None:
         abort(404)
     return line, loaded("member_id", line.member_id)

@@ -21,13 +21,15 @@ again. The closing secretary's own lines are left to another secretary (four eye
 from __future__ import annotations
 
 import calendar
+from contextlib import nullcontext
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Iterable
 
-from flask_babel import gettext as _
+from flask import current_app, has_app_context
+from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +37,7 @@ from . import audit, ledger
 from .branch_lock import lock_branches
 from .db import db
 from .exports import Sheet
+from .fields import AMOUNT_MAX, AMOUNT_MIN, amount_of, has_control_characters
 from .figures import Ratio
 from .models import Branch, DuesClose, DuesLine, DuesPoint, DuesRate, Member, PointEntry, User
 from .refusals import Refusal
@@ -42,7 +45,6 @@ from .scheme import N_
 from .scheme_versions import scheme_for_year
 
 J3, K2 = "J3", "K2"  # the default scheme's codes; a year's scheme names them by role (dues_paid, dues_arrears)
-AMOUNT_MAX = Decimal("99999.99")
 WARN_MONTHS = 3   # the early warning: three months in a row owed
 FLAG_MONTHS = 6   # K2's note: six months in a row unpaid without reason is flagged
 
@@ -59,6 +61,10 @@ DUES_ERROR_TEXTS = {
     "amount_required": N_("Enter the amount paid."),
     "own_record": N_("Your own dues are recorded by another secretary."),
     "rate_month_early": N_("The amount takes effect from a month on the roll."),
+    "nothing_due": N_("{name} owes nothing for {month}."),
+    "paid_on_required": N_("Enter the day it was paid."),
+    "paid_on_early": N_("A payment is dated in this year or the one before."),
+    "rate_month_closed": N_("{month} is closed: a new amount takes effect from a month not closed yet."),
 }
 
 
@@ -74,6 +80,10 @@ def month_last(year: int, month: int) -> date:
 
 def previous_month(year: int, month: int) -> tuple[int, int]:
     return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 def label(year: int, month: int) -> str:
@@ -130,9 +140,14 @@ def rate_in_force(rates: list[DuesRate], year: int, month: int) -> Decimal | Non
 
 
 def _on_roll(member: Member, year: int, month: int) -> bool:
+    """On the roll some day of the month (left_roll_on is the first day off it, as figures.roll_on reads it)."""
     first, last = date(year, month, 1), month_last(year, month)
     left = member.left_roll_on
-    return member.on_roll_since <= last and (left is None or left >= first)
+    return member.on_roll_since <= last and (left is None or left > first)
+
+
+def _on_roll_on(member: Member, day: date) -> bool:
+    return member.on_roll_since <= day and (member.left_roll_on is None or member.left_roll_on > day)
 
 
 def month_dues(member: Member, rates: list[DuesRate], lines: list[DuesLine], year: int, month: int,
@@ -153,7 +168,7 @@ def month_dues(member: Member, rates: list[DuesRate], lines: list[DuesLine], yea
     if due is None:
         return MonthDues("no_rate", None, paid, False, lines)
     if due <= 0:
-        return MonthDues("none", due, paid, False, lines)
+        return MonthDues("nothing_due", due, paid, True, lines)
     if paid >= due:
         return MonthDues("paid", due, paid, settled_on is not None and settled_on <= last, lines)
     if paid > 0:
@@ -208,6 +223,20 @@ def register(branch: Branch, year: int, today: date) -> list[MemberDues]:
     if year == today.year:
         _streaks(rows, rates, today)
     return rows
+
+
+def member_year(member: Member, year: int, today: date) -> tuple[MemberDues, list[DuesLine]]:
+    """One member's year: the twelve months (and the streak owed, this year) and every line, voids included."""
+    rates = rates_of([member.id])
+    live = live_lines([member.id], year)
+    row = MemberDues(member, rate_in_force(rates[member.id], year, today.month if today.year == year else 12),
+                     {mo: month_dues(member, rates[member.id], live[member.id][mo], year, mo, today)
+                      for mo in range(1, 13)})
+    if year == today.year:
+        _streaks([row], rates, today)
+    lines = list(db.session.scalars(select(DuesLine).where(DuesLine.member_id == member.id, DuesLine.year == year)
+                                    .order_by(DuesLine.month, DuesLine.id)))
+    return row, lines
 
 
 OWED = ("unpaid", "partial")
@@ -319,12 +348,29 @@ def set_rate(member: Member, monthly: Decimal, effective_from: date, note: str, 
     first = effective_from.replace(day=1)
     if first < member.on_roll_since.replace(day=1):
         raise DuesError("rate_month_early", "effective_from")
+    if rates_of([member.id])[member.id]:  # a change (not the first amount): closed months keep their points' basis
+        closed = db.session.execute(select(DuesClose.year, DuesClose.month).where(
+            DuesClose.branch_id == member.branch_id).order_by(DuesClose.year.desc(), DuesClose.month.desc())
+            .limit(1)).first()
+        if closed is not None and (first.year, first.month) <= tuple(closed):
+            raise DuesError("rate_month_closed", "effective_from", month=label(*closed))
     rate = DuesRate(member_id=member.id, monthly=monthly, effective_from=first, note=note, set_by_id=by.id)
     db.session.add(rate)
     db.session.flush()
     audit.record("dues_rate_set", rate, member_id=member.id, user=by,
                  summary=f"{member.name}: {monthly} a month from {first:%Y-%m}" + (f": {note}" if note else ""))
     return rate
+
+
+def check_paid_on(paid_on: date | None, year: int, today: date, field: str = "paid_on") -> None:
+    """A payment's day: given, not after today, and in the year paid for or the one before (a typo of the
+    year would make a late payment look paid in advance, on time)."""
+    if paid_on is None:
+        raise DuesError("paid_on_required", field)
+    if paid_on > today:
+        raise DuesError("paid_in_future", field)
+    if paid_on < date(year - 1, 1, 1):
+        raise DuesError("paid_on_early", field)
 
 
 def add_line(member: Member, *, year: int, month: int, kind: str, amount: Decimal | None, paid_on: date | None,
@@ -339,8 +385,11 @@ def add_line(member: Member, *, year: int, month: int, kind: str, amount: Decima
     else:
         if amount is None or amount <= 0:
             raise DuesError("amount_required", "amount")
-        if paid_on is None or paid_on > today:
-            raise DuesError("paid_in_future", "paid_on")
+        check_paid_on(paid_on, year, today)
+        cell = month_dues(member, rates_of([member.id])[member.id], live_lines([member.id], year)[member.id][month],
+                          year, month, today)
+        if cell.settled:
+            raise DuesError("already_settled", "month", name=member.name, month=label(year, month))
     line = DuesLine(member_id=member.id, branch_id=member.branch_id, year=year, month=month, kind=kind,
                     amount=amount, paid_on=paid_on, method=method, note=note, recorded_by_id=by.id,
                     idempotency_key=key)
@@ -363,8 +412,7 @@ def mark_paid(branch: Branch, member_ids: list[int], *, year: int, month: int, p
               by: User, today: date) -> MarkedPaid:
     """"本月已交" for the ticked members in one save: each pays what the month still owes. All or nothing:
     raises a DuesError per member (``errors``) when any ticked member cannot be marked."""
-    if paid_on > today:
-        raise DuesError("paid_in_future", "paid_on")
+    check_paid_on(paid_on, year, today)
     lock_branches([branch.id])
     members = {m.id: m for m in branch_members(branch, year)}
     chosen = [members[i] for i in member_ids if i in members]
@@ -379,6 +427,8 @@ def mark_paid(branch: Branch, member_ids: list[int], *, year: int, month: int, p
         d = month_dues(m, rates[m.id], lines[m.id][month], year, month, today)
         if d.status == "none":
             errors[m.id] = DuesError("not_on_roll", name=m.name, month=label(year, month))
+        elif d.status == "nothing_due":
+            errors[m.id] = DuesError("nothing_due", name=m.name, month=label(year, month))
         elif d.status == "no_rate":
             errors[m.id] = DuesError("no_rate", name=m.name)
         elif d.settled:
@@ -430,6 +480,181 @@ def void_line(line: DuesLine, reason: str, *, by: User) -> DuesLine:
     return void
 
 
+def points_citing(line: DuesLine) -> list[DuesPoint]:
+    """The register's entries that name ``line`` among the lines they follow from (a void leaves them as they
+    are: the ledger is corrected on the roster, with a reason)."""
+    return [p for p in db.session.scalars(select(DuesPoint).where(DuesPoint.member_id == line.member_id))
+            if str(line.id) in p.lines.split(",")]
+
+
+# -- a year's sheet, as a branch keeps it: one row per member, one column per month ----------------------
+
+PAID_WORDS = {"√", "✓", "✔", "已交", "交", "是", "v", "V"}
+EXEMPT_WORDS = {"免", "减免", "免交"}
+
+
+def sheet_columns() -> tuple:
+    from .admin.workbooks import Column
+
+    return (Column("member_id", "编号", False, 8, "系统中的党员编号（已按本支部党员填好）"),
+            Column("name", "姓名", True, 12, "本支部党员的姓名"),
+            *(Column(f"m{mo}", f"{mo}月", False, 9,
+                     "交纳日期（如 2026-03-05，按应交金额足额交纳）、金额（如 12.5）、√（当月足额交纳）或 免（经批准减免）")
+              for mo in range(1, 13)))
+
+
+def sheet_template(branch: Branch, year: int) -> bytes:
+    from .admin.workbooks import template_workbook
+
+    rows = [[m.id, m.name] for m in branch_members(branch, year)]
+    return template_workbook(
+        f"{year}年党费", sheet_columns(), rows=rows,
+        notes=["第一行是表头，请勿修改；每行一名党员，每列一个月。",
+               "单元格可填：交纳日期（按应交金额足额交纳）、金额（当月共交的金额）、√（当月足额交纳）、免（经批准减免，需在导入页填写批准情况）；空白表示未交。",
+               "只填金额或 √ 的，交纳日期记为该月最后一天（本月记为今天）。",
+               "已足额交纳或减免的月份不会重复登记；同一张表再次导入只补记新增的部分。所有单元格都正确时才会导入；有错误时系统逐格列出，一行也不导入。"])
+
+
+@dataclass
+class Imported:
+    lines: list[DuesLine]
+    rows: int
+    skipped: int   # cells of months settled already: nothing written
+
+
+class SheetRefused(Refusal):
+    """Nothing written: the sheet's errors, cell by cell (admin.workbooks.RowError)."""
+
+    def __init__(self, errors: list):
+        self.errors = errors
+        super().__init__("sheet_refused", status=422)
+
+
+def import_sheet(branch: Branch, year: int, data: bytes, *, approval: str, method: str, by: User,
+                 today: date) -> Imported:
+    """A year's dues sheet into the register, all or nothing: raises SheetRefused with every error found.
+    A cell of a month already closed needs the day it was paid (an amount or √ alone would date it the
+    month's last day: on time, whenever it was paid)."""
+    from .admin.workbooks import RowError, WorkbookError, blank, parse_date, parse_int, read_rows, text
+
+    try:
+        sheet = list(read_rows(data, sheet_columns()))  # read and checked whole before the branch is locked
+    except WorkbookError as err:
+        raise SheetRefused(err.errors) from None
+    lock_branches([branch.id])
+    closed = set(closes_of(branch, year))
+    members = branch_members(branch, year)
+    by_id = {m.id: m for m in members}
+    by_name: dict[str, list[Member]] = defaultdict(list)
+    for m in members:
+        by_name[m.name].append(m)
+    rates, lines = rates_of(by_id), live_lines(by_id, year)
+    errors: list = []
+    todo: list[DuesLine] = []
+    skipped = rows = 0
+    seen: set[int] = set()
+    for number, raw in sheet:
+        rows += 1
+        name, mid = text(raw.get("name")), parse_int(raw.get("member_id"))
+        found = by_id.get(mid) if mid is not None else None
+        if mid is None and not blank(raw.get("member_id")):
+            errors.append(RowError(number, "编号", _("Not a member number of this branch.")))
+            continue
+        if found is None and mid is not None:
+            errors.append(RowError(number, "编号", _("Not a member number of this branch.")))
+            continue
+        if found is None:
+            same = by_name.get(name, [])
+            if len(same) != 1:
+                errors.append(RowError(number, "姓名", _("No member of this branch is called “%(name)s”.", name=name)
+                                       if not same else _("Two members of this branch are called “%(name)s”: "
+                                                          "fill in the member number.", name=name)))
+                continue
+            found = same[0]
+        elif name and name != found.name:
+            errors.append(RowError(number, "姓名", _("Member number %(id)d is %(name)s, not “%(typed)s”.",
+                                                     id=found.id, name=found.name, typed=name)))
+            continue
+        if found.id in seen:
+            errors.append(RowError(number, "姓名", _("%(name)s has a row above already.", name=found.name)))
+            continue
+        seen.add(found.id)
+        if by.member_id == found.id:  # the template lists the secretary too: an empty own row is no error
+            if not all(blank(raw.get(f"m{mo}")) for mo in range(1, 13)):
+                errors.append(RowError(number, "姓名", _("Your own dues are recorded by another secretary.")))
+            continue
+        for mo in range(1, 13):
+            value = raw.get(f"m{mo}")
+            if blank(value):
+                continue
+            column = f"{mo}月"
+            cell = month_dues(found, rates[found.id], lines[found.id][mo], year, mo, today)
+            last = month_last(year, mo)
+            word = text(value)
+            if isinstance(value, str) and has_control_characters(value):
+                errors.append(RowError(number, column, _("Contains invisible control characters: please type it again.")))
+                continue
+            if cell.status == "none":
+                errors.append(RowError(number, column, _("%(name)s was not on the roll in this month.", name=found.name)))
+                continue
+            if cell.status == "nothing_due":
+                errors.append(RowError(number, column, _("%(name)s owes nothing for this month.", name=found.name)))
+                continue
+            if cell.settled:
+                skipped += 1
+                continue
+            if word in EXEMPT_WORDS:
+                if not approval.strip():
+                    errors.append(RowError(number, column, _("An exemption needs its approval: fill it in on the page.")))
+                    continue
+                todo.append(DuesLine(member_id=found.id, branch_id=branch.id, year=year, month=mo, kind="exemption",
+                                     amount=Decimal(0), paid_on=min(last, today), method="", note=approval.strip(),
+                                     recorded_by_id=by.id))
+                continue
+            if cell.status == "no_rate":
+                errors.append(RowError(number, column, _("No monthly amount is set for %(name)s: set it first.",
+                                                         name=found.name)))
+                continue
+            on = parse_date(value) if not isinstance(value, (int, float)) or isinstance(value, bool) else None
+            amount = None
+            if on is None and word not in PAID_WORDS:
+                amount = amount_of(word)
+                if amount is None or not AMOUNT_MIN <= amount <= AMOUNT_MAX:
+                    errors.append(RowError(number, column, _("“%(v)s” is not a date, an amount, √ or 免.", v=word[:40])))
+                    continue
+            if on is None:
+                if mo in closed:
+                    errors.append(RowError(number, column, _("This month is closed: write the day it was paid.")))
+                    continue
+                if date(year, mo, 1) > today:
+                    errors.append(RowError(number, column, _("A month still to come: write the day it was paid.")))
+                    continue
+                on = min(last, today)
+            else:
+                try:
+                    check_paid_on(on, year, today)
+                except DuesError as err:
+                    errors.append(RowError(number, column, err.text(_)))
+                    continue
+            if amount is not None:  # the month's total paid, as the sheet says: only what it adds is new
+                amount -= cell.paid
+                if amount <= 0:
+                    skipped += 1
+                    continue
+            todo.append(DuesLine(member_id=found.id, branch_id=branch.id, year=year, month=mo, kind="payment",
+                                 amount=amount if amount is not None else cell.owed, paid_on=on, method=method,
+                                 note="", recorded_by_id=by.id))
+    if not errors and not rows:
+        errors.append(RowError(0, "", _("The file has no rows under its headers.")))
+    if errors:
+        raise SheetRefused(errors)
+    db.session.add_all(todo)
+    db.session.flush()
+    audit.record("dues_imported", branch, user=by,
+                 summary=f"{branch.name} {year}: {len(todo)} lines from {rows} rows, {skipped} settled months skipped")
+    return Imported(todo, rows, skipped)
+
+
 # -- closing a month: the points ---------------------------------------------------------------------------
 
 @dataclass
@@ -442,7 +667,9 @@ class Closed:
     refused: list[tuple[Member, str, str]] = field(default_factory=list)  # (member, code, why) not written
     had: int = 0                                     # entries the register had produced before
     by_hand: list[tuple[Member, str]] = field(default_factory=list)  # the ledger had one already: none written
-    reminded: bool = False                           # the previous month was closed (K2 can follow)
+    reminded: bool = False                           # the previous month was closed in time (K2 can follow)
+    reminded_late: bool = False                      # ... closed, but after this month had ended
+    contradicted: list[Member] = field(default_factory=list)  # no J3: a month of the quarter has a K2
 
 
 def _codes(year: int) -> tuple[str | None, str | None]:
@@ -454,7 +681,13 @@ def _codes(year: int) -> tuple[str | None, str | None]:
 
 
 def close_month(branch: Branch, year: int, month: int, *, by: User, today: date) -> Closed:
-    """Close (or close again) a branch's month and write the points that follow (flushed, not committed)."""
+    """Close (or close again) a branch's month and write the points that follow (flushed, not committed).
+
+    The previous month's close is its reminder only when it was made by the end of this month: a month closed
+    late (catching up) reminded nobody in time, and its arrears are not deducted. A J3 is not written for a
+    quarter with a K2 of one of its months (the register's, or one typed by hand). Notes are in Chinese, the
+    street's language, whoever closes.
+    """
     last = month_last(year, month)
     if last > today:
         raise DuesError("month_not_ended", "month", month=label(year, month))
@@ -463,7 +696,7 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
                                                       DuesClose.month == month))
     first_close = close is None
     if close is None:
-        close = DuesClose(branch_id=branch.id, year=year, month=month, closed_by_id=by.id)
+        close = DuesClose(branch_id=branch.id, year=year, month=month, closed_by_id=by.id, closed_on=today)
         db.session.add(close)
         db.session.flush()
     out = Closed(close, first_close)
@@ -471,58 +704,67 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
     paid_code, arrears_code = _codes(earned_on.year)
     wanted: list[tuple[Member, str, int, int, list[int], str]] = []  # member, code, year, period, lines, note
 
-    members = branch_members(branch, year)
+    members = [m for m in branch_members(branch, year) if _on_roll_on(m, earned_on)]
     rates = rates_of(m.id for m in members)
-    if month % 3 == 0 and paid_code:
-        q = month // 3
-        lines = live_lines([m.id for m in members], year)
-        for m in members:
-            cells = [month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today) for mo in range(month - 2, month + 1)]
-            counted = [c for c in cells if c.status != "none"]
-            if counted and all(c.on_time for c in counted):
-                ids = [x.id for c in counted for x in c.lines]
-                wanted.append((m, paid_code, year, q, ids,
-                               _("Dues register: %(year)d Q%(q)d paid on time and in full (register lines %(lines)s)",
-                                 year=year, q=q, lines=", ".join(map(str, ids)))))
-    py, pm = previous_month(year, month)
-    reminded = db.session.scalar(select(DuesClose.id).where(DuesClose.branch_id == branch.id, DuesClose.year == py,
-                                                            DuesClose.month == pm)) is not None
-    out.reminded = reminded
-    if reminded and arrears_code:
-        prev_members = members if py == year else branch_members(branch, py)
-        prev_rates = rates if py == year else rates_of(m.id for m in prev_members)
-        prev_lines = live_lines([m.id for m in prev_members], py)
-        for m in prev_members:
-            if not _on_roll(m, year, month):
-                continue  # left the roll since: arrears are followed up outside the points
-            c = month_dues(m, prev_rates[m.id], prev_lines[m.id][pm], py, pm, today)
-            if c.status in ("unpaid", "partial"):
-                ids = [x.id for x in c.lines]
-                wanted.append((m, arrears_code, py, pm, ids,
-                               _("Dues register: %(month)s still owes %(owed)s yuan after the reminder",
-                                 month=label(py, pm), owed=c.owed)
-                               + (_(" (part paid: register lines %(lines)s)", lines=", ".join(map(str, ids)))
-                                  if ids else "")))
-    have = {(p.member_id, p.indicator_code, p.year, p.period) for p in db.session.scalars(
-        select(DuesPoint).where(DuesPoint.member_id.in_([w[0].id for w in wanted] or [0])))}
-    # An entry of the same indicator already in the ledger for the period (entered by hand before the register
-    # kept it) stands for the register's: J3 earned in the quarter, K2 earned in the month owed.
-    q_first = date(year, month - 2, 1) if month % 3 == 0 else None
-    by_hand = _live_in(
-        [w[0].id for w in wanted], [c for c in (paid_code, arrears_code) if c],
-        min(filter(None, [q_first, date(py, pm, 1)])), last)
-    for m, code, y, period, _ids, _note in wanted:
-        days = by_hand.get((m.id, code), ())
-        if code == paid_code and q_first and any(q_first <= d <= last for d in days):
+    q_months = range(month - 2, month + 1) if month % 3 == 0 else range(0)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]) if has_app_context() else nullcontext():
+        if q_months and paid_code:
+            q = month // 3
+            lines = live_lines([m.id for m in members], year)
+            for m in members:
+                cells = [month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today) for mo in q_months]
+                counted = [c for c in cells if c.status not in ("none", "nothing_due")]
+                if counted and all(c.on_time for c in counted):
+                    ids = [x.id for c in counted for x in c.lines]
+                    wanted.append((m, paid_code, year, q, ids, _(
+                        "Dues register: %(year)d Q%(q)d paid on time and in full (register lines %(lines)s)",
+                        year=year, q=q, lines=", ".join(map(str, ids)))))
+        py, pm = previous_month(year, month)
+        reminder = db.session.scalar(select(DuesClose.closed_on).where(
+            DuesClose.branch_id == branch.id, DuesClose.year == py, DuesClose.month == pm))
+        out.reminded = reminder is not None and reminder <= last
+        out.reminded_late = reminder is not None and not out.reminded
+        if out.reminded and arrears_code:
+            prev_rates = rates if py == year else rates_of(m.id for m in members)
+            prev_lines = live_lines([m.id for m in members], py)
+            for m in members:
+                c = month_dues(m, prev_rates[m.id], prev_lines[m.id][pm], py, pm, today)
+                if c.status in OWED:
+                    ids = [x.id for x in c.lines]
+                    wanted.append((m, arrears_code, py, pm, ids,
+                                   _("Dues register: %(month)s still owes %(owed)s yuan after the reminder",
+                                     month=label(py, pm), owed=c.owed)
+                                   + (_(" (part paid: register lines %(lines)s)", lines=", ".join(map(str, ids)))
+                                      if ids else "")))
+    ids_wanted = [w[0].id for w in wanted] or [0]
+    points = list(db.session.scalars(select(DuesPoint).where(DuesPoint.member_id.in_(ids_wanted))))
+    have = {(p.member_id, p.indicator_code, p.year, p.period) for p in points}
+    # An entry of the same indicator typed by hand stands for the register's, each for one period only: a J3
+    # earned in the quarter or the month after it; a K2 earned in the month owed or the month after it.
+    after = month_last(*next_month(year, month))
+    first = min([date(py, pm, 1)] + ([date(year, q_months[0], 1)] if q_months else []))
+    by_hand = _live_in(ids_wanted, [c for c in (paid_code, arrears_code) if c], first, after)
+    k2_months = {(p.member_id, p.year, p.period) for p in points if p.indicator_code == arrears_code}
+    for m, code, y, period, _ids, _note in sorted(wanted, key=lambda w: (w[1] != arrears_code, w[2], w[3])):
+        if (m.id, code, y, period) in have:
+            continue
+        days = by_hand.get((m.id, code), [])
+        first_month = 3 * period - 2 if code == paid_code else period
+        span = (date(y, first_month, 1), month_last(*next_month(y, 3 * period if code == paid_code else period)))
+        hit = next((d for d in sorted(days) if span[0] <= d <= span[1]), None)
+        if hit is not None:
+            days.remove(hit)  # consumed: one hand entry stands for one period
             have.add((m.id, code, y, period))
             out.by_hand.append((m, code))
-        elif code == arrears_code and any((d.year, d.month) == (y, period) for d in days):
-            have.add((m.id, code, y, period))
-            out.by_hand.append((m, code))
+            if code == arrears_code:
+                k2_months.add((m.id, y, period))
     out.had = db.session.scalar(select(func.count()).select_from(DuesPoint).where(DuesPoint.close_id == close.id))
     todo = []
     for m, code, y, period, ids, note in wanted:
         if (m.id, code, y, period) in have:
+            continue
+        if code == paid_code and any((m.id, y, mo) in k2_months for mo in q_months):
+            out.contradicted.append(m)  # a month of the quarter was deducted as owed: no J3 for it
             continue
         if by.member_id == m.id:
             out.own.append(m)
@@ -534,7 +776,7 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
     ok = []
     for t, c in zip(todo, checked):
         if isinstance(c, Exception):
-            out.refused.append((t[0], t[1], ledger.error_field_and_text(c, lambda s: s)[1]))
+            out.refused.append((t[0], t[1], ledger.error_field_and_text(c, _)[1]))
         else:
             ok.append((t, c))
     ids = ledger.write_entries([c for _t, c in ok], user=by)

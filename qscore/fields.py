@@ -188,29 +188,41 @@ class Points(DecimalField):
             self.data = None
 
 
-class Amount(DecimalField):
-    """A sum of money in yuan as typed: a finite number with at most two decimals (fen), within a range."""
+AMOUNT_MIN, AMOUNT_MAX = Decimal("0.01"), Decimal("99999.99")
 
-    def __init__(self, label=None, validators=None, *, minimum: Decimal = Decimal("0.01"),
-                 maximum: Decimal = Decimal("99999.99"), required: Any = False, **kwargs):
+
+def amount_of(raw: Any) -> Decimal | None:
+    """A sum of money in yuan as typed ("12.5", "¥12.50", "12元"): a finite number with at most two decimals
+    (fen), or None. The one reading of an amount: the forms' Amount and the dues sheet's cells."""
+    text = str(raw).strip().replace("¥", "").replace("元", "").strip() if raw is not None else ""
+    if not text or len(text) > 12:
+        return None
+    try:
+        value = Decimal(text)
+        # An exact check, never a rounding: the value has no digit below the fen.
+        exact = value.quantize(Decimal("0.01")) if value.is_finite() else None
+        return exact if exact is not None and value == exact else None  # "1E+1" reads as 10.00
+    except (InvalidOperation, ValueError):  # not a number; or 1e309, which quantizing overflows
+        return None
+
+
+class Amount(DecimalField):
+    """A sum of money in yuan (amount_of), within a range."""
+
+    def __init__(self, label=None, validators=None, *, minimum: Decimal = AMOUNT_MIN,
+                 maximum: Decimal = AMOUNT_MAX, required: Any = False, **kwargs):
         first = [InputRequired(message=_said(required, _l("Enter an amount.")))] if required else [Optional()]
         super().__init__(label, [*first, *(validators or [])], places=None, **kwargs)
         self.minimum, self.maximum = minimum, maximum
 
     def process_formdata(self, valuelist):
         self.data = None
-        raw = str(valuelist[0]).strip().replace("¥", "").replace("元", "").strip() if valuelist else ""
-        if not raw:
+        if not valuelist or not str(valuelist[0]).strip():
             return
-        try:
-            value = Decimal(raw) if len(raw) <= 12 else None
-        except (InvalidOperation, ValueError):
-            value = None
-        if value is None or not value.is_finite():
-            raise ValueError(_l("Enter an amount in yuan, such as 12.50."))
-        # The range first: quantizing 1e309 overflows the context (InvalidOperation: a 500).
-        if not (self.minimum <= value <= self.maximum) or value != value.quantize(Decimal("0.01")):
-            raise ValueError(_l("Between %(min)s and %(max)s yuan, to the fen.", min=self.minimum, max=self.maximum))
+        value = amount_of(valuelist[0])
+        if value is None or not self.minimum <= value <= self.maximum:
+            raise ValueError(_l("Between %(min)s and %(max)s yuan, to the fen, such as 12.50.",
+                                min=self.minimum, max=self.maximum))
         self.data = value
 
 
@@ -339,7 +351,7 @@ def args_form(form_class: type[Form]):
     return form
 
 
-__all__ = ["Amount", "ArgsForm", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Points", "Text",
+__all__ = ["Amount", "amount_of", "ArgsForm", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Points", "Text",
            "args_form", "as_typed", "column_length", "has_control_characters", "no_control_characters", "one_line",
            "one_line_refusal",
            "refusals", "several_lines", "strip"]

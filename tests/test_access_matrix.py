@@ -127,7 +127,7 @@ def _samples(scope: Scope) -> dict[str, tuple[int | None, int]]:
         "member_id": (in_members[0] if in_members else None, out_members[0]),
         "entry_id": pair(PointEntry, PointEntry.member_id, in_members, out_members),
         "record_id": pair(SelfRecord, SelfRecord.member_id, in_members, out_members),
-        "line_id": pair(DuesLine, DuesLine.member_id, in_members, out_members),
+        "dues_line_id": pair(DuesLine, DuesLine.member_id, in_members, out_members),
         "publication_id": pair(Publication, Publication.branch_id, in_branches, out_branches),
         # A case is also its mentor's (a member may mentor a case in another branch).
         "case_id": pair(RectificationCase, case_member, in_members, out_members,

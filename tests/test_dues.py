@@ -66,6 +66,12 @@ def test_the_grid_shows_the_branch_in_chinese_and_no_other_branch(client, auth, 
     page = client.get(f"/branches/{org.branch_id}/dues").get_data(as_text=True)
     assert "党费" in page and "张伟" in page and "刘洋" in page and "陈静" not in page
     assert "保存：本月已交" in page
+    # One page: a plain title, one import form, each id once.
+    import re
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert "<" not in title and "党费收缴" in title
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert page.count('id="import"') == 1 and len(ids) == len(set(ids))
     assert client.get(f"/branches/{org.other_branch_id}/dues").status_code == 404
     assert client.get(f"/branches/{org.branch_id}/dues?year=2027").status_code == 404
     assert client.get(f"/branches/{org.branch_id}/dues?year=abc").status_code == 200  # this year
@@ -142,50 +148,85 @@ def test_hostile_amounts_are_refused(client, auth, reg, org, app, amount):
 
 
 def test_closing_q1_writes_j3_for_a_quarter_paid_on_time_and_k2_after_the_reminder_once(client, auth, reg, org, app):
+    """The quarter as it happens: each month paid in it and closed on its last day."""
     auth.login("bs")
     a, b, c, d = reg["a"], reg["b"], reg["c"], reg["d"]
-    for month, day in (("2026-01", "2026-01-15"), ("2026-02", "2026-02-10"), ("2026-03", "2026-03-20")):
-        paid(client, org, month, [a, b], paid_on=day)
-    # c: an approved exemption in February counts as paid; d pays nothing.
+
+    def on(day: date):
+        app.config["FIXED_TODAY"] = day
+
+    on(date(2026, 1, 31))
+    paid(client, org, "2026-01", [a, b], paid_on="2026-01-15")
     paid(client, org, "2026-01", [c], paid_on="2026-01-05")
+    assert close(client, org, "2026-01").status_code == 303  # the reminder for January: d owes it
+    assert dues_entries(app) == []
+    on(date(2026, 2, 28))
+    paid(client, org, "2026-02", [a, b], paid_on="2026-02-10")
+    # c: an approved exemption in February counts as paid; d pays nothing.
     client.post(f"/branches/{org.branch_id}/dues/members/{c}/lines",
                 data={"month": "2026-02", "kind": "exemption", "note": "支委会 2026-02-03 批准免交"})
-    paid(client, org, "2026-03", [c], paid_on="2026-03-31")
-    # b's March payment turns out to be a mistake: voided, then paid late in April.
-    march_b = next(x for x in lines(app, member_id=b, month=3))
-    assert client.post(f"/branches/{org.branch_id}/dues/lines/{march_b.id}/void",
-                       data={"reason": "记错人"}).status_code == 303
-    paid(client, org, "2026-03", [b], paid_on="2026-04-02")
-
-    assert close(client, org, "2026-01").status_code == 303  # the reminder for January
-    assert dues_entries(app) == []
     assert close(client, org, "2026-02").status_code == 303  # d still owes January: one K2
     k2 = dues_entries(app, "K2")
     assert [(e.member_id, e.points, e.earned_on) for e in k2] == [(d, Decimal("-2.0"), date(2026, 2, 28))]
+    on(date(2026, 3, 31))
+    paid(client, org, "2026-03", [a, b], paid_on="2026-03-20")
+    paid(client, org, "2026-03", [c], paid_on="2026-03-31")
+    # b's March payment turns out to be a mistake: voided; b pays in April, late.
+    march_b = next(x for x in lines(app, member_id=b, month=3))
+    assert client.post(f"/branches/{org.branch_id}/dues/lines/{march_b.id}/void",
+                       data={"reason": "记错人"}).status_code == 303
     assert close(client, org, "2026-03").status_code == 303  # J3 for a and c; K2 for d's February
+    on(date(2026, 4, 2))
+    paid(client, org, "2026-03", [b], paid_on="2026-04-02")
     j3 = dues_entries(app, "J3")
     assert sorted(e.member_id for e in j3) == sorted([a, c])
     assert {e.earned_on for e in j3} == {date(2026, 3, 31)}
     assert sorted((e.member_id, e.earned_on) for e in dues_entries(app, "K2")) == [
         (d, date(2026, 2, 28)), (d, date(2026, 3, 31))]
-    # Every generated entry is the closer's, names its register lines, and is listed once in dues_point.
+    # Every generated entry is the closer's, names its register lines (in Chinese), and is listed in dues_point.
     with app.app_context():
         points = {p.entry_id: p for p in db.session.scalars(select(DuesPoint))}
         bs_id = org.branch_secretary_id
     for e in dues_entries(app):
-        assert e.recorded_by_id == bs_id and e.source == "dues"
+        assert e.recorded_by_id == bs_id and e.source == "dues" and e.note.startswith("党费登记")
         assert e.id in points
     a_j3 = next(e for e in j3 if e.member_id == a)
     a_lines = [str(x.id) for x in lines(app, member_id=a)]
     assert points[a_j3.id].lines == ",".join(a_lines) and all(i in a_j3.note for i in a_lines)
-    # Closing every month again writes nothing twice.
+    # Closing every month again writes nothing twice (b's late March changes nothing: not on time).
+    on(date(2026, 5, 20))
     before = len(dues_entries(app))
     for month in ("2026-01", "2026-02", "2026-03"):
-        resp = close(client, org, month)
-        assert resp.status_code == 303
+        assert close(client, org, month).status_code == 303
     assert len(dues_entries(app)) == before
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(DuesClose)) == 3
+
+
+def test_a_month_closed_late_reminded_nobody_in_time(client, auth, reg, org, app):
+    """Catching up in May on January and February: January's close came after February ended, so no K2."""
+    auth.login("bs")
+    assert close(client, org, "2026-01").status_code == 303
+    resp = close(client, org, "2026-02")
+    assert dues_entries(app, "K2") == []
+    assert "2026-01 在 2026-02 结束后才结算" in client.get(resp.location).get_data(as_text=True)
+
+
+def test_no_j3_for_a_quarter_with_a_k2(client, auth, reg, org, app):
+    """March owed at the April close (K2), then paid back-dated to March 31: closing March again gives no J3."""
+    auth.login("bs")
+    a = reg["a"]
+    app.config["FIXED_TODAY"] = date(2026, 3, 31)
+    paid(client, org, "2026-01", [a], paid_on="2026-01-05")
+    paid(client, org, "2026-02", [a], paid_on="2026-02-05")
+    close(client, org, "2026-03")
+    app.config["FIXED_TODAY"] = date(2026, 4, 30)
+    close(client, org, "2026-04")
+    assert a in {e.member_id for e in dues_entries(app, "K2")}  # March still owed after its close
+    paid(client, org, "2026-03", [a], paid_on="2026-03-31")
+    resp = close(client, org, "2026-03")
+    assert [e.member_id for e in dues_entries(app, "J3")] == []
+    assert "本季度有欠缴党费扣分，不记 J3" in client.get(resp.location).get_data(as_text=True)
 
 
 def test_a_generated_entry_undone_on_the_roster_is_not_written_again(client, auth, reg, org, app):
@@ -333,3 +374,107 @@ def _entries_of(app, member_id, code):
     with app.app_context():
         return db.session.scalars(select(PointEntry).where(PointEntry.member_id == member_id,
                                                            PointEntry.indicator_code == code)).all()
+
+
+def _sheet(rows, header=("编号", "姓名", *(f"{m}月" for m in range(1, 13)))) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(list(header))
+    for r in rows:
+        ws.append(list(r))
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _upload(client, org, data: bytes, approval="", year="2026"):
+    import io
+
+    return client.post(f"/branches/{org.branch_id}/dues/import",
+                       data={"file": (io.BytesIO(data), "党费.xlsx"), "year": year, "approval": approval},
+                       content_type="multipart/form-data")
+
+
+def test_a_years_sheet_imports_all_its_cells_or_none(client, auth, reg, org, app):
+    auth.login("bs")
+    # The template holds the branch's members, in the grid's order, with their numbers.
+    import io
+
+    from openpyxl import load_workbook
+    resp = client.get(f"/branches/{org.branch_id}/dues/template.xlsx?year=2026")
+    ws = load_workbook(io.BytesIO(resp.data)).worksheets[0]
+    names = [r[1] for r in ws.iter_rows(min_row=2, values_only=True) if r[1]]
+    assert names == ["李娜", "刘洋", "王秀英", "张伟"]
+    good = _sheet([
+        (reg["a"], "张伟", date(2026, 1, 5), 2, "√", "1.5"),
+        (None, "李娜", "免", "免", None, "2026-04-02"),
+    ])
+    # One wrong cell anywhere: nothing imported, every wrong cell named.
+    bad = _sheet([
+        (reg["a"], "张伟", date(2026, 1, 5), "abc", "√"),
+        (None, "李娜", "免"),                         # no approval given
+        (None, "赵六", "√"),                          # not in the branch
+        (reg["far"], "陈静", "√"),                    # another branch's member
+        (reg["b"], "王秀英", "√"),                    # number and name disagree
+        (reg["c"], "王秀英", None, None, None, None, None, "√"),  # June not ended yet? (May 20): 6月 still to come
+        (reg["d"], "刘洋", "交了一半", "2026-06-01"),   # words it cannot read; a day after today
+    ])
+    resp = _upload(client, org, bad)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    for text in ("“abc”不是日期、金额、√ 或“免”", "减免需写明批准情况", "本支部没有名为“赵六”的党员", "不是本支部党员的编号",
+                 "不是“王秀英”", "这个月还没到", "“交了一半”不是日期", "交纳日期不能晚于今天"):
+        assert text in page, text
+    assert lines(app) == []
+    resp = _upload(client, org, good, approval="支委会 2026-01-03 批准")
+    assert resp.status_code == 303
+    got = {(x.member_id, x.month): (x.kind, x.amount, x.paid_on) for x in lines(app)}
+    assert got == {
+        (reg["a"], 1): ("payment", Decimal("2.00"), date(2026, 1, 5)),
+        (reg["a"], 2): ("payment", Decimal("2.00"), date(2026, 2, 28)),
+        (reg["a"], 3): ("payment", Decimal("2.00"), date(2026, 3, 31)),
+        (reg["a"], 4): ("payment", Decimal("1.50"), date(2026, 4, 30)),
+        (reg["b"], 1): ("exemption", Decimal("0.00"), date(2026, 1, 31)),
+        (reg["b"], 2): ("exemption", Decimal("0.00"), date(2026, 2, 28)),
+        (reg["b"], 4): ("payment", Decimal("2.00"), date(2026, 4, 2)),
+    }
+    # The same sheet again writes nothing: settled months are left alone, and April's 1.5 is the month's total.
+    resp = _upload(client, org, good, approval="支委会 2026-01-03 批准")
+    assert resp.status_code == 303 and len(lines(app)) == 7
+    # A later sheet saying April's total is now 2: only the 0.50 it adds is written.
+    _upload(client, org, _sheet([(reg["a"], "张伟", None, None, None, "2")]))
+    assert [x.amount for x in lines(app, member_id=reg["a"], month=4)] == [Decimal("1.50"), Decimal("0.50")]
+
+
+@pytest.mark.parametrize("data", [b"", b"not a workbook", b"PK\x03\x04broken"])
+def test_a_file_that_is_not_a_sheet_is_refused_in_chinese(client, auth, reg, org, app, data):
+    auth.login("bs")
+    resp = _upload(client, org, data)
+    assert resp.status_code == 422 and lines(app) == []
+
+
+def test_a_member_sees_their_own_dues_and_nobody_elses(client, auth, reg, org, app):
+    from qscore.models import User
+    from qscore.security import hash_password
+
+    from .conftest import TEST_PASSWORD
+
+    with app.app_context():
+        db.session.add(User(username="m1", display_name="张伟", password_hash=hash_password(TEST_PASSWORD),
+                            role="member", street_id=org.street_id, community_id=org.community_id,
+                            branch_id=org.branch_id, member_id=reg["a"]))
+        db.session.commit()
+    auth.login("bs")
+    paid(client, org, "2026-02", [reg["a"]], paid_on="2026-02-03", method="online")
+    auth.logout()
+    auth.login("m1")
+    page = client.get(f"/members/{reg['a']}/dues").get_data(as_text=True)
+    assert "2026年党费" in page and "线上交纳" in page and "2026-02-03" in page and "2.00" in page
+    assert client.get(f"/members/{reg['b']}/dues").status_code == 404
+    assert f'/members/{reg["a"]}/dues' in client.get(f"/members/{reg['a']}").get_data(as_text=True)
+    # A member has no register pages of a branch (not in their scope: as if it were not there).
+    assert client.get(f"/branches/{org.branch_id}/dues").status_code == 404

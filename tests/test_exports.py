@@ -123,6 +123,7 @@ EXPORTS = {
     "assessment.branch": (lambda o: [f"/assessment/branches/{o.branch_id}?month=2026-03&format=xlsx"],
                           (ADMIN, COMMUNITY, BRANCH)),
     "dues.export": (lambda o: [f"/branches/{o.branch_id}/dues/export.xlsx?year=2026"], (ADMIN, COMMUNITY, BRANCH)),
+    "dues.template": (lambda o: [f"/branches/{o.branch_id}/dues/template.xlsx?year=2026"], (ADMIN, COMMUNITY, BRANCH)),
 }
 CASES = [(endpoint, role) for endpoint, (_urls, roles) in EXPORTS.items() for role in roles]
 

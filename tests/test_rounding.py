@@ -123,7 +123,7 @@ def test_formatting_is_kept():
 ALLOWED = {
     # Checks that a typed value has at most one (two) decimals: they compare, never round what is stored.
     ("fields.py", 'value.quantize(Decimal("0.1"))'),
-    ("fields.py", 'value.quantize(Decimal("0.01"))'),
+    ("fields.py", 'value.quantize(Decimal("0.01"))'),  # amount_of: an exact check of the fen
     ("admin/scheme_form.py", 'd.quantize(Decimal("0.01"))'),
     # How many demo members hold volunteer posts: a head count, not a figure.
     ("demo/service.py", "round(ratio * len(roll))"),

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import dues
-from ..access import SECRETARIES, branches_in_scope, get_branch_or_404, loaded, own_record, requires
+from ..access import EVERYONE, SECRETARIES, branches_in_scope, get_branch_or_404, loaded, own_record, requires
 from ..clock import today
 from ..db import db
 from ..exports import download, write_xlsx
@@ -24,13 +24,14 @@ from ..models import Branch, Community, DuesLine, DuesRate, Member, User
 from ..scheme import N_
 from ..stats.charts import Series, percent_chart
 from ..stats.format import pct_number
-from .forms import METHOD_LABELS, CloseForm, IndexArgs, LineForm, PaidForm, RateForm, VoidForm, YearArgs
+from .forms import METHOD_LABELS, CloseForm, IndexArgs, LineForm, PaidForm, RateForm, SheetForm, VoidForm, YearArgs
 
 bp = Blueprint("dues", __name__)
 
 STATUS_LABELS = {  # what a cell of the grid says, in words beside its mark (msgids: templates translate them)
     "paid": N_("Paid"), "partial": N_("Part paid"), "unpaid": N_("Unpaid"), "exempt": N_("Exempt"),
     "no_rate": N_("No amount set"), "future": N_("Not due yet"), "none": N_("Not on the roll"),
+    "nothing_due": N_("Nothing due"),
 }
 
 
@@ -45,7 +46,8 @@ def _year_and_month(args: YearArgs, day: date) -> tuple[int, int]:
 
 def _grid(branch: Branch, community: Community, year: int, month: int, *, status: int = 200,
           paid: PaidForm | None = None, close: CloseForm | None = None, errors: dict[int, str] | None = None,
-          close_error: str = "", ticked: set[int] | None = None):
+          close_error: str = "", ticked: set[int] | None = None, sheet: SheetForm | None = None,
+          sheet_errors: list | None = None):
     day = today()
     rows = dues.register(branch, year, day)
     closes = dues.closes_of(branch, year)
@@ -56,6 +58,7 @@ def _grid(branch: Branch, community: Community, year: int, month: int, *, status
         "dues/grid.html", branch=branch, community=community, year=year, month=month, rows=rows, day=day,
         totals=dues.month_totals(rows), closes=closes, paid_form=paid, close_form=close, errors=errors or {},
         close_error=close_error, ticked=ticked or set(), status_labels=STATUS_LABELS, methods=METHOD_LABELS,
+        sheet_form=sheet or SheetForm(formdata=None, year=year), sheet_errors=sheet_errors or [],
         closable=[m for m in range(1, 13) if m <= last_closable], own_member=current_user.member_id,
         years=list(range(day.year, max(day.year - 4, 1999), -1))), status
 
@@ -115,6 +118,37 @@ def export(branch_id: int):
     return download(data, f"{b.name}-党费收缴-{year}.xlsx", f"dues-{b.id}-{year}.xlsx")
 
 
+@bp.get("/branches/<int:branch_id>/dues/template.xlsx")
+@requires(SECRETARIES)
+def template(branch_id: int):
+    b, _c = get_branch_or_404(branch_id)
+    year, _month = _year_and_month(args_form(YearArgs), today())
+    return download(dues.sheet_template(b, year), f"{b.name}-党费登记表-{year}.xlsx", f"dues-sheet-{b.id}-{year}.xlsx")
+
+
+@bp.post("/branches/<int:branch_id>/dues/import")
+@requires(SECRETARIES)
+def import_sheet(branch_id: int):
+    b, c = get_branch_or_404(branch_id)
+    day = today()
+    form = SheetForm()
+    valid = form.validate_on_submit()  # a year out of 2000-2100 is refused, and its value not used below
+    year = form.year.data if valid and form.year.data <= day.year else day.year
+    month = day.month if year == day.year else 12
+    if not valid or form.year.data > day.year:
+        return _grid(b, c, year, month, status=422, sheet=form)
+    try:
+        done = dues.import_sheet(b, year, form.file.data.read(), approval=form.approval.data or "",
+                                 method=form.method.data, by=current_user, today=day)
+    except dues.SheetRefused as err:
+        db.session.rollback()
+        return _grid(b, c, year, month, status=422, sheet=form, sheet_errors=err.errors)
+    db.session.commit()
+    flash(_("%(n)d lines imported from %(rows)d rows; %(skipped)d months already settled were left as they were.",
+            n=len(done.lines), rows=done.rows, skipped=done.skipped), "success")
+    return redirect(url_for(".grid", branch_id=b.id, year=year), 303)
+
+
 @bp.post("/branches/<int:branch_id>/dues/paid")
 @requires(SECRETARIES)
 def mark_paid(branch_id: int):
@@ -172,10 +206,17 @@ def close_month(branch_id: int):
             month=dues.label(year, month), j=len(done.j3), k=len(done.k2)), "success")
     if not done.first_close and not (done.j3 or done.k2):
         flash(_("The month was closed before: nothing was missing, nothing written twice."), "info")
-    if not done.reminded:
-        py, pm = dues.previous_month(year, month)
+    py, pm = dues.previous_month(year, month)
+    if done.reminded_late:
+        flash(_("%(previous)s was closed only after %(month)s had ended: its reminder came late, so no deduction "
+                "for dues in arrears of %(previous)s was written.", previous=dues.label(py, pm),
+                month=dues.label(year, month)), "info")
+    elif not done.reminded:
         flash(_("%(previous)s was not closed: its close is the reminder, so no deduction for dues in arrears "
                 "of %(previous)s was written now.", previous=dues.label(py, pm)), "info")
+    if done.contradicted:
+        flash(_("No J3 for %(names)s: a month of the quarter has a deduction for dues in arrears.",
+                names="、".join(m.name for m in done.contradicted)), "info")
     if done.by_hand:
         flash(_("Already in the ledger, entered by hand, so not written again: %(items)s.",
                 items="、".join(f"{m.name} {code}" for m, code in done.by_hand)), "info")
@@ -185,6 +226,19 @@ def close_month(branch_id: int):
     for member, code, why in done.refused:
         flash(_("%(code)s not written for %(name)s: %(why)s", code=code, name=member.name, why=why), "warning")
     return redirect(url_for(".grid", branch_id=b.id, year=year, month=dues.label(year, month)), 303)
+
+
+@bp.get("/members/<int:member_id>/dues")
+@requires(EVERYONE)
+def mine(member_id: int):
+    """A member's own dues of a year, read-only (a secretary sees those of the members in scope)."""
+    m = loaded("member_id", member_id)
+    day = today()
+    year, _month = _year_and_month(args_form(YearArgs), day)
+    row, lines = dues.member_year(m, year, day)
+    return render_template("dues/mine.html", member=m, year=year, row=row, lines=lines, day=day,
+                           voided={x.corrects_id for x in lines if x.kind == "void"}, status_labels=STATUS_LABELS,
+                           methods=METHOD_LABELS, years=list(range(day.year, max(day.year - 4, 1999), -1)))
 
 
 # -- one member ------------------------------------------------------------------------------------------
@@ -282,12 +336,12 @@ def add_line(branch_id: int, member_id: int):
     return _member_page(b, c, m, year, status=422, line_form=form)
 
 
-@bp.post("/branches/<int:branch_id>/dues/lines/<int:line_id>/void")
+@bp.post("/branches/<int:branch_id>/dues/lines/<int:dues_line_id>/void")
 @requires(SECRETARIES)
-def void_line(branch_id: int, line_id: int):
+def void_line(branch_id: int, dues_line_id: int):
     b, c = get_branch_or_404(branch_id)
-    line, m = loaded("line_id", line_id)
-    if m.branch_id != b.id:
+    line, m = loaded("dues_line_id", dues_line_id)
+    if m.branch_id != b.id or line.branch_id != b.id:  # a line another branch recorded is theirs to void
         abort(404)
     _refuse_own(m)
     form = VoidForm()
@@ -299,8 +353,13 @@ def void_line(branch_id: int, line_id: int):
             db.session.rollback()
             error = err.text(_)
         else:
+            cited = dues.points_citing(line)
             db.session.commit()
             flash(_("Line %(id)d voided.", id=line.id), "success")
+            if cited:
+                flash(_("Line %(id)d was a ground of %(codes)s in the ledger: check that entry on the roster and "
+                        "undo it there, with a reason, if it no longer holds.", id=line.id,
+                        codes="、".join(f"{p.indicator_code} ({p.year})" for p in cited)), "warning")
             return redirect(url_for(".member", branch_id=b.id, member_id=m.id, year=line.year), 303)
     else:
         error = "; ".join(str(e) for errs in form.errors.values() for e in errs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import ValidationError
 
@@ -75,3 +76,12 @@ class LineForm(FlaskForm):
 
 class VoidForm(FlaskForm):
     reason = Text(required=_l("Give a reason for voiding the line."), max_length=NOTE_MAX)
+
+
+class SheetForm(FlaskForm):
+    """A year's dues sheet (.xlsx) to import into the register."""
+
+    file = FileField(validators=[FileRequired(_l("Choose a file."))])
+    year = Count(minimum=2000, maximum=2100, required=_l("Choose a year."))
+    approval = Text(max_length=NOTE_MAX)
+    method = Method()

@@ -68,6 +68,7 @@ class DuesClose(db.Model):
     month: Mapped[int]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_on: Mapped[date]  # the street's day it was first closed: a reminder by the next month's end is in time
 
 
 class DuesPoint(db.Model):
