@@ -30,7 +30,7 @@ from typing import Iterable
 
 from flask import current_app, has_app_context
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, ledger
@@ -43,6 +43,7 @@ from .models import Branch, DuesClose, DuesLine, DuesPoint, DuesRate, Member, Po
 from .refusals import Refusal
 from .scheme import N_
 from .scheme_versions import scheme_for_year
+from .scoring import live_entry_clause
 
 J3, K2 = "J3", "K2"  # the default scheme's codes; a year's scheme names them by role (dues_paid, dues_arrears)
 WARN_MONTHS = 3   # the early warning: three months in a row owed
@@ -672,6 +673,10 @@ class Closed:
     contradicted: list[Member] = field(default_factory=list)  # no J3: a month of the quarter has a K2
 
 
+def _role_codes(year: int, role: str) -> list[str]:
+    return [i.code for i in scheme_for_year(year).indicators_with(role=role)]
+
+
 def _codes(year: int) -> tuple[str | None, str | None]:
     """The year's scheme's indicators for dues paid and dues in arrears (by role), if it has them."""
     scheme = scheme_for_year(year)
@@ -794,8 +799,6 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
 def _live_in(member_ids: list[int], codes: list[str], first: date, last: date) -> dict[tuple[int, str], list[date]]:
     """Days of the members' live entries of ``codes`` earned between ``first`` and ``last``, other than the
     register's own."""
-    from .scoring import live_entry_clause
-
     out: dict[tuple[int, str], list[date]] = defaultdict(list)
     if member_ids and codes:
         for mid, code, on in db.session.execute(
@@ -812,10 +815,17 @@ def register_disagrees(member: Member, role: str, earned_on: date, today: date) 
     """What the register says against a J3 or K2 typed by hand: ("unpaid", months of the quarter not paid on
     time and in full) for a J3, ("paid", the months settled) for a K2 whose month and the one before are both
     settled. None when it agrees, or when the member's dues are not kept in the register (no amount set)."""
+    y, m = earned_on.year, earned_on.month
+    code_periods = ([(y, (m - 1) // 3 + 1)] if role == "dues_paid" else [previous_month(y, m), (y, m)])
+    written = db.session.scalars(select(DuesPoint).join(PointEntry, PointEntry.id == DuesPoint.entry_id).where(
+        DuesPoint.member_id == member.id, PointEntry.indicator_code.in_(_role_codes(y, role)),
+        tuple_(DuesPoint.year, DuesPoint.period).in_(code_periods), live_entry_clause())).first()
+    if written is not None:  # the register wrote this period's entry already
+        return "written", [f"{written.year} Q{written.period}" if role == "dues_paid"
+                           else label(written.year, written.period)]
     rates = rates_of([member.id])[member.id]
     if not rates:
         return None
-    y, m = earned_on.year, earned_on.month
     if role == "dues_paid":
         months = [(y, mo) for mo in range(3 * ((m - 1) // 3) + 1, 3 * ((m - 1) // 3) + 4)]
     else:
@@ -844,8 +854,6 @@ def produced(entry_ids: Iterable[int]) -> dict[int, DuesPoint]:
 
 def live_points(member_ids: Iterable[int], year: int) -> dict[int, list[PointEntry]]:
     """The live ledger entries the register produced for members in ``year`` (a test and the grid read them)."""
-    from .scoring import live_entry_clause
-
     out: dict[int, list[PointEntry]] = defaultdict(list)
     ids = list(member_ids)
     if ids:

@@ -478,3 +478,26 @@ def test_a_member_sees_their_own_dues_and_nobody_elses(client, auth, reg, org, a
     assert f'/members/{reg["a"]}/dues' in client.get(f"/members/{reg['a']}").get_data(as_text=True)
     # A member has no register pages of a branch (not in their scope: as if it were not there).
     assert client.get(f"/branches/{org.branch_id}/dues").status_code == 404
+
+
+def test_a_j3_typed_by_hand_after_the_register_wrote_one_is_asked_about(client, auth, reg, org, app):
+    auth.login("bs")
+    for month, day in (("2026-01", "2026-01-15"), ("2026-02", "2026-02-10"), ("2026-03", "2026-03-20")):
+        paid(client, org, month, [reg["a"]], paid_on=day)
+    close(client, org, "2026-03")
+    page = client.post(f"/branches/{org.branch_id}/members/{reg['a']}/entries",
+                       data={"indicator": "J3", "earned_on": "2026-03-25", "note": "", "value": ""},
+                       headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "党费登记结算时已为张伟记过（2026 Q1）" in page
+    assert len(_entries_of(app, reg["a"], "J3")) == 1
+
+
+def test_a_payment_form_sent_twice_records_once(client, auth, reg, org, app):
+    auth.login("bs")
+    data = {"month": "2026-04", "kind": "payment", "amount": "0.50", "paid_on": "2026-04-10", "method": "cash",
+            "idempotency_key": "dues-key-0001"}
+    url = f"/branches/{org.branch_id}/dues/members/{reg['a']}/lines"
+    assert client.post(url, data=data).status_code == 303
+    assert client.post(url, data=data).status_code == 303
+    assert len(lines(app)) == 1
+    assert client.post(url, data={**data, "idempotency_key": "not a key!"}).status_code == 400

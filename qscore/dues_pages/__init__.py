@@ -13,12 +13,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .. import dues
 from ..access import EVERYONE, SECRETARIES, branches_in_scope, get_branch_or_404, loaded, own_record, requires
 from ..clock import today
 from ..db import db
 from ..exports import download, write_xlsx
+from ..idempotency import key_from, new_key
 from ..fields import args_form
 from ..models import Branch, Community, DuesLine, DuesRate, Member, User
 from ..scheme import N_
@@ -267,7 +269,7 @@ def _member_page(branch: Branch, community: Community, member: Member, year: int
         lines=lines, voided=voided, users=users, row=row, day=day, status_labels=STATUS_LABELS,
         methods=METHOD_LABELS, own=own_record(member.id), void_error=void_error,
         rate_form=rate_form or RateForm(formdata=None, effective_from=first),
-        line_form=line_form or LineForm(formdata=None, month=first, paid_on=day),
+        line_form=line_form or LineForm(formdata=None, month=first, paid_on=day, idempotency_key=new_key()),
         void_form=VoidForm(formdata=None)), status
 
 
@@ -315,6 +317,9 @@ def add_line(branch_id: int, member_id: int):
     _refuse_own(m)
     day = today()
     form = LineForm()
+    key = key_from(form.idempotency_key.data)
+    if key and db.session.scalar(select(DuesLine.id).where(DuesLine.idempotency_key == key)) is not None:
+        return redirect(url_for(".member", branch_id=b.id, member_id=m.id), 303)  # sent twice: recorded once
     chosen = form.month.data
     year = chosen.year if chosen and chosen.year <= day.year else day.year
     if form.validate_on_submit():
@@ -324,10 +329,13 @@ def add_line(branch_id: int, member_id: int):
             try:
                 dues.add_line(m, year=chosen.year, month=chosen.month, kind=form.kind.data, amount=form.amount.data,
                               paid_on=form.paid_on.data, method=form.method.data, note=form.note.data or "",
-                              by=current_user, today=day)
+                              by=current_user, today=day, key=key)
             except dues.DuesError as err:
                 db.session.rollback()
                 getattr(form, err.field or "month").errors = [err.text(_)]
+            except IntegrityError:  # the same form, sent twice at once: the first one recorded it
+                db.session.rollback()
+                return redirect(url_for(".member", branch_id=b.id, member_id=m.id), 303)
             else:
                 db.session.commit()
                 flash(_("Line recorded for %(name)s, %(month)s.", name=m.name, month=dues.label(chosen.year, chosen.month)),

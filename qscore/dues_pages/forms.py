@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectChoice, SelectField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from ..fields import Amount, ArgsForm, Count, Day, Ids, Month, Text
@@ -72,6 +72,7 @@ class LineForm(FlaskForm):
     paid_on = Day()
     method = Method()
     note = Text(max_length=NOTE_MAX)
+    idempotency_key = StringField()  # idempotency.key_from is its rule: a double submit records once
 
 
 class VoidForm(FlaskForm):
