@@ -410,41 +410,51 @@ class MarkedPaid:
 
 
 def mark_paid(branch: Branch, member_ids: list[int], *, year: int, month: int, paid_on: date, method: str,
-              by: User, today: date) -> MarkedPaid:
-    """"本月已交" for the ticked members in one save: each pays what the month still owes. All or nothing:
-    raises a DuesError per member (``errors``) when any ticked member cannot be marked."""
+              by: User, today: date, through: int | None = None) -> MarkedPaid:
+    """"本月已交" for the ticked members in one save: each pays what ``month`` (to ``through``, for dues paid a
+    quarter or half a year at once) still owes. All or nothing: raises MemberErrors with a DuesError per member
+    when any ticked member cannot be marked for any of the months."""
     check_paid_on(paid_on, year, today)
+    months = range(month, max(month, through or month) + 1)
     lock_branches([branch.id])
     members = {m.id: m for m in branch_members(branch, year)}
     chosen = [members[i] for i in member_ids if i in members]
     rates, lines = rates_of(members), live_lines(members, year)
     errors: dict[int, DuesError] = {}
-    todo: list[tuple[Member, Decimal]] = []
+    todo: list[tuple[Member, int, Decimal]] = []
     already: list[Member] = []
     for m in chosen:
         if by.member_id == m.id:
             errors[m.id] = DuesError("own_record")
             continue
-        d = month_dues(m, rates[m.id], lines[m.id][month], year, month, today)
-        if d.status == "none":
-            errors[m.id] = DuesError("not_on_roll", name=m.name, month=label(year, month))
-        elif d.status == "nothing_due":
-            errors[m.id] = DuesError("nothing_due", name=m.name, month=label(year, month))
-        elif d.status == "no_rate":
-            errors[m.id] = DuesError("no_rate", name=m.name)
-        elif d.settled:
-            already.append(m)
-        else:
-            todo.append((m, d.owed))
+        owing = []
+        for mo in months:
+            d = month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today)
+            if d.status == "none":
+                errors[m.id] = DuesError("not_on_roll", name=m.name, month=label(year, mo))
+            elif d.status == "nothing_due":
+                errors[m.id] = DuesError("nothing_due", name=m.name, month=label(year, mo))
+            elif d.status == "no_rate":
+                errors[m.id] = DuesError("no_rate", name=m.name)
+            elif not d.settled:
+                owing.append((m, mo, d.owed))
+            if m.id in errors:
+                break
+        if m.id not in errors:
+            todo += owing
+            if not owing:
+                already.append(m)
     if errors:
         raise MemberErrors(errors)
-    written = [DuesLine(member_id=m.id, branch_id=branch.id, year=year, month=month, kind="payment", amount=owed,
-                        paid_on=paid_on, method=method, note="", recorded_by_id=by.id) for m, owed in todo]
+    written = [DuesLine(member_id=m.id, branch_id=branch.id, year=year, month=mo, kind="payment", amount=owed,
+                        paid_on=paid_on, method=method, note="", recorded_by_id=by.id) for m, mo, owed in todo]
     db.session.add_all(written)
     db.session.flush()
     if written:
+        span = label(year, month) if len(months) == 1 else f"{label(year, month)}..{label(year, months[-1])}"
         audit.record("dues_month_paid", branch, user=by,
-                     summary=f"{branch.name} {label(year, month)}: {len(written)} members paid on {paid_on} ({method})")
+                     summary=f"{branch.name} {span}: {len({m.id for m, _mo, _o in todo})} members paid on "
+                             f"{paid_on} ({method})")
     return MarkedPaid(written, already)
 
 

@@ -501,3 +501,27 @@ def test_a_payment_form_sent_twice_records_once(client, auth, reg, org, app):
     assert client.post(url, data=data).status_code == 303
     assert len(lines(app)) == 1
     assert client.post(url, data={**data, "idempotency_key": "not a key!"}).status_code == 400
+
+
+def test_a_quarter_paid_at_once_in_one_save(client, auth, reg, org, app):
+    auth.login("bs")
+    resp = client.post(f"/branches/{org.branch_id}/dues/paid",
+                       data={"month": "2026-04", "through": "2026-06", "paid_on": "2026-04-03", "method": "transfer",
+                             "member_ids": [str(reg["a"]), str(reg["b"])]})
+    assert resp.status_code == 303
+    assert "已登记 2 名党员 2026-04 至 2026-06 的党费" in client.get(resp.location).get_data(as_text=True)
+    got = sorted((x.member_id, x.month, x.paid_on) for x in lines(app))
+    assert got == sorted((m, mo, date(2026, 4, 3)) for m in (reg["a"], reg["b"]) for mo in (4, 5, 6))
+    # Only what is still owed: May already paid for c, so April and June are written for c.
+    paid(client, org, "2026-05", [reg["c"]])
+    client.post(f"/branches/{org.branch_id}/dues/paid",
+                data={"month": "2026-04", "through": "2026-06", "paid_on": "2026-05-10", "method": "cash",
+                      "member_ids": [str(reg["c"])]})
+    assert sorted(x.month for x in lines(app, member_id=reg["c"])) == [4, 5, 6]
+    # A "through" before the month, or in another year, is refused and writes nothing.
+    for bad in ("2026-03", "2027-01", "2026-13"):
+        resp = client.post(f"/branches/{org.branch_id}/dues/paid",
+                           data={"month": "2026-04", "through": bad, "paid_on": "2026-04-03", "method": "cash",
+                                 "member_ids": [str(reg["d"])]})
+        assert resp.status_code == 422, bad
+    assert lines(app, member_id=reg["d"]) == []

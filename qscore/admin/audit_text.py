@@ -83,6 +83,7 @@ FIELD_LABELS = {
 DATE, NUMBER, WORD = r"\d{4}-\d{2}-\d{2}", r"-?\d+", r"[a-z_]+"
 PARAM_PATTERNS = {
     "on": DATE, "until": DATE, "deadline": DATE, "today": DATE, "period": r"\d{4}-Q[1-4]", "month": r"\d{4}-\d{2}",
+    "through": r"\d{4}-\d{2}",
     "year": r"\d{4}", "sha256": r"[0-9a-f]{64}", "code": r"[A-Z][A-Z0-9]*", "points": r"-?[\d.]+",
     "username": r"\S+", "topic": r".*?", "branch_ids": r"\[[\d, ]*\]", "grade_counts": r".*",
     **{k: NUMBER for k in ("n", "members", "entries", "branches", "published", "reviews", "seed", "skipped", "rows",

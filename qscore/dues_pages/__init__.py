@@ -167,9 +167,15 @@ def mark_paid(branch_id: int):
     if not ticked:
         form.member_ids.errors = [_("Tick the members who paid.")]
         return _grid(b, c, year, month, status=422, paid=form)
+    through = form.through.data
+    if through is not None and (through.year != year or through.month < month):
+        form.through.errors = [_("Choose a month from %(month)s to December of the same year.",
+                                 month=dues.label(year, month))]
+        return _grid(b, c, year, month, status=422, paid=form, ticked=ticked)
     try:
         result = dues.mark_paid(b, sorted(ticked), year=year, month=month, paid_on=form.paid_on.data,
-                                method=form.method.data, by=current_user, today=day)
+                                method=form.method.data, by=current_user, today=day,
+                                through=through.month if through else None)
     except dues.MemberErrors as err:
         db.session.rollback()
         return _grid(b, c, year, month, status=422, paid=form, ticked=ticked,
@@ -180,8 +186,10 @@ def mark_paid(branch_id: int):
         return _grid(b, c, year, month, status=422, paid=form, ticked=ticked)
     db.session.commit()
     if result.written:
-        flash(_("Dues of %(month)s recorded as paid for %(n)d members.", month=dues.label(year, month),
-                n=len(result.written)), "success")
+        span = dues.label(year, month) if not through or through.month == month else \
+            _("%(first)s to %(last)s", first=dues.label(year, month), last=dues.label(year, through.month))
+        flash(_("Dues of %(month)s recorded as paid for %(n)d members.", month=span,
+                n=len({x.member_id for x in result.written})), "success")
     if result.already:
         flash(_("Already paid in full, nothing written: %(names)s.",
                 names="、".join(m.name for m in result.already)), "info")

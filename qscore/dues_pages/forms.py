@@ -47,6 +47,7 @@ class PaidForm(FlaskForm):
     """"Paid this month" for the ticked members in one save."""
 
     month = Month(required=_l("Choose the month paid for."))
+    through = Month()   # the last month paid for, when several are paid at once (empty: ``month`` alone)
     paid_on = Day(required=_l("Enter the day it was paid."))
     method = Method()
     member_ids = Ids()
