@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, exists, insert, select
 
-from . import audit, clock
+from . import audit
 from .branch_lock import lock_branches
 from .db import db
 from .models._common import utcnow
@@ -526,12 +526,6 @@ def likely_mistakes(member: Member, indicator_code: str, value: Any, earned_on: 
             doubts.append(Doubt("attended_and_absent", e))
     if points < 0 and -points >= threshold:
         doubts.append(Doubt("large_deduction", None, points))
-    if indicator.role in ("dues_paid", "dues_arrears"):
-        from .dues import register_disagrees  # the register records points through this module
-
-        said = register_disagrees(member, indicator.role, earned_on, clock.today())
-        if said is not None:
-            doubts.append(Doubt(f"register_{said[0]}", None, None, tuple(said[1])))
     return doubts
 
 

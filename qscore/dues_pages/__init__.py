@@ -1,9 +1,9 @@
 """The dues register's pages (党费收缴): a branch's grid of the year, "paid this month" for ticked members in
-one save, closing a month (the points follow, qscore/dues.py), and one member's lines.
+one save, closing a month (the points follow, qscore/dues/), and one member's lines.
 
 Scope is access.py's: a branch secretary their branch, a community secretary their community, the street
 administrator everything. Nobody records their own dues (four eyes). Views parse a form, call one function
-of qscore/dues.py, and render.
+of qscore/dues/, and render.
 """
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from .. import audit
 from ..access import get_branch_or_404, get_entry_or_404, own_record, refuse_own_record
 from ..clock import today
 from ..db import db, reads_only_from_now
+from ..dues import register_doubts
 from ..booklet import months_after_change
 from ..errors import render_error
 from ..fields import args_form
@@ -229,7 +230,8 @@ def _doubts(branch: Branch, member: Member, code: str, value, earned_on: date,
             history: list[tuple[date, str]] | None = None) -> list:
     community = db.session.get(Community, branch.community_id)  # loaded with the branch: no query
     threshold = Decimal(str(get_setting(community.street_id, "deduction_confirm_points")))
-    return likely_mistakes(member, code, value, earned_on, threshold=threshold, history=history)
+    return (likely_mistakes(member, code, value, earned_on, threshold=threshold, history=history)
+            + register_doubts(member, code, earned_on, today()))
 
 
 def _is_repeat(err: Exception, key: str | None) -> bool:

@@ -2,7 +2,7 @@
 
 Append-only like the ledger: a line is never updated or deleted; a mistake is undone by a "void" line that
 names it (and a new line if something else was meant). Points follow from the register when a month is
-closed (qscore/dues.py): the entries it generated are listed in dues_point, one per member, indicator and
+closed (qscore/dues/): the entries it generated are listed in dues_point, one per member, indicator and
 period, so a close run again never writes one twice.
 """
 from __future__ import annotations

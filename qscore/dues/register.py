@@ -1,0 +1,305 @@
+"""What the dues register says: each member's month (due, paid, on time), a branch's year, streaks owed,
+collection totals, and the months a branch has closed."""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Iterable
+
+from sqlalchemy import select
+
+from ..db import db
+from ..figures import Ratio
+from ..models import Branch, DuesClose, DuesLine, DuesRate, Member
+from ..refusals import Refusal
+from ..scheme import N_
+
+J3, K2 = "J3", "K2"  # the default scheme's codes; a year's scheme names them by role (dues_paid, dues_arrears)
+WARN_MONTHS = 3   # the early warning: three months in a row owed
+FLAG_MONTHS = 6   # K2's note: six months in a row unpaid without reason is flagged
+
+DUES_ERROR_TEXTS = {
+    "no_rate": N_("No monthly amount is set for {name}: set it first."),
+    "not_on_roll": N_("{name} was not on the roll in {month}."),
+    "already_settled": N_("{name} has paid {month} in full already."),
+    "paid_in_future": N_("A payment cannot be dated after today."),
+    "month_not_ended": N_("{month} has not ended yet: a month is closed from its last day on."),
+    "approval_required": N_("Say who approved the reduction or exemption, and when."),
+    "reason_required": N_("Give a reason for voiding the line."),
+    "already_voided": N_("This line has been voided already."),
+    "is_void": N_("A voiding line cannot itself be voided; record a new line instead."),
+    "amount_required": N_("Enter the amount paid."),
+    "own_record": N_("Your own dues are recorded by another secretary."),
+    "rate_month_early": N_("The amount takes effect from a month on the roll."),
+    "nothing_due": N_("{name} owes nothing for {month}."),
+    "paid_on_required": N_("Enter the day it was paid."),
+    "paid_on_early": N_("A payment is dated in this year or the one before."),
+    "rate_month_closed": N_("{month} is closed: a new amount takes effect from a month not closed yet."),
+}
+
+
+class DuesError(Refusal):
+    """A refused register write; ``field`` names the form field the message belongs next to."""
+
+    TEXTS = DUES_ERROR_TEXTS
+
+
+def month_last(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def previous_month(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def next_month(year: int, month: int) -> tuple[int, int]:
+    return (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def label(year: int, month: int) -> str:
+    return f"{year}-{month:02d}"
+
+
+# -- what the register says of a member's month ----------------------------------------------------------
+
+@dataclass
+class MonthDues:
+    """One cell of the grid. status: none (not on the roll / nothing due), no_rate, future (not due yet,
+    nothing paid), unpaid, partial, paid, exempt."""
+
+    status: str
+    due: Decimal | None = None
+    paid: Decimal = Decimal(0)
+    on_time: bool = False      # paid in full (or exempt) by the month's last day
+    lines: list[DuesLine] = field(default_factory=list)  # its live lines
+
+    @property
+    def settled(self) -> bool:
+        return self.status in ("paid", "exempt")
+
+    @property
+    def owed(self) -> Decimal:
+        return max((self.due or Decimal(0)) - self.paid, Decimal(0))
+
+
+@dataclass
+class MemberDues:
+    member: Member
+    rate: Decimal | None            # the amount in force this month (or the year's last month shown)
+    months: dict[int, MonthDues]
+
+    streak: int = 0                 # months in a row unpaid or part paid, up to the last month ended
+
+    @property
+    def paid_total(self) -> Decimal:
+        return sum((m.paid for m in self.months.values()), Decimal(0))
+
+    @property
+    def warning(self) -> str:
+        """"flag" from FLAG_MONTHS months in a row owed (the scheme's note on K2), "warn" from WARN_MONTHS."""
+        return "flag" if self.streak >= FLAG_MONTHS else "warn" if self.streak >= WARN_MONTHS else ""
+
+
+def rate_in_force(rates: list[DuesRate], year: int, month: int) -> Decimal | None:
+    first = date(year, month, 1)
+    current = None
+    for r in rates:  # ordered by effective_from, id: a later row on a date wins
+        if r.effective_from <= first:
+            current = r.monthly
+    return current
+
+
+def _on_roll(member: Member, year: int, month: int) -> bool:
+    """On the roll some day of the month (left_roll_on is the first day off it, as figures.roll_on reads it)."""
+    first, last = date(year, month, 1), month_last(year, month)
+    left = member.left_roll_on
+    return member.on_roll_since <= last and (left is None or left > first)
+
+
+def _on_roll_on(member: Member, day: date) -> bool:
+    return member.on_roll_since <= day and (member.left_roll_on is None or member.left_roll_on > day)
+
+
+def month_dues(member: Member, rates: list[DuesRate], lines: list[DuesLine], year: int, month: int,
+               today: date) -> MonthDues:
+    """The month's state from its live lines (``lines``: the month's payment and exemption lines not voided)."""
+    if not _on_roll(member, year, month):
+        return MonthDues("none", lines=lines)
+    due = rate_in_force(rates, year, month)
+    paid = Decimal(0)
+    settled_on: date | None = None
+    for line in sorted((x for x in lines if x.kind == "payment"), key=lambda x: (x.paid_on or date.max, x.id or 0)):
+        paid += line.amount
+        if settled_on is None and due is not None and paid >= due:
+            settled_on = line.paid_on
+    last = month_last(year, month)
+    if any(x.kind == "exemption" for x in lines):
+        return MonthDues("exempt", due, paid, True, lines)
+    if due is None:
+        return MonthDues("no_rate", None, paid, False, lines)
+    if due <= 0:
+        return MonthDues("nothing_due", due, paid, True, lines)
+    if paid >= due:
+        return MonthDues("paid", due, paid, settled_on is not None and settled_on <= last, lines)
+    if paid > 0:
+        return MonthDues("partial", due, paid, False, lines)
+    return MonthDues("future" if date(year, month, 1) > today else "unpaid", due, paid, False, lines)
+
+
+def live_lines(member_ids: Iterable[int], year: int) -> dict[int, dict[int, list[DuesLine]]]:
+    """Payment and exemption lines of ``year`` not voided, by member and month."""
+    ids = list(member_ids)
+    out: dict[int, dict[int, list[DuesLine]]] = defaultdict(lambda: defaultdict(list))
+    if not ids:
+        return out
+    rows = db.session.scalars(select(DuesLine).where(DuesLine.member_id.in_(ids), DuesLine.year == year)
+                              .order_by(DuesLine.id)).all()
+    voided = {x.corrects_id for x in rows if x.kind == "void"}
+    for x in rows:
+        if x.kind != "void" and x.id not in voided:
+            out[x.member_id][x.month].append(x)
+    return out
+
+
+def rates_of(member_ids: Iterable[int]) -> dict[int, list[DuesRate]]:
+    ids = list(member_ids)
+    out: dict[int, list[DuesRate]] = defaultdict(list)
+    if ids:
+        for r in db.session.scalars(select(DuesRate).where(DuesRate.member_id.in_(ids))
+                                    .order_by(DuesRate.member_id, DuesRate.effective_from, DuesRate.id)):
+            out[r.member_id].append(r)
+    return out
+
+
+def branch_members(branch: Branch, year: int) -> list[Member]:
+    """The branch's members on the roll at some time of ``year`` (active ones, and those who left during it)."""
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    return list(db.session.scalars(
+        select(Member).where(Member.branch_id == branch.id, Member.on_roll_since <= last,
+                             (Member.left_roll_on.is_(None)) | (Member.left_roll_on >= first))
+        .order_by(Member.name_key, Member.name, Member.id)))
+
+
+def register(branch: Branch, year: int, today: date) -> list[MemberDues]:
+    """The branch's grid of ``year``: every member on the roll that year, twelve months each, and (for the
+    current year) how many months in a row each owes up to the last month ended, across the year's start."""
+    members = branch_members(branch, year)
+    ids = [m.id for m in members]
+    rates, lines = rates_of(ids), live_lines(ids, year)
+    shown = today.month if today.year == year else 12
+    rows = [MemberDues(m, rate_in_force(rates[m.id], year, shown),
+                       {mo: month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today) for mo in range(1, 13)})
+            for m in members]
+    if year == today.year:
+        _streaks(rows, rates, today)
+    return rows
+
+
+def member_year(member: Member, year: int, today: date) -> tuple[MemberDues, list[DuesLine]]:
+    """One member's year: the twelve months (and the streak owed, this year) and every line, voids included."""
+    rates = rates_of([member.id])
+    live = live_lines([member.id], year)
+    row = MemberDues(member, rate_in_force(rates[member.id], year, today.month if today.year == year else 12),
+                     {mo: month_dues(member, rates[member.id], live[member.id][mo], year, mo, today)
+                      for mo in range(1, 13)})
+    if year == today.year:
+        _streaks([row], rates, today)
+    lines = list(db.session.scalars(select(DuesLine).where(DuesLine.member_id == member.id, DuesLine.year == year)
+                                    .order_by(DuesLine.month, DuesLine.id)))
+    return row, lines
+
+
+OWED = ("unpaid", "partial")
+
+
+def _streaks(rows: list[MemberDues], rates: dict[int, list[DuesRate]], today: date) -> None:
+    """Set each row's streak: months owed in a row ending with the last month ended (last year's months are
+    read only for the rows whose streak reaches January)."""
+    year = today.year
+    last_ended = today.month - 1 if month_last(year, today.month) > today else today.month
+    reach_back = []
+    for r in rows:
+        n = 0
+        for mo in range(last_ended, 0, -1):
+            if r.months[mo].status not in OWED:
+                break
+            n += 1
+        r.streak = n
+        if n == last_ended:
+            reach_back.append(r)
+    if reach_back:
+        before = live_lines([r.member.id for r in reach_back], year - 1)
+        for r in reach_back:
+            for mo in range(12, 0, -1):
+                if month_dues(r.member, rates[r.member.id], before[r.member.id][mo], year - 1, mo,
+                              today).status not in OWED:
+                    break
+                r.streak += 1
+
+
+@dataclass
+class Totals:
+    due: Decimal = Decimal(0)
+    paid: Decimal = Decimal(0)
+    settled: int = 0   # member-months paid in full or exempt
+    owing: int = 0     # member-months unpaid or partly paid (due already)
+
+    @property
+    def ratio(self) -> Ratio:
+        """The collection rate: member-months settled of those due so far (figures.Ratio: exact, half up)."""
+        return Ratio(self.settled, self.settled + self.owing)
+
+    def add(self, d: MonthDues) -> None:
+        if d.status in ("paid", "partial", "unpaid"):
+            self.due += d.due or Decimal(0)
+            self.paid += min(d.paid, d.due or d.paid)
+        if d.settled:
+            self.settled += 1
+        elif d.status in ("partial", "unpaid"):
+            self.owing += 1
+
+    def __add__(self, other: "Totals") -> "Totals":
+        return Totals(self.due + other.due, self.paid + other.paid, self.settled + other.settled,
+                      self.owing + other.owing)
+
+
+def month_totals(rows: list[MemberDues]) -> dict[int, Totals]:
+    out = {mo: Totals() for mo in range(1, 13)}
+    for r in rows:
+        for mo, d in r.months.items():
+            out[mo].add(d)
+    return out
+
+
+def quarter_totals(months: dict[int, Totals]) -> dict[int, Totals]:
+    return {q: sum((months[m] for m in range(3 * q - 2, 3 * q + 1)), Totals()) for q in range(1, 5)}
+
+
+def collection(branches: list[Branch], year: int, today: date) -> dict[int, dict[int, Totals]]:
+    """Each branch's month totals of ``year`` (branch id -> month -> Totals), read in three queries for any
+    number of branches: the figures of a community or the street are sums of these."""
+    ids = [b.id for b in branches]
+    if not ids:
+        return {}
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    members = list(db.session.scalars(
+        select(Member).where(Member.branch_id.in_(ids), Member.on_roll_since <= last,
+                             (Member.left_roll_on.is_(None)) | (Member.left_roll_on >= first))))
+    mids = [m.id for m in members]
+    rates, lines = rates_of(mids), live_lines(mids, year)
+    out: dict[int, dict[int, Totals]] = {i: {mo: Totals() for mo in range(1, 13)} for i in ids}
+    for m in members:
+        months = out[m.branch_id]
+        for mo in range(1, 13):
+            months[mo].add(month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today))
+    return out
+
+
+def closes_of(branch: Branch, year: int) -> dict[int, DuesClose]:
+    return {c.month: c for c in db.session.scalars(select(DuesClose).where(DuesClose.branch_id == branch.id,
+                                                                          DuesClose.year == year))}
+
+
