@@ -265,12 +265,10 @@ def _member_page(branch: Branch, community: Community, member: Member, year: int
     day = today()
     rates = list(db.session.scalars(select(DuesRate).where(DuesRate.member_id == member.id)
                                     .order_by(DuesRate.effective_from, DuesRate.id)))
-    lines = list(db.session.scalars(select(DuesLine).where(DuesLine.member_id == member.id, DuesLine.year == year)
-                                    .order_by(DuesLine.month, DuesLine.id)))
+    row, lines = dues.member_year(member, year, day)  # the member's year alone, not the branch's grid
     voided = {x.corrects_id: x for x in lines if x.kind == "void"}
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(
         {x.recorded_by_id for x in lines} | {r.set_by_id for r in rates} or {0})))}
-    row = next((r for r in dues.register(branch, year, day) if r.member.id == member.id), None)
     first = date(year, day.month if year == day.year else 12, 1)
     return render_template(
         "dues/member.html", branch=branch, community=community, member=member, year=year, rates=rates,
