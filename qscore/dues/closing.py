@@ -2,13 +2,11 @@
 says against a J3 or K2 typed by hand."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Iterable
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import func, select, tuple_
 
@@ -76,7 +74,7 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
     members = [m for m in branch_members(branch, year) if _on_roll_on(m, earned_on)]
     rates = rates_of(m.id for m in members)
     q_months = range(month - 2, month + 1) if month % 3 == 0 else range(0)
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]) if has_app_context() else nullcontext():
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         if q_months and paid_code:
             q = month // 3
             lines = live_lines([m.id for m in members], year)
@@ -94,10 +92,9 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
         out.reminded = reminder is not None and reminder <= last
         out.reminded_late = reminder is not None and not out.reminded
         if out.reminded and arrears_code:
-            prev_rates = rates if py == year else rates_of(m.id for m in members)
-            prev_lines = live_lines([m.id for m in members], py)
+            prev_lines = live_lines([m.id for m in members], py)  # rates_of holds every year's rates
             for m in members:
-                c = month_dues(m, prev_rates[m.id], prev_lines[m.id][pm], py, pm, today)
+                c = month_dues(m, rates[m.id], prev_lines[m.id][pm], py, pm, today)
                 if c.status in OWED:
                     ids = [x.id for x in c.lines]
                     wanted.append((m, arrears_code, py, pm, ids,
@@ -215,20 +212,3 @@ def register_doubts(member: Member, indicator_code: str, earned_on: date, today:
         return []
     said = _disagreement(member, indicator.role, earned_on, today)
     return [] if said is None else [ledger.Doubt(f"register_{said[0]}", None, None, tuple(said[1]))]
-
-
-def produced(entry_ids: Iterable[int]) -> dict[int, DuesPoint]:
-    """The register's record of entries it produced (the booklet names the lines)."""
-    ids = list(entry_ids)
-    return {p.entry_id: p for p in db.session.scalars(select(DuesPoint).where(DuesPoint.entry_id.in_(ids)))} if ids else {}
-
-
-def live_points(member_ids: Iterable[int], year: int) -> dict[int, list[PointEntry]]:
-    """The live ledger entries the register produced for members in ``year`` (a test and the grid read them)."""
-    out: dict[int, list[PointEntry]] = defaultdict(list)
-    ids = list(member_ids)
-    if ids:
-        for e in db.session.scalars(select(PointEntry).join(DuesPoint, DuesPoint.entry_id == PointEntry.id)
-                                    .where(DuesPoint.member_id.in_(ids), DuesPoint.year == year, live_entry_clause())):
-            out[e.member_id].append(e)
-    return out

@@ -2,17 +2,16 @@
 collection totals, and the months a branch has closed."""
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from ..db import db
-from ..figures import Ratio
+from ..figures import Ratio, month_last_day as month_last
 from ..models import Branch, DuesClose, DuesLine, DuesRate, Member
 from ..refusals import Refusal
 from ..scheme import N_
@@ -45,10 +44,6 @@ class DuesError(Refusal):
     """A refused register write; ``field`` names the form field the message belongs next to."""
 
     TEXTS = DUES_ERROR_TEXTS
-
-
-def month_last(year: int, month: int) -> date:
-    return date(year, month, calendar.monthrange(year, month)[1])
 
 
 def previous_month(year: int, month: int) -> tuple[int, int]:
@@ -174,13 +169,16 @@ def rates_of(member_ids: Iterable[int]) -> dict[int, list[DuesRate]]:
     return out
 
 
-def branch_members(branch: Branch, year: int) -> list[Member]:
-    """The branch's members on the roll at some time of ``year`` (active ones, and those who left during it)."""
+def members_of(branch_ids: list[int], year: int) -> Select:
+    """The branches' members on the roll at some time of ``year`` (active ones, and those who left during it)."""
     first, last = date(year, 1, 1), date(year, 12, 31)
-    return list(db.session.scalars(
-        select(Member).where(Member.branch_id == branch.id, Member.on_roll_since <= last,
-                             (Member.left_roll_on.is_(None)) | (Member.left_roll_on >= first))
-        .order_by(Member.name_key, Member.name, Member.id)))
+    return select(Member).where(Member.branch_id.in_(branch_ids), Member.on_roll_since <= last,
+                                (Member.left_roll_on.is_(None)) | (Member.left_roll_on >= first))
+
+
+def branch_members(branch: Branch, year: int) -> list[Member]:
+    """members_of one branch, in the grid's order (pinyin)."""
+    return list(db.session.scalars(members_of([branch.id], year).order_by(Member.name_key, Member.name, Member.id)))
 
 
 def register(branch: Branch, year: int, today: date) -> list[MemberDues]:
@@ -284,10 +282,7 @@ def collection(branches: list[Branch], year: int, today: date) -> dict[int, dict
     ids = [b.id for b in branches]
     if not ids:
         return {}
-    first, last = date(year, 1, 1), date(year, 12, 31)
-    members = list(db.session.scalars(
-        select(Member).where(Member.branch_id.in_(ids), Member.on_roll_since <= last,
-                             (Member.left_roll_on.is_(None)) | (Member.left_roll_on >= first))))
+    members = list(db.session.scalars(members_of(ids, year)))
     mids = [m.id for m in members]
     rates, lines = rates_of(mids), live_lines(mids, year)
     out: dict[int, dict[int, Totals]] = {i: {mo: Totals() for mo in range(1, 13)} for i in ids}

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import dues
-from ..access import EVERYONE, SECRETARIES, branches_in_scope, get_branch_or_404, loaded, own_record, requires
+from ..access import (EVERYONE, SECRETARIES, branches_in_scope, get_branch_or_404, loaded, own_record,
+                      refuse_own_record, requires)
 from ..clock import today
 from ..db import db
 from ..exports import download, write_xlsx
@@ -288,17 +289,12 @@ def member(branch_id: int, member_id: int):
     return _member_page(b, c, m, year)
 
 
-def _refuse_own(member: Member) -> None:
-    if own_record(member.id):
-        abort(403)
-
-
 @bp.post("/branches/<int:branch_id>/dues/members/<int:member_id>/rate")
 @requires(SECRETARIES)
 def set_rate(branch_id: int, member_id: int):
     b, c = get_branch_or_404(branch_id)
     m = _member_of(b, member_id)
-    _refuse_own(m)
+    refuse_own_record(m.id)
     day = today()
     form = RateForm()
     if form.validate_on_submit():
@@ -320,7 +316,7 @@ def set_rate(branch_id: int, member_id: int):
 def add_line(branch_id: int, member_id: int):
     b, c = get_branch_or_404(branch_id)
     m = _member_of(b, member_id)
-    _refuse_own(m)
+    refuse_own_record(m.id)
     day = today()
     form = LineForm()
     key = key_from(form.idempotency_key.data)
@@ -357,7 +353,7 @@ def void_line(branch_id: int, dues_line_id: int):
     line, m = loaded("dues_line_id", dues_line_id)
     if m.branch_id != b.id or line.branch_id != b.id:  # a line another branch recorded is theirs to void
         abort(404)
-    _refuse_own(m)
+    refuse_own_record(m.id)
     form = VoidForm()
     error = ""
     if form.validate_on_submit():
