@@ -45,7 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cli.init_app(app)
 
     from . import admin, assessment, auth, board, booklet, entry, health, home, publish, queries, review, service, setup
-    from . import dues_pages
+    from . import checkin_pages, dues_pages
     from . import account, passwords, stats
     from .second_step import views as second_step
 
@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(stats.bp)
     app.register_blueprint(service.bp)
     app.register_blueprint(dues_pages.bp)
+    app.register_blueprint(checkin_pages.bp)
     app.register_blueprint(assessment.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(i18n.bp)

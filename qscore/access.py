@@ -24,7 +24,7 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from .db import db
-from .models import Branch, Community, DuesLine, Member, PointEntry, Publication, SelfRecord, User
+from .models import Branch, CheckinMeeting, Community, DuesLine, Member, PointEntry, Publication, SelfRecord, User
 
 SECRETARY_ROLES = ("street_admin", "community_secretary", "branch_secretary")
 SECRETARIES = frozenset(SECRETARY_ROLES)
@@ -211,6 +211,16 @@ def _dues_line(dues_line_id: int) -> tuple[DuesLine, Member]:
     if line is None:
         abort(404)
     return line, loaded("member_id", line.member_id)
+
+
+@scope_loader("checkin_id")
+def _checkin(checkin_id: int) -> CheckinMeeting:
+    """A meeting open for sign-in, seen through its branch."""
+    cm = db.session.get(CheckinMeeting, checkin_id)
+    if cm is None:
+        abort(404)
+    loaded("branch_id", cm.branch_id)
+    return cm
 
 
 @scope_loader("publication_id")

@@ -22,7 +22,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (DateField, DecimalField, Field, Form, IntegerField, SelectField, SelectMultipleField, StringField,
-                     TextAreaField)
+                     TextAreaField, TimeField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .converters import ID_MAX
@@ -247,6 +247,30 @@ class Day(DateField):
                                 last=self.LAST.year))
 
 
+class ClockTime(TimeField):
+    """A time of day typed as 19:30 (a phone's time picker sends the same)."""
+
+    def __init__(self, label=None, validators=None, *, required: Any = False, **kwargs):
+        said = _said(required, _l("Enter a time such as 19:30."))
+        first = [InputRequired(message=said)] if required else [Optional()]
+        super().__init__(label, [*first, *(validators or [])], format="%H:%M", **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as err:
+            self.data = None
+            raise ValueError(_l("Enter a time such as 19:30.")) from err
+
+
+class Pick(SelectField):
+    """One of the offered values; anything else is "not one of the list", said once in the user's language."""
+
+    def pre_validate(self, form):
+        if self.data not in {c[0] for c in self.iter_choices()}:
+            raise ValidationError(_l("Not one of the list."))
+
+
 class Month(StringField):
     """A month as a month picker sends it (YYYY-MM), from 2000 to 2100; its data is the month's first day."""
 
@@ -351,7 +375,7 @@ def args_form(form_class: type[Form]):
     return form
 
 
-__all__ = ["Amount", "amount_of", "ArgsForm", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Points", "Text",
+__all__ = ["Amount", "amount_of", "ArgsForm", "ClockTime", "Count", "Day", "FlaskForm", "Id", "IdChoice", "Ids", "Month", "Note", "Pick", "Points", "Text",
            "args_form", "as_typed", "column_length", "has_control_characters", "no_control_characters", "one_line",
            "one_line_refusal",
            "refusals", "several_lines", "strip"]

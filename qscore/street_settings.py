@@ -19,6 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
     # A deduction of at least this many points asks "are you sure?" before it is recorded.
     "deduction_confirm_points": 5,
+    # Sign-in at the door from a phone only from these address ranges (CIDR); empty: from anywhere.
+    "checkin_networks": [],
 }
 
 

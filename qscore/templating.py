@@ -95,6 +95,11 @@ MEETING_KIND_NAMES = {
     "charity": N_("Charity-day donation"),
     "other": N_("Other activity"),
 }
+CHECKIN_WAY_NAMES = {
+    "account": N_("on their phone, logged in"),
+    "code": N_("on their phone, with the code"),
+    "tablet": N_("on the tablet"),
+}
 LEAVE_KIND_NAMES = {
     "leave": N_("Leave"),
     "health_exemption": N_("Health exemption"),
@@ -109,6 +114,7 @@ GRADE_NAMES = {
 }
 MEETING_KIND_LABELS = _lazy(MEETING_KIND_NAMES)
 LEAVE_KIND_LABELS = _lazy(LEAVE_KIND_NAMES)
+CHECKIN_WAY_LABELS = _lazy(CHECKIN_WAY_NAMES)
 GRADE_LABELS = _lazy(GRADE_NAMES)
 
 
@@ -228,6 +234,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["branch_kind_label"] = lambda kind: _label(BRANCH_KIND_NAMES, kind, kind)
     app.jinja_env.globals["current_locale"] = lambda: "zh_CN" if is_chinese() else "en"
     app.jinja_env.globals["meeting_kind_label"] = lambda k: _label(MEETING_KIND_NAMES, k, k)
+    app.jinja_env.globals["checkin_way_label"] = lambda k: _label(CHECKIN_WAY_NAMES, k, k)
     app.jinja_env.globals["leave_kind_label"] = lambda k: _label(LEAVE_KIND_NAMES, k, k)
     app.jinja_env.globals["grade_label"] = lambda code: _label(GRADE_NAMES, code or "none", code)
     app.jinja_env.filters["localized"] = localized

@@ -33,9 +33,10 @@ from .db import db
 from .models import LoginAttempt, User, UserSession
 from .models._common import utcnow
 
-KINDS = ("login", "password", "step_up", "setup", "second_step")  # setup: the first-run code (qscore/setup.py)
-# second_step: a code from the authenticator app or a recovery code (qscore/second_step)
-NOT_AN_ACCOUNT = ("setup",)  # kinds whose "account" names no account: no account-wide ceiling
+# setup: the first-run code (qscore/setup.py); second_step: a code from the authenticator app or a recovery code
+# (qscore/second_step); checkin: a meeting screen's code typed on a phone (qscore/checkin.py)
+KINDS = ("login", "password", "step_up", "setup", "second_step", "checkin")
+NOT_AN_ACCOUNT = ("setup", "checkin")  # kinds whose "account" names no account: no account-wide ceiling
 
 
 def _normalise(account: str) -> str:

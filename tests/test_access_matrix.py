@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from qscore import create_app
 from qscore.db import db
 from qscore.demo import DEMO_PASSWORD
-from qscore.models import (DuesLine, Branch, Community, Household, Member, MemberPost, PointEntry, PostKind, Proposal,
+from qscore.models import (CheckinMeeting, DuesLine, Branch, Community, Household, Member, MemberPost, PointEntry, PostKind, Proposal,
                            Publication, RectificationCase, ResidentQuery, SelfRecord, Street, TeamMembership, User,
                            VolunteerTeam)
 
@@ -128,6 +128,7 @@ def _samples(scope: Scope) -> dict[str, tuple[int | None, int]]:
         "entry_id": pair(PointEntry, PointEntry.member_id, in_members, out_members),
         "record_id": pair(SelfRecord, SelfRecord.member_id, in_members, out_members),
         "dues_line_id": pair(DuesLine, DuesLine.member_id, in_members, out_members),
+        "checkin_id": pair(CheckinMeeting, CheckinMeeting.branch_id, in_branches, out_branches),
         "publication_id": pair(Publication, Publication.branch_id, in_branches, out_branches),
         # A case is also its mentor's (a member may mentor a case in another branch).
         "case_id": pair(RectificationCase, case_member, in_members, out_members,

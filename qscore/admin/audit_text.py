@@ -17,7 +17,7 @@ from ..booklet import SOURCE_LABELS
 from ..db import db
 from ..models import AuditLog, Branch, Community, Member, User
 from ..scheme_versions import reason_text
-from ..templating import (BRANCH_KIND_LABELS, GRADE_LABELS, LEAVE_KIND_LABELS, MEETING_KIND_LABELS, ROLE_LABELS,
+from ..templating import (BRANCH_KIND_LABELS, CHECKIN_WAY_LABELS, GRADE_LABELS, LEAVE_KIND_LABELS, MEETING_KIND_LABELS, ROLE_LABELS,
                           TYPE_LABELS, is_chinese, unit_label)
 from .forms import SettingsForm
 from .labels import GENDER_LABELS, MEMBER_STATUS_LABELS, THRESHOLD_LABELS, WEIGHT_LABELS
@@ -90,9 +90,10 @@ PARAM_PATTERNS = {
                            "present", "total", "for", "against", "abstain", "posts", "entry", "meeting",
                            "household", "branch_id", "version", "from_branch", "to_branch", "line", "j", "k")},
     "amount": r"[\d.]+", "paid_code": r"[A-Z][A-Z0-9]*", "arrears_code": r"[A-Z][A-Z0-9]*",
-    "type_from": r"\w+", "type_to": r"\w+",
+    "type_from": r"\w+", "type_to": r"\w+", "from_time": r"\d{2}:\d{2}", "to_time": r"\d{2}:\d{2}", "ip": r"\S+",
     **{k: WORD for k in ("role", "member_status", "meeting_kind", "leave_kind",
-                         "reconciliation", "grade", "suggested", "proposal_kind", "post_status", "dues_method")},
+                         "reconciliation", "grade", "suggested", "proposal_kind", "post_status", "dues_method",
+                         "checkin_way")},
 }
 
 
@@ -162,6 +163,8 @@ def _param(key: str, value: str, names: Names) -> str:
         return label_for(MEETING_KIND_LABELS, value)
     if key == "leave_kind":
         return label_for(LEAVE_KIND_LABELS, value)
+    if key == "checkin_way":
+        return label_for(CHECKIN_WAY_LABELS, value)
     if key == "reconciliation":
         return label_for(RECONCILIATION_LABELS, value)
     if key in ("grade", "suggested"):

@@ -11,6 +11,7 @@ from wtforms import BooleanField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..checkin import parse_networks
 from ..fields import ArgsForm, Choices, Count, Day, Id, IdChoice, Note, Text
 from ..forms import username_rules
 from ..ledger import NOTE_MAX
@@ -235,6 +236,13 @@ class SettingsForm(FlaskForm):
     timezone = Text(_l("Time zone"), required=True, max_length=64)
     deduction_confirm_points = Count(_l("Ask before a deduction of (points)"), required=True, validators=[
         NumberRange(1, 100, message=_l("Between 1 and 100 points."))])
+    checkin_networks = Text(_l("Networks phones may sign in from"), max_length=1000)
+
+    def validate_checkin_networks(self, field) -> None:
+        try:
+            parse_networks(field.data or "")
+        except ValueError as err:
+            raise ValidationError(_l("“%(text)s” is not an address range such as 10.20.0.0/16.", text=str(err)))
 
     def validate_query_public_url(self, field) -> None:
         if field.data and not re.match(r"^https?://[^\s/]+\S*$", field.data):

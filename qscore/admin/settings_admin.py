@@ -5,6 +5,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
 
 from ..access import requires, STREET_ADMIN
+from ..checkin import parse_networks
 from .. import audit
 from ..db import db
 from ..models import BRANCH_KINDS
@@ -27,6 +28,9 @@ EXPLANATIONS = {
     "timezone": _l("Dates and times are the street's; change only for a street outside China's time zone."),
     "deduction_confirm_points": _l("A deduction of this many points or more is recorded only after the secretary "
                                    "answers “are you sure?”."),
+    "checkin_networks": _l("Only phones on these address ranges may sign in at a meeting's door, e.g. the office "
+                           "Wi-Fi 192.168.10.0/24 (several: separate them with spaces). Empty: any network that "
+                           "reaches the server."),
 }
 
 
@@ -34,7 +38,8 @@ EXPLANATIONS = {
 @requires(STREET_ADMIN)
 def settings():
     current = all_settings(street_id())
-    form = SettingsForm(data=current) if request.method == "GET" else SettingsForm()
+    shown = {**current, "checkin_networks": " ".join(current["checkin_networks"] or [])}
+    form = SettingsForm(data=shown) if request.method == "GET" else SettingsForm()
     form.flexible_branch_kinds.choices = options(BRANCH_KINDS)
     status = 200
     if request.method == "POST":
@@ -42,6 +47,7 @@ def settings():
             new = {k: getattr(form, k).data for k in DEFAULTS}
             new["flexible_branch_kinds"] = [k for k in BRANCH_KINDS if k in (new["flexible_branch_kinds"] or [])]
             new["mask_names"] = bool(new["mask_names"])
+            new["checkin_networks"] = parse_networks(new["checkin_networks"] or "")
             for k in ("office_phone", "opinion_box", "query_public_url", "timezone"):
                 new[k] = new[k] or ""
             changed = {k for k in DEFAULTS if new[k] != current[k]}

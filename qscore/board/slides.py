@@ -12,7 +12,6 @@ from datetime import date, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import segno
 from babel.dates import format_skeleton
 from flask import current_app, render_template, url_for
 from flask_babel import format_date, get_locale, gettext as _
@@ -20,6 +19,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import load_only
 
+from .. import qr
 from ..db import db
 from ..models import Branch, Community, Publication, ResidentQuery, Street
 from ..public_snapshot import (Parsed, adjustment_sections, booklet_numbers, member_labels, member_sections,
@@ -140,11 +140,7 @@ def qr_svg(url: str) -> Markup:
     hit = cache.get(url)
     if hit is not None:
         return hit
-    svg = segno.make(url, error="m", micro=False).svg_inline(
-        scale=1, border=2, dark="#000", light="#fff", omitsize=True, svgclass="board-qr-code",
-        lineclass=None, title=None)
-    svg = svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
-    return remember(cache, url, Markup(svg))
+    return remember(cache, url, qr.qr_svg(url, css_class="board-qr-code", border=2))
 
 
 def local_date(value: datetime) -> date:

@@ -1,4 +1,5 @@
-"""The demo street's dues register: a rate for every member and the lines its ledger's J3 entries imply.
+"""The demo street's dues register: a rate for every member and the lines its ledger's J3 entries imply; and
+the meeting open for sign-in at the door.
 
 A quarter the ledger gives J3 was paid at once, in advance, on the day of that J3 (cash, online or by proxy as
 its note says); a quarter of arrears (K2) has no lines, so the grid shows those members unpaid. Nothing here
@@ -7,13 +8,16 @@ draws from the demo's random generator: the rest of the street stays as it was.
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+import secrets
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import insert
 
 from ..db import db
-from ..models import DuesLine, DuesRate
+from ..models import Checkin, CheckinMeeting, DuesLine, DuesRate
 from .builder import _Builder
 
 RATES = (Decimal("2.00"), Decimal("5.00"), Decimal("8.50"), Decimal("12.00"), Decimal("20.00"))
@@ -48,3 +52,25 @@ def write_dues(b: _Builder) -> int:
     if lines:
         db.session.execute(insert(DuesLine.__table__), lines)
     return len(lines)
+
+
+def write_open_meeting(b: _Builder) -> None:
+    """One meeting of the first branch open for sign-in today, with the first few of its members signed in
+    (two on their phones with the code, one on the tablet): what the office screen shows when one tries it."""
+    branch = b.branches[0]
+    members = [m for m in b.members if m.branch is branch and m.left_roll_on is None and m.on_roll_since <= b.today]
+    by = branch.user_id
+    opens, closes = datetime.combine(b.today, time(7, 30)), datetime.combine(b.today, time(23, 30))
+    cm = CheckinMeeting(branch_id=branch.id, held_on=b.today, kind="org_life", indicator_code="J1",
+                        topic=f"{b.today.month}月主题党日：重温入党誓词", opens_at=opens, closes_at=closes,
+                        token=secrets.token_urlsafe(16), code_secret=secrets.token_hex(16), opened_by_id=by,
+                        opened_at=datetime.combine(b.today, time(0, 5)))
+    db.session.add(cm)
+    db.session.flush()
+    ways = ("code", "code", "tablet")
+    # Stored in UTC like every timestamp: a few minutes after the sign-in opened, on the street's clock.
+    utc = opens.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).astimezone(ZoneInfo("UTC"))
+    db.session.execute(insert(Checkin.__table__), [
+        {"checkin_meeting_id": cm.id, "member_id": m.id, "at": utc.replace(tzinfo=None) + timedelta(minutes=3 + 2 * i),
+         "way": way, "by_id": by if way == "tablet" else None, "ip": ""}
+        for i, (m, way) in enumerate(zip(members, ways))])

@@ -14,7 +14,7 @@ from ..scheme_versions import ensure_year, scheme_for_year
 from .accounts import write_accounts
 from .builder import _Builder
 from .corrections import plan_corrections, plan_self_records
-from .dues import write_dues
+from .dues import write_dues, write_open_meeting
 from .ledger import balance, flexible_conflict, plan_entries, write_ledger
 from .meetings import plan_meetings, write_meetings
 from .people import plan_dates, plan_people, plan_roles, plan_type_changes
@@ -51,6 +51,7 @@ def load_demo(today: date, seed: int = DEFAULT_SEED) -> Street:
     fit_households(b)
     entries = write_ledger(b)
     write_dues(b)
+    write_open_meeting(b)
     write_service(b, communities, teams)
     refresh_statistics()
 

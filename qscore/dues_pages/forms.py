@@ -4,24 +4,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import SelectChoice, SelectField, StringField
-from wtforms.validators import ValidationError
+from wtforms import SelectChoice, StringField
 
-from ..fields import Amount, ArgsForm, Count, Day, Ids, Month, Text
+from ..fields import Amount, ArgsForm, Count, Day, Ids, Month, Pick, Text
 from ..models import DUES_METHODS
 
 NOTE_MAX = 200
 
 METHOD_LABELS = {"cash": _l("Cash"), "transfer": _l("Bank transfer"), "proxy": _l("Paid by proxy"),
                  "online": _l("Online")}
-
-
-class Pick(SelectField):
-    """One of the offered values; anything else is "not one of the list", said once in the user's language."""
-
-    def pre_validate(self, form):
-        if self.data not in {c[0] for c in self.iter_choices()}:
-            raise ValidationError(_l("Not one of the list."))
 
 
 def Method() -> Pick:

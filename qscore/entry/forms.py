@@ -11,7 +11,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import DataRequired, InputRequired, Length
 from wtforms.widgets import TextInput
 
-from ..fields import ArgsForm, Choices, Day, IdChoice, Ids, Note, Points, Text, one_line, one_line_refusal
+from ..fields import ArgsForm, Choices, Day, Id, IdChoice, Ids, Note, Points, Text, one_line, one_line_refusal
 from ..idempotency import KEY_MAX
 from ..ledger import NOTE_MAX
 from ..meetings import STATUSES  # the meeting service's lines, offered by the form
@@ -133,12 +133,14 @@ class MeetingForm(FlaskForm):
     idempotency_key = HiddenField("", validators=[Length(max=KEY_MAX)])
     guest_ids = Ids("")
     lines = MemberLines("")  # given the members: MeetingForm(lines=members)
+    checkin = Id("")  # the sign-in the form started from (qscore/checkin.py), if any
 
 
 class MeetingKind(ArgsForm):
     """A link may open the meeting form for one kind (?kind=study)."""
 
     kind = SelectField(choices=[SelectChoice(k) for k in MEETING_KINDS])
+    checkin = Id()  # ?checkin=5: the form starts from that sign-in's meeting and who signed in
 
 
 class GuestSearch(ArgsForm):

@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
 from ..access import requires, SECRETARIES
-from .. import audit
-from ..access import get_branch_or_404
+from .. import audit, checkin
+from ..access import get_branch_or_404, loaded
 from ..clock import today
 from ..db import db, reads_only_from_now
 from ..fields import args_form
@@ -50,13 +50,25 @@ def meeting_form(branch_id: int):
     branch, community = get_branch_or_404(branch_id)
     day = today()
     members = branch_members(branch)
-    kind = (args_form(MeetingKind).kind.data if request.method == "GET" else None) or "org_life"
+    args = args_form(MeetingKind) if request.method == "GET" else None
+    kind = (args.kind.data if args else None) or "org_life"
     # Posted, the form reads what was sent (the kind too); the values given here are a new form's.
     form = MeetingForm(held_on=day, kind=kind, idempotency_key=new_key(), lines=members)
+    cm_id = args.checkin.data if args else form.checkin.data
+    cm = _checkin_of(branch, cm_id) if cm_id else None
+    if cm is not None and cm.meeting_id is not None and args:  # (posted twice: the service says so)
+        flash(_("This meeting is already recorded."), "info")
+        return redirect(url_for("checkin.manage", branch_id=branch_id, checkin_id=cm.id), 303)
+    if cm is not None and args:  # opened from a sign-in: its meeting, and who signed in attended
+        statuses, guest_ids = checkin.attendance(cm)
+        form = MeetingForm(held_on=cm.held_on, kind=cm.kind, topic=cm.topic, idempotency_key=new_key(),
+                           lines=members, checkin=cm.id, guest_ids=guest_ids)
+        for mid, status in statuses.items():
+            form.lines.data[mid].status = status
     scheme = scheme_for_year((form.held_on.data or day).year)  # read once: the service is given it
     form.indicator.choices = _indicator_choices(scheme)
     if request.method == "GET":
-        form.indicator.data = _default_indicator(scheme, kind)
+        form.indicator.data = cm.indicator_code if cm is not None else _default_indicator(scheme, kind)
     valid = request.method == "POST" and form.validate()
     lines = form.lines.data
     member_errors: dict[int, str] = {mid: line.error for mid, line in lines.items() if line.error}
@@ -71,8 +83,11 @@ def meeting_form(branch_id: int):
             leave_reasons={mid: line.leave or line.proof or "" for mid, line in lines.items()},
             proofs={mid: line.proof or "" for mid, line in lines.items()}, guest_ids=form.guest_ids.data or [])
         try:
-            recorded = record_branch_meeting(branch, data, by=current_user._get_current_object(), today=day, key=key,
-                                             gettext=_, members=members, scheme=scheme)
+            by = current_user._get_current_object()
+            recorded = (checkin.record(cm, branch, data, by=by, today=day, key=key, gettext=_, members=members,
+                                       scheme=scheme) if cm is not None else
+                        record_branch_meeting(branch, data, by=by, today=day, key=key, gettext=_, members=members,
+                                              scheme=scheme))
             # Said before the commit: afterwards the language would reload the expired user in a new transaction.
             said = (_("Meeting recorded: %(n)d entries written.", n=recorded.written)
                     + (" " + _("Your own line waits for confirmation by the community secretary or another "
@@ -86,6 +101,10 @@ def meeting_form(branch_id: int):
             for name, err in refused.field_errors.items():
                 form[name].errors = [err.text(_)]
             member_errors.update({mid: err.text(_) for mid, err in refused.member_errors.items()})
+        except checkin.CheckinError as err:  # the sign-in's meeting was recorded by someone else meanwhile
+            db.session.rollback()
+            flash(err.text(_), "info")
+            return redirect(url_for("checkin.manage", branch_id=branch_id, checkin_id=cm.id), 303)
         except (AlreadyRecorded, IntegrityError) as err:
             db.session.rollback()
             reads_only_from_now()
@@ -101,8 +120,17 @@ def meeting_form(branch_id: int):
     registered = members_on_leave([m.id for m in members], on) if members else set()
     leaves = {m.id: m.id in registered for m in members}
     return render_template("entry/meeting.html", branch=branch, community=community, form=form, members=members,
-                           lines=lines, member_errors=member_errors, types=types, leaves=leaves,
+                           lines=lines, member_errors=member_errors, types=types, leaves=leaves, cm=cm,
+                           signed_count=checkin.count(cm) if cm is not None else 0,
                            guests=guests(branch, form.guest_ids.data or []), scheme=scheme), status_code
+
+
+def _checkin_of(branch, checkin_id: int):
+    """The sign-in named by the form, of this branch (else 404)."""
+    cm = loaded("checkin_id", checkin_id)
+    if cm.branch_id != branch.id:
+        abort(404)
+    return cm
 
 
 @bp.get("/branches/<int:branch_id>/meetings/guests")

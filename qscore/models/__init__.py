@@ -12,6 +12,7 @@ from .review import YearReview, ReviewGrade, RectificationCase, CaseFollowUp, Pr
 from .service import (PostKind, MemberPost, PostService, Household, HouseholdVisit, VolunteerTeam,
                       TeamMembership)
 from .dues import DuesRate, DuesLine, DuesClose, DuesPoint, DUES_METHODS, DUES_LINE_KINDS
+from .checkin import CheckinMeeting, Checkin, CHECKIN_WAYS
 
 __all__ = [
     "Street", "Community", "Branch", "BRANCH_KINDS",
@@ -24,4 +25,5 @@ __all__ = [
     "YearReview", "ReviewGrade", "RectificationCase", "CaseFollowUp", "Proposal",
     "PostKind", "MemberPost", "PostService", "Household", "HouseholdVisit", "VolunteerTeam", "TeamMembership",
     "DuesRate", "DuesLine", "DuesClose", "DuesPoint", "DUES_METHODS", "DUES_LINE_KINDS",
+    "CheckinMeeting", "Checkin", "CHECKIN_WAYS",
 ]

@@ -29,13 +29,12 @@ import pyotp
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-import segno
 from flask import current_app, session
 from markupsafe import Markup
 from sqlalchemy import delete, func, or_, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .. import account_events, audit
+from .. import account_events, audit, qr
 from ..access import has_role
 from ..db import db
 from ..models import RecoveryCode, User
@@ -105,9 +104,7 @@ def provisioning_uri(secret: str, user: User, issuer: str) -> str:
 
 def qr_svg(uri: str, label: str) -> Markup:
     """The enrolment QR code as inline SVG, drawn here (nothing leaves the intranet)."""
-    svg = segno.make(uri, error="m", micro=False).svg_inline(
-        scale=1, border=4, dark="#000", light="#fff", omitsize=True, svgclass="totp-qr", lineclass=None, title=None)
-    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="{}" '.format(Markup.escape(label)), 1))
+    return qr.qr_svg(uri, css_class="totp-qr", label=label)
 
 
 # --- codes ------------------------------------------------------------------------------------------

@@ -1,0 +1,212 @@
+"""The sign-in pages (签到): opening a meeting for sign-in, the office screen with its QR code and rotating
+code, the tablet's list of names, a member's phone, and closing the sign-in into the meeting form.
+
+The secretary's pages are scoped like the rest (access.py: a branch secretary their branch). The phone's
+page is public by its random address (the QR code), shows only the meeting's branch, date and topic, and
+signs in only a member who is logged in, or who types the screen's code and their name. Views parse a form,
+call one function of qscore/checkin.py, and render.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from wtforms import SelectChoice
+
+from .. import checkin, throttle
+from ..access import SECRETARIES, get_branch_or_404, loaded, public, requires, user
+from ..clock import now as clock_now, today
+from ..db import db
+from ..htmx import is_htmx, page_or_fragment
+from ..models import Branch, CheckinMeeting, Community, Member
+from ..qr import qr_svg
+from ..scheme_versions import scheme_for_year
+from ..security import client_ip
+from .forms import CodeForm, OpenForm, PlainForm
+
+bp = Blueprint("checkin", __name__)
+
+POLL_SECONDS = 5  # the screen and the secretary's list refresh this often
+
+
+def _meeting_of(branch: Branch, checkin_id: int) -> CheckinMeeting:
+    cm = loaded("checkin_id", checkin_id)
+    if cm.branch_id != branch.id:
+        abort(404)
+    return cm
+
+
+def _indicator_choices(day) -> list[SelectChoice]:
+    return [SelectChoice(i.code) for i in checkin.meeting_indicators(scheme_for_year(day.year))]
+
+
+def _default_times(now: datetime) -> tuple:
+    start = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    end = min(start + timedelta(hours=2), start.replace(hour=23, minute=59))
+    return start.time(), end.time()
+
+
+@bp.route("/branches/<int:branch_id>/checkin", methods=["GET", "POST"])
+@requires(SECRETARIES)
+def index(branch_id: int):
+    """The branch's meetings opened for sign-in, and the form to open one."""
+    branch, community = get_branch_or_404(branch_id)
+    day, now = today(), clock_now()
+    opens, closes = _default_times(now)
+    form = OpenForm(held_on=day, kind="org_life", opens=opens, closes=closes)
+    form.indicator.choices = _indicator_choices(form.held_on.data or day)
+    if request.method == "GET":
+        form.indicator.data = next((c.value for c in form.indicator.choices
+                                    if scheme_for_year(day.year).indicators[c.value].role == "attendance"), None)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                cm = checkin.open_meeting(branch, held_on=form.held_on.data, kind=form.kind.data,
+                                          indicator_code=form.indicator.data, topic=form.topic.data,
+                                          opens=form.opens.data, closes=form.closes.data, by=user(), today=day)
+            except checkin.CheckinError as err:
+                db.session.rollback()
+                form[err.field].errors = [err.text(_)]
+            else:
+                db.session.commit()
+                flash(_("Sign-in opened. Show the screen page on the office screen, or the name list on a tablet."),
+                      "success")
+                return redirect(url_for(".manage", branch_id=branch.id, checkin_id=cm.id), 303)
+    meetings = checkin.meetings_of(branch)
+    return render_template("checkin/index.html", branch=branch, community=community, form=form, meetings=meetings,
+                           states={cm.id: checkin.state(cm, now) for cm in meetings},
+                           scheme=scheme_for_year((form.held_on.data or day).year)), status
+
+
+def _live(branch: Branch, community: Community, cm: CheckinMeeting, page: str, fragment: str, **extra):
+    now = clock_now()
+    signed = checkin.signed(cm)
+    return page_or_fragment(page, fragment, branch=branch, community=community, cm=cm, signed=signed,
+                            state=checkin.state(cm, now), poll_seconds=POLL_SECONDS, now=now,
+                            expected=len(checkin.branch_members(branch)), **extra)
+
+
+@bp.get("/branches/<int:branch_id>/checkin/<int:checkin_id>")
+@requires(SECRETARIES)
+def manage(branch_id: int, checkin_id: int):
+    """The secretary's page of one sign-in: its links, who has signed in (refreshed), and the close."""
+    branch, community = get_branch_or_404(branch_id)
+    cm = _meeting_of(branch, checkin_id)
+    return _live(branch, community, cm, "checkin/manage.html", "checkin/_signed.html",
+                 phone_url=url_for(".phone", token=cm.token, _external=True), close_form=PlainForm(formdata=None))
+
+
+@bp.get("/branches/<int:branch_id>/checkin/<int:checkin_id>/screen")
+@requires(SECRETARIES)
+def screen(branch_id: int, checkin_id: int):
+    """The office screen: the QR code of the meeting's address, the code of the moment, and who signed in."""
+    branch, community = get_branch_or_404(branch_id)
+    cm = _meeting_of(branch, checkin_id)
+    url = url_for(".phone", token=cm.token, _external=True)
+    code, left = checkin.code_now(cm)
+    return _live(branch, community, cm, "checkin/screen.html", "checkin/_screen_live.html", url=url, code=code,
+                 code_left=left, code_minutes=checkin.CODE_SECONDS // 60,
+                 qr=qr_svg(url, css_class="checkin-qr-code", label=_("QR code of the sign-in page: %(url)s", url=url)))
+
+
+@bp.get("/branches/<int:branch_id>/checkin/<int:checkin_id>/tablet")
+@requires(SECRETARIES)
+def tablet(branch_id: int, checkin_id: int):
+    """Large name buttons in pinyin order, with a letter bar: a tap signs the member in."""
+    branch, community = get_branch_or_404(branch_id)
+    cm = _meeting_of(branch, checkin_id)
+    return render_template("checkin/tablet.html", branch=branch, community=community, cm=cm,
+                           groups=checkin.tablet_members(cm), state=checkin.state(cm, clock_now()),
+                           form=PlainForm(formdata=None))
+
+
+@bp.post("/branches/<int:branch_id>/checkin/<int:checkin_id>/tablet/<int:member_id>")
+@requires(SECRETARIES)
+def tap(branch_id: int, checkin_id: int, member_id: int):
+    branch, community = get_branch_or_404(branch_id)
+    cm = _meeting_of(branch, checkin_id)
+    member = loaded("member_id", member_id)
+    if member.branch_id != branch.id:
+        abort(404)
+    form = PlainForm()
+    error, status = "", 200
+    if not form.validate_on_submit():
+        error, status = _("The page had expired: tap the name again."), 400
+    else:
+        try:
+            checkin.sign_in(cm, member, way="tablet", by=user(), address=client_ip(), now=clock_now())
+            db.session.commit()
+        except checkin.CheckinError as err:
+            db.session.rollback()
+            error, status = err.text(_), err.status
+    if not is_htmx():
+        if error:
+            flash(error, "error")
+        return redirect(url_for(".tablet", branch_id=branch.id, checkin_id=cm.id) + f"#m{member.id}", 303)
+    return render_template("checkin/_tap.html", branch=branch, cm=cm, member_id=member.id, name=member.name,
+                           done=checkin.has_signed(cm, member.id), error=error, form=PlainForm(formdata=None)), \
+        (200 if status == 200 else status)
+
+
+@bp.post("/branches/<int:branch_id>/checkin/<int:checkin_id>/close")
+@requires(SECRETARIES)
+def close(branch_id: int, checkin_id: int):
+    """End the sign-in and go on to the meeting form, where the sign-ins are the attendance."""
+    branch, _c = get_branch_or_404(branch_id)
+    cm = _meeting_of(branch, checkin_id)
+    if not PlainForm().validate_on_submit():
+        flash(_("The page had expired: press the button again."), "error")
+        return redirect(url_for(".manage", branch_id=branch.id, checkin_id=cm.id), 303)
+    if cm.meeting_id is not None:
+        flash(_("This meeting is already recorded."), "info")
+        return redirect(url_for(".manage", branch_id=branch.id, checkin_id=cm.id), 303)
+    checkin.close(cm, by=user())
+    db.session.commit()
+    return redirect(url_for("entry.meeting_form", branch_id=branch.id, checkin=cm.id), 303)
+
+
+# -- the member's phone (public, by the meeting's random address) -----------------------------------------
+
+@bp.route("/checkin/<token>", methods=["GET", "POST"])
+@public
+def phone(token: str):
+    cm = checkin.by_token(token)
+    if cm is None:
+        abort(404)
+    branch = db.session.get(Branch, cm.branch_id)
+    now, address = clock_now(), client_ip()
+    own_member = (db.session.get(Member, current_user.member_id)
+                  if current_user.is_authenticated and current_user.member_id else None)
+    code_form, own_form = CodeForm(), PlainForm()
+    done: checkin.SignedIn | None = None
+    error, status, wait = "", 200, 0
+    if request.method == "POST":
+        status = 422
+        by_account = request.form.get("way") == "account" and own_member is not None
+        form = own_form if by_account else code_form
+        if form.validate_on_submit():
+            wait = 0 if by_account else checkin.wait_for_code(cm, address)
+            if wait:
+                db.session.rollback()
+                error, status = throttle.message(wait, "second_step"), 429
+            else:
+                try:
+                    done = (checkin.sign_in_own(cm, user(), address=address, now=now) if by_account else
+                            checkin.sign_in_with_code(cm, code_form.code.data, code_form.name.data, address=address,
+                                                      now=now))
+                    status = 200
+                except checkin.CheckinError as err:
+                    error, status = err.text(_), err.status
+                    if err.field:
+                        code_form[err.field].errors = [error]
+                        error = ""
+                db.session.commit()  # the sign-in, or what a refusal logged (a wrong code, an outside address)
+    signed_before = checkin.has_signed(cm, own_member.id) if own_member is not None and done is None else None
+    headers = {"Retry-After": str(wait)} if status == 429 else {}
+    return render_template("checkin/phone.html", cm=cm, branch=branch, state=checkin.state(cm, now), done=done,
+                           error=error, code_form=code_form, own_form=own_form, own_member=own_member,
+                           signed_before=signed_before), status, headers
