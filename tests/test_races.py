@@ -19,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from qscore.db import db
@@ -235,3 +235,51 @@ def test_the_same_form_sent_twice_at_once_records_once_and_answers_both(server, 
                 PointEntry.idempotency_key.in_(keys))))
         assert found == Counter({k: 1 for k in keys})
     assert sent == 4 * len(members) * 2
+
+
+def test_sign_ins_at_the_door_at_once_count_each_member_once_and_the_meeting_is_recorded_once(server, org):
+    """Phones and tablets signing the same members in together, then two secretaries ending it together."""
+    from qscore import checkin
+    from qscore.models import Checkin, CheckinMeeting, Meeting
+
+    app, base = server
+    branch_id, members = _branch_with_members(app, org, MEMBERS)
+    secretaries = [Browser(base) for _i in range(2)]
+    for b in secretaries:
+        b.login("cs")
+    status, _body = secretaries[0].post(f"/branches/{branch_id}/checkin", {
+        "held_on": "2026-05-20", "kind": "org_life", "indicator": "J1", "topic": "并发签到", "opens": "00:00",
+        "closes": "23:59"})
+    assert status == 303
+    with app.app_context():
+        cm = db.session.scalars(select(CheckinMeeting).where(CheckinMeeting.branch_id == branch_id)).one()
+        cm_id, token, code = cm.id, cm.token, checkin.code_now(cm)[0]
+    names = [f"成员{i}号" for i in range(MEMBERS)]
+    phones = [Browser(base) for _i in range(2 * MEMBERS)]
+    jobs = [lambda b=b, n=n: b.post(f"/checkin/{token}", {"code": code, "name": n})
+            for b, n in zip(phones, names * 2)]
+    jobs += [lambda b=b, m=members[0]: b.post(f"/branches/{branch_id}/checkin/{cm_id}/tablet/{m}", {}, htmx=True)
+             for b in secretaries]
+    results = _fire(jobs)
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert [s for s, _b in results] == [200] * len(jobs)
+    with app.app_context():
+        signed = Counter(db.session.scalars(select(Checkin.member_id).where(Checkin.checkin_meeting_id == cm_id)))
+    assert signed == Counter({m: 1 for m in members})
+
+    # Both secretaries end it and record the meeting at the same moment, each with their own form.
+    for b in secretaries:
+        status, _body = b.post(f"/branches/{branch_id}/checkin/{cm_id}/close", {})
+        assert status == 303
+    forms = [{"held_on": "2026-05-20", "kind": "org_life", "indicator": "J1", "topic": "并发签到",
+              "idempotency_key": new_key(), "checkin": str(cm_id),
+              **{f"status-{m}": "attended" for m in members}} for _b in secretaries]
+    results = _fire([lambda b=b, f=f: b.post(f"/branches/{branch_id}/meetings/new", f)
+                     for b, f in zip(secretaries, forms)])
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert sorted(s for s, _b in results) == [302, 303]  # one recorded it; the other is told so
+    with app.app_context():
+        meeting_id = db.session.get(CheckinMeeting, cm_id).meeting_id
+        assert db.session.scalar(select(func.count()).select_from(Meeting).where(Meeting.branch_id == branch_id)) == 1
+        entries = db.session.scalars(select(PointEntry.member_id).where(PointEntry.meeting_id == meeting_id)).all()
+    assert sorted(entries) == sorted(members)
