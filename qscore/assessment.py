@@ -4,9 +4,11 @@ across a community, the early-warning list.
 Flags of a month (the branch reviews them; nothing is written):
 - no entry: no live entry of any indicator earned in the month;
 - absent without excuse: live entries of the scheme's absence-role indicator in the month;
-- dues unpaid: a live dues_arrears-role entry dated in the month, or - in a quarter's last month -
-  no live dues_paid-role entry dated in that quarter yet.
-Early warnings are scoring.member_warnings as of the month's end (today for the running month).
+- dues unpaid: for a member on the dues register (a monthly amount set), the month ended unpaid or part
+  paid there; for the others, a live dues_arrears-role entry dated in the month, or - in a quarter's last
+  month - no live dues_paid-role entry dated in that quarter yet.
+Early warnings are scoring.member_warnings as of the month's end (today for the running month); "dues in
+arrears N months in a row" reads the register for the members on it (dues.owed_months).
 The members are the branch's roll at the month's end (figures.roll_on), so a member transferred
 mid-month appears in the branch they belong to at its end.
 """
@@ -28,6 +30,7 @@ from . import figures as F
 from .access import branches_in_scope, communities_in_scope, get_branch_or_404, get_community_or_404
 from .clock import today
 from .db import db
+from .dues import owed_months
 from .exports import Sheet, download, write_xlsx
 from .fields import ArgsForm, Month, Text, args_form
 from .models import Branch, Community, Member, PointEntry
@@ -96,7 +99,8 @@ def month_view(branch_ids: list[int], first: date, day: date) -> MonthView:
     people = F.population(db.session, w)
     members = [m for m, _b in people]
     ids = [m.id for m in members]
-    scores, warnings = score_and_warn(db.session, scheme, first.year, as_of, members)
+    owed = owed_months(members, as_of)  # the dues register, for the members on it (else the ledger's entries)
+    scores, warnings = score_and_warn(db.session, scheme, first.year, as_of, members, owed=owed)
     codes: dict[int, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     if ids:
         for mid, cat, code, n, pts in db.session.execute(
@@ -130,7 +134,10 @@ def month_view(branch_ids: list[int], first: date, day: date) -> MonthView:
             flags.append("silent")
         if absences:
             flags.append("absent")
-        if any(code in arrears for code, _n, _p in all_codes) or (quarter_end_month and m.id not in paid):
+        if m.id in owed:  # on the dues register: the month ended owing (unpaid or part paid)
+            if (first.year, first.month) in owed[m.id]:
+                flags.append("dues")
+        elif any(code in arrears for code, _n, _p in all_codes) or (quarter_end_month and m.id not in paid):
             flags.append("dues")
         rows.append(Row(m, b, s.type_code, {k: list(v) for k, v in mine.items()},
                         s.detail.months[first.month - 1], s.score, flags, absences, warnings.get(m.id, [])))

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from .db import db
 from .models import Member, SelfRecord
 from .scheme_versions import scheme_for_year
+from .dues import owed_run
 from .scoring import MemberScore, Reason, round_half_up, score_and_warn
 
 
@@ -60,7 +61,8 @@ def active_members(branch_ids: list[int]) -> list[Member]:
 def standings(branch_ids: list[int], today: date) -> Standings:
     members = active_members(branch_ids)
     scheme = scheme_for_year(today.year)
-    scores, warnings = score_and_warn(db.session, scheme, today.year, today, members)
+    scores, warnings = score_and_warn(db.session, scheme, today.year, today, members,
+                                      owed=owed_run(members, today))
     pending = dict(db.session.execute(
         select(SelfRecord.member_id, func.count())
         .join(Member, Member.id == SelfRecord.member_id)

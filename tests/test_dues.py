@@ -1,6 +1,7 @@
 """The dues register: a branch's grid, "paid this month" in one save, closing a month into J3/K2 once."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -525,3 +526,29 @@ def test_a_quarter_paid_at_once_in_one_save(client, auth, reg, org, app):
                                  "member_ids": [str(reg["d"])]})
         assert resp.status_code == 422, bad
     assert lines(app, member_id=reg["d"]) == []
+
+
+def test_early_warnings_and_the_months_flag_read_the_register(client, auth, reg, org, app):
+    """Three months ended unpaid on the register warn on the roster and the monthly assessment with no K2 in the
+    ledger; paying one of them ends the warning. A member without a monthly amount still warns from K2."""
+    auth.login("bs")
+    # January paid by all; 刘洋 (d) pays nothing after; the others pay February to April.
+    assert paid(client, org, "2026-01", [reg[k] for k in "abcd"]).status_code == 303
+    for month in ("2026-02", "2026-03", "2026-04"):
+        assert paid(client, org, month, [reg[k] for k in "abc"]).status_code == 303
+    warning = "预警：连续 3 个月欠缴党费（2026-02 至 2026-04）"
+    roster = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    assert roster.count(warning) == 1 and not dues_entries(app)
+    month = client.get(f"/assessment/branches/{org.branch_id}?month=2026-04").get_data(as_text=True)
+    assert warning in month
+    row = re.search(r'<tr[^>]*>(?:(?!</tr>).)*刘洋(?:(?!</tr>).)*</tr>', month, re.S).group(0)
+    assert "未交党费" in row
+    other = re.search(r'<tr[^>]*>(?:(?!</tr>).)*张伟(?:(?!</tr>).)*</tr>', month, re.S).group(0)
+    assert "未交党费" not in other  # paid April on the register, though no J3 yet in the quarter
+    review = client.get(f"/branches/{org.branch_id}/review/2026").get_data(as_text=True)
+    assert "连续 3 个月未交党费（2026-02 至 2026-04）" in review
+    # March paid late: the run is broken, no warning.
+    assert client.post(f"/branches/{org.branch_id}/dues/members/{reg['d']}/lines", data={
+        "month": "2026-03", "kind": "payment", "amount": "2.00", "paid_on": "2026-05-19", "method": "cash",
+        "note": "", "idempotency_key": "late-march"}).status_code == 303
+    assert warning not in client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)

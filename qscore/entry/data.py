@@ -10,6 +10,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, func, select
 
 from ..db import db, read_columns
+from ..dues import owed_run
 from ..models import Branch, Member, PointEntry, SelfRecord
 from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
@@ -94,7 +95,9 @@ def roster_data(branch: Branch, day: date, only: list[int] | None = None, row: i
         members = list(db.session.scalars(_SOME_MEMBERS, {"branch_id": branch.id, "only": list(only)}))
     ids = [m.id for m in members]
     shown = ids if row is None else [i for i in ids if i == row]
-    scores, warnings = score_and_warn(db.session, scheme, day.year, day, members, warn=None if row is None else shown)
+    warned = members if row is None else [m for m in members if m.id == row]
+    scores, warnings = score_and_warn(db.session, scheme, day.year, day, members, warn=None if row is None else shown,
+                                      owed=owed_run(warned, day))
     pending = dict(read_columns(_PENDING, {"ids": ids}).all()) if ids else {}
     data = RosterData(branch, day, scheme, members, scores, warnings, pending)
     _attendance_flags(data, shown)

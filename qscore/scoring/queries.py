@@ -108,21 +108,27 @@ def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds
 
 
 def member_warnings(session: Session, scheme: Scheme, as_of: date, members: Sequence[MemberLike],
-                    known: Mapping[int, Sources] | None = None) -> dict[int, list[Reason]]:
-    """Early warnings for many members in one grouped query (see early_warnings)."""
+                    known: Mapping[int, Sources] | None = None,
+                    owed: Mapping[int, Collection[tuple[int, int]]] | None = None) -> dict[int, list[Reason]]:
+    """Early warnings for many members in one grouped query (see early_warnings). ``owed``: the months the
+    dues register says a member owes (dues.owed_months), which stand for the ledger's arrears entries of the
+    members it names (the register is the record; the entries follow from it a month later)."""
     members = list(members)
     months = fetch_warning_months(session, scheme, [m.id for m in members], as_of, known=known)
     n = scheme.thresholds.warning_streak_months
+    owed = owed or {}
     return {
         m.id: early_warnings(as_of=as_of, streak_months=n, absence_months=months[m.id].absence,
-                             arrears_months=months[m.id].arrears, active_months=months[m.id].active,
-                             on_roll_since=m.on_roll_since)
+                             arrears_months=owed[m.id] if m.id in owed else months[m.id].arrears,
+                             active_months=months[m.id].active, on_roll_since=m.on_roll_since)
         for m in members
     }
 
 
 def score_and_warn(session: Session, scheme: Scheme, year: int, as_of: date, members: Sequence[MemberLike],
-                   warn: Collection[int] | None = None) -> tuple[dict[int, MemberScore], dict[int, list[Reason]]]:
+                   warn: Collection[int] | None = None,
+                   owed: Mapping[int, Collection[tuple[int, int]]] | None = None,
+                   ) -> tuple[dict[int, MemberScore], dict[int, list[Reason]]]:
     """score_members and member_warnings as of one day, the members' stored rows of ``year`` read and decoded
     once for both (the roster, the home pages and the month's pages show a member's score beside its warnings).
     ``warn``: the members whose warnings are wanted, when not all (the others are only scored)."""
@@ -132,4 +138,4 @@ def score_and_warn(session: Session, scheme: Scheme, year: int, as_of: date, mem
     ledgers = {i: as_ledger(s) for i, s in fetch_ledger_sources(session, [m.id for m in members], year, as_of).items()}
     warned = members if warn is None else [m for m in members if m.id in warn]
     return (score_members(session, scheme, year, as_of, members, ledgers),
-            member_warnings(session, scheme, as_of, warned, known={year: ledgers}) if warned else {})
+            member_warnings(session, scheme, as_of, warned, known={year: ledgers}, owed=owed) if warned else {})
