@@ -11,12 +11,12 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from .db import db
-from .models import AuditLog, PointEntry, Publication
+from .models import AuditLog, Checkin, PointEntry, Publication
 from .models._common import utcnow
 from .security import client_ip
 
 # Rows of these tables are written once; the ORM refuses to update or delete them.
-APPEND_ONLY = (AuditLog, PointEntry)
+APPEND_ONLY = (AuditLog, PointEntry, Checkin)
 # A publication may only gain a retraction; its snapshot and hash never change.
 FROZEN_PUBLICATION_FIELDS = ("snapshot", "sha256", "adjustments", "branch_id", "year", "quarter", "published_at")
 

@@ -26,7 +26,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time as clock_time, timedelta
 
 from sqlalchemy import func, select
@@ -58,7 +58,10 @@ CHECKIN_TEXTS = {
     "day_past": N_("Choose today or a later day: sign-in is for a meeting still to be held."),
     "day_far": N_("Choose a day within {days} days from today."),
     "closes_first": N_("The end must be later than the start."),
+    "closes_past": N_("It is {time} already: choose an end still to come."),
+    "not_on_roll": N_("{name} is no longer on the roll."),
     "waiting": N_("Sign-in opens at {time}."),
+    "waiting_day": N_("Sign-in opens on {day} at {time}."),
     "closed": N_("Sign-in for this meeting has closed."),
     "wrong_code": N_("That is not the code on the screen. It changes every few minutes: look again and retype it."),
     "name_required": N_("Type your full name."),
@@ -86,9 +89,11 @@ class SignedIn:
 # -- opening ----------------------------------------------------------------------------------------------
 
 def open_meeting(branch: Branch, *, held_on: date, kind: str, indicator_code: str | None, topic: str,
-                 opens: clock_time, closes: clock_time, by: User, today: date) -> CheckinMeeting:
-    """A meeting open for sign-in on ``held_on`` from ``opens`` to ``closes`` (the street's clock), or a
-    FieldsRefused-like CheckinError naming the first field that is wrong (nothing written)."""
+                 opens: clock_time, closes: clock_time, by: User, now: datetime) -> CheckinMeeting:
+    """A meeting open for sign-in on ``held_on`` from ``opens`` to ``closes`` (the street's clock, ``now``
+    on it), or CheckinError naming the first field that is wrong (nothing written). The same sign-in sent
+    twice (a double click) is the one opened first, not a second one with another QR code."""
+    today = now.date()
     topic = (topic or "").strip()
     if kind not in MEETING_KINDS:
         raise CheckinError("kind_unknown", "kind")
@@ -104,9 +109,19 @@ def open_meeting(branch: Branch, *, held_on: date, kind: str, indicator_code: st
         raise CheckinError("indicator_required", "indicator")
     if closes <= opens:
         raise CheckinError("closes_first", "closes")
+    if datetime.combine(held_on, closes) <= now:
+        raise CheckinError("closes_past", "closes", time=f"{now:%H:%M}")
+    same = db.session.scalar(select(CheckinMeeting).where(
+        CheckinMeeting.branch_id == branch.id, CheckinMeeting.held_on == held_on, CheckinMeeting.topic == topic,
+        CheckinMeeting.kind == kind, CheckinMeeting.opens_at == datetime.combine(held_on, opens),
+        CheckinMeeting.closes_at == datetime.combine(held_on, closes), CheckinMeeting.meeting_id.is_(None),
+        CheckinMeeting.closed_at.is_(None)).limit(1))
+    if same is not None:
+        return same
     cm = CheckinMeeting(branch_id=branch.id, held_on=held_on, kind=kind, indicator_code=indicator_code, topic=topic,
                         opens_at=datetime.combine(held_on, opens), closes_at=datetime.combine(held_on, closes),
-                        token=secrets.token_urlsafe(16), code_secret=secrets.token_hex(16), opened_by_id=by.id)
+                        token=secrets.token_urlsafe(16), tablet_token=secrets.token_urlsafe(16),
+                        code_secret=secrets.token_hex(16), opened_by_id=by.id)
     db.session.add(cm)
     db.session.flush()
     audit.record("checkin_opened", cm, user=by,
@@ -130,10 +145,12 @@ def close(cm: CheckinMeeting, *, by: User) -> bool:
     return True
 
 
-def by_token(token: str) -> CheckinMeeting | None:
+def by_token(token: str, *, tablet: bool = False) -> CheckinMeeting | None:
+    """The meeting of a phone address's token (or, ``tablet``, of the tablet's); None for anything else."""
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", token or ""):  # what token_urlsafe makes, and nothing else
         return None
-    return db.session.scalar(select(CheckinMeeting).where(CheckinMeeting.token == token))
+    column = CheckinMeeting.tablet_token if tablet else CheckinMeeting.token
+    return db.session.scalar(select(CheckinMeeting).where(column == token))
 
 
 def meetings_of(branch: Branch, limit: int = 20) -> list[CheckinMeeting]:
@@ -179,6 +196,7 @@ def network_allows(cm: CheckinMeeting, address: str) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    ip = getattr(ip, "ipv4_mapped", None) or ip  # ::ffff:10.20.3.4 on a dual-stack server is 10.20.3.4
     return any(ip in ipaddress.ip_network(r, strict=False) for r in ranges)
 
 
@@ -204,9 +222,13 @@ def may_attend(cm: CheckinMeeting, member: Member) -> bool:
     return db.session.execute(guest_query(branch).where(Member.id == member.id)).first() is not None
 
 
+_DOTS = str.maketrans({c: "·" for c in "•．.・‧∙⋅"})
+
+
 def normalise_name(text: str | None) -> str:
-    """A name as typed on a phone: full-width forms folded, spaces dropped ("张 伟" is 张伟)."""
-    return "".join(unicodedata.normalize("NFKC", text or "").split())
+    """A name as compared: full-width forms folded, spaces dropped ("张 伟" is 张伟), and the dots between the
+    parts of a Uyghur or foreign name made one (热依拉•艾力 is 热依拉·艾力)."""
+    return "".join(unicodedata.normalize("NFKC", text or "").split()).translate(_DOTS)
 
 
 def member_named(cm: CheckinMeeting, name: str) -> Member:
@@ -217,9 +239,12 @@ def member_named(cm: CheckinMeeting, name: str) -> Member:
     if len(name) > NAME_MAX:
         raise CheckinError("name_unknown", "name")
     branch = db.session.get(Branch, cm.branch_id)
-    own = list(db.session.scalars(select(Member).where(Member.branch_id == cm.branch_id, Member.status == "active",
-                                                       Member.name == name).limit(2)))
-    found = own or [m for m, _b in db.session.execute(guest_query(branch).where(Member.name == name).limit(2))]
+    # Compared as normalised on both sides (a roll name may hold a space or another dot): the branch's
+    # members first, then those of the branches that may attend any branch.
+    own = [m for m in db.session.scalars(select(Member).where(Member.branch_id == cm.branch_id,
+                                                              Member.status == "active"))
+           if normalise_name(m.name) == name]
+    found = own or [m for m, _b in db.session.execute(guest_query(branch)) if normalise_name(m.name) == name]
     if not found:
         raise CheckinError("name_unknown", "name")
     if len(found) > 1:
@@ -231,6 +256,8 @@ def member_named(cm: CheckinMeeting, name: str) -> Member:
 
 def _refuse_unless_open(cm: CheckinMeeting, now: datetime) -> None:
     s = state(cm, now)
+    if s == "waiting" and cm.held_on != now.date():
+        raise CheckinError("waiting_day", day=cm.held_on.isoformat(), time=f"{cm.opens_at:%H:%M}", status=409)
     if s == "waiting":
         raise CheckinError("waiting", time=f"{cm.opens_at:%H:%M}", status=409)
     if s == "closed":
@@ -239,10 +266,16 @@ def _refuse_unless_open(cm: CheckinMeeting, now: datetime) -> None:
 
 def sign_in(cm: CheckinMeeting, member: Member, *, way: str, by: User | None, address: str,
             now: datetime) -> SignedIn:
-    """The member's sign-in (in the current transaction); the first one stands if they signed in before."""
+    """The member's sign-in (in the current transaction); the first one stands if they signed in before.
+
+    The meeting's row is read again under a lock (PostgreSQL; SQLite serialises writers already): a sign-in
+    and the meeting's recording do not cross, so every sign-in stored is one the recorder saw, or refused."""
+    db.session.refresh(cm, with_for_update=True)
     _refuse_unless_open(cm, now)
+    if member.status != "active":
+        raise CheckinError("not_on_roll", name=member.name, status=422)
     if not may_attend(cm, member):
-        raise CheckinError("not_invited", status=403)
+        raise CheckinError("not_invited", status=422)
     before = db.session.scalar(select(Checkin).where(Checkin.checkin_meeting_id == cm.id,
                                                      Checkin.member_id == member.id))
     if before is not None:
@@ -274,12 +307,14 @@ def sign_in_own(cm: CheckinMeeting, user: User, *, address: str, now: datetime) 
 
 def sign_in_with_code(cm: CheckinMeeting, code: str, name: str, *, address: str, now: datetime,
                       at: float | None = None) -> SignedIn:
-    """A member with the screen's code and their name. Wrong codes are throttled per address like passwords
-    (throttle.py): a few wrong tries and each further one waits longer, so four digits cannot be guessed."""
+    """A member with the screen's code and their name. Wrong codes are throttled like passwords (throttle.py),
+    the meeting standing for the account: per address a few wrong tries and each further one waits longer, and
+    at most 50 an hour from all addresses together, so four digits are not guessed."""
     _refuse_unless_open(cm, now)
-    if not network_allows(cm, address):
-        _refused(cm, address, "network", None)
     account = f"checkin-{cm.id}"
+    if not network_allows(cm, address):
+        throttle.record("checkin", account, address, False)  # counted like a wrong code: no flood of the log
+        _refused(cm, address, "network", None)
     if not code_fits(cm, code, at):
         throttle.record("checkin", account, address, False)
         raise CheckinError("wrong_code", "code")
@@ -295,9 +330,34 @@ def _refused(cm: CheckinMeeting, address: str, key: str, user: User | None):
     raise CheckinError(key, status=403)
 
 
-def wait_for_code(cm: CheckinMeeting, address: str) -> int:
-    """Seconds this address must wait before its next code is checked (0: go ahead)."""
-    return throttle.check("checkin", f"checkin-{cm.id}", address)
+class Throttled(Refusal):
+    """Too many wrong codes: the next try waits ``wait`` seconds (throttle.message says it)."""
+
+    def __init__(self, wait: int):
+        self.wait = wait
+        super().__init__("throttled", status=429)
+
+
+def phone_sign_in(cm: CheckinMeeting, *, user: User | None, code: str | None, name: str | None, address: str,
+                  now: datetime) -> SignedIn:
+    """A sign-in from the meeting's address: as the member logged in (``user``), else with the screen's code
+    and a name, after the throttle's wait. Raises CheckinError or Throttled; what a refusal logged (a wrong
+    code, an address outside the street's networks) is in the session for the caller to commit."""
+    if user is not None:
+        return sign_in_own(cm, user, address=address, now=now)
+    wait = throttle.check("checkin", f"checkin-{cm.id}", address)
+    if wait:
+        raise Throttled(wait)
+    return sign_in_with_code(cm, code or "", name or "", address=address, now=now)
+
+
+def tablet_sign_in(cm: CheckinMeeting, member: Member, *, address: str, now: datetime) -> SignedIn:
+    """A tap on the tablet at the door: a member of the branch, from the street's networks."""
+    if member.branch_id != cm.branch_id:
+        raise CheckinError("not_invited", status=422)
+    if not network_allows(cm, address):
+        _refused(cm, address, "network", None)
+    return sign_in(cm, member, way="tablet", by=None, address=address, now=now)
 
 
 # -- reading ----------------------------------------------------------------------------------------------
@@ -355,6 +415,10 @@ def record(cm: CheckinMeeting, branch: Branch, data: MeetingInput, *, by: User, 
         if written:
             raise AlreadyRecorded(written)  # the same form sent twice
         raise CheckinError("recorded", status=409)
+    # What the members signed in to: its day, kind and indicator, whatever the form says.
+    if data.held_on.year != cm.held_on.year:
+        scheme = None  # the scheme read for the form's year is not the meeting's
+    data = replace(data, held_on=cm.held_on, kind=cm.kind, indicator_code=cm.indicator_code)
     recorded = record_branch_meeting(branch, data, by=by, today=today, key=key, gettext=gettext, members=members,
                                      scheme=scheme)
     close(cm, by=by)

@@ -36,7 +36,7 @@ from .models._common import utcnow
 # setup: the first-run code (qscore/setup.py); second_step: a code from the authenticator app or a recovery code
 # (qscore/second_step); checkin: a meeting screen's code typed on a phone (qscore/checkin.py)
 KINDS = ("login", "password", "step_up", "setup", "second_step", "checkin")
-NOT_AN_ACCOUNT = ("setup", "checkin")  # kinds whose "account" names no account: no account-wide ceiling
+NOT_AN_ACCOUNT = ("setup",)  # kinds whose "account" names no account: no account-wide ceiling
 
 
 def _normalise(account: str) -> str:

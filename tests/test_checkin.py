@@ -60,6 +60,14 @@ def code_of(app, cm) -> str:
         return service.code_now(db.session.get(CheckinMeeting, cm.id))[0]
 
 
+def wrong_code(app, cm) -> str:
+    """A code that is neither the screen's now nor the one before it."""
+    with app.app_context():
+        m = db.session.get(CheckinMeeting, cm.id)
+        taken = {service.code_now(m)[0], service.code_now(m, time.time() - service.CODE_SECONDS)[0]}
+    return next(f"{i:04d}" for i in range(10000) if f"{i:04d}" not in taken)
+
+
 def count(app, model, *where) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
@@ -78,7 +86,7 @@ def test_a_secretary_opens_a_meeting_and_the_screen_shows_its_qr_code_and_code(a
     # Another branch's secretary sees nothing of it.
     auth.logout()
     auth.login("bs2")
-    for path in ("", "/screen", "/tablet"):
+    for path in ("", "/screen"):
         assert client.get(f"/branches/{org.branch_id}/checkin/{opened.id}{path}").status_code == 404
         assert client.get(f"/branches/{org.other_branch_id}/checkin/{opened.id}{path}").status_code == 404
 
@@ -101,8 +109,7 @@ def test_a_member_signs_in_with_the_code_and_their_name_and_twice_is_harmless(ap
 def test_wrong_codes_and_unknown_names_are_refused_and_write_nothing(app, client, org, opened, people):
     url = f"/checkin/{opened.token}"
     code = code_of(app, opened)
-    wrong = f"{(int(code) + 1) % 10000:04d}"
-    resp = client.post(url, data={"code": wrong, "name": "张伟"})
+    resp = client.post(url, data={"code": wrong_code(app, opened), "name": "张伟"})
     assert resp.status_code == 422 and "不是屏幕上的签到码" in resp.get_data(as_text=True)
     for name, said in (("张三", "没有可参加本次会议的党员叫这个名字"), ("陈静", "没有可参加本次会议的党员叫这个名字"),
                        ("", "请输入您的姓名")):
@@ -203,21 +210,37 @@ def test_the_administrator_sets_the_networks_and_nonsense_is_refused(app, client
 
 
 def test_the_tablet_lists_the_branch_by_pinyin_and_a_tap_signs_in(app, client, auth, org, opened, people):
-    auth.login("bs")
-    page = client.get(f"/branches/{org.branch_id}/checkin/{opened.id}/tablet").get_data(as_text=True)
+    """The tablet at the door needs no login: its own address shows the names and takes taps, nothing else."""
+    page = client.get(f"/checkin/tablet/{opened.tablet_token}").get_data(as_text=True)
     letters = re.findall(r'<h2 class="checkin-letter"[^>]*>(\w)</h2>', page)
     assert letters == ["L", "W", "Z"]  # 李娜, 王秀英, 张伟
-    assert "赵敏" not in page and "陈静" not in page
-    tap = f"/branches/{org.branch_id}/checkin/{opened.id}/tablet/{people['b']}"
+    assert "赵敏" not in page and "陈静" not in page and 'class="mainnav"' not in page
+    tap = f"/checkin/tablet/{opened.tablet_token}/{people['b']}"
     resp = client.post(tap, headers={"HX-Request": "true"})
-    assert resp.status_code == 200 and "已签到" in resp.get_data(as_text=True) and "<html" not in resp.get_data(as_text=True)
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "已签到" in body and "<html" not in body
     assert client.post(tap, headers={"HX-Request": "true"}).status_code == 200
     assert count(app, Checkin) == 1
-    # Only members of this branch, and ids that exist.
+    # The phone's address is not the tablet's; only members of this branch, and ids that exist.
+    assert client.get(f"/checkin/tablet/{opened.token}").status_code == 404
+    assert client.post(f"/checkin/tablet/{opened.token}/{people['a']}").status_code == 404
     for mid in (people["far"], people["guest"], 2 ** 63, 999999):
-        assert client.post(f"/branches/{org.branch_id}/checkin/{opened.id}/tablet/{mid}").status_code == 404
+        assert client.post(f"/checkin/tablet/{opened.tablet_token}/{mid}").status_code == 404
     with app.app_context():
         assert db.session.scalars(select(Checkin.way)).all() == ["tablet"]
+    # A member who left the roll is told so; after the close a tap is refused on the button itself.
+    with app.app_context():
+        from qscore.models import Member
+        db.session.get(Member, people["c"]).status = "transferred_out"
+        db.session.commit()
+    left = client.post(f"/checkin/tablet/{opened.tablet_token}/{people['c']}", headers={"HX-Request": "true"})
+    assert left.status_code == 422 and "王秀英 已不在党员名册中" in left.get_data(as_text=True)
+    auth.login("bs")
+    client.post(f"/branches/{org.branch_id}/checkin/{opened.id}/close")
+    late = client.post(f"/checkin/tablet/{opened.tablet_token}/{people['a']}", headers={"HX-Request": "true"})
+    assert late.status_code == 422 and "本次会议签到已结束" in late.get_data(as_text=True)
+    assert 'disabled' in client.get(f"/checkin/tablet/{opened.tablet_token}").get_data(as_text=True)
+    assert count(app, Checkin) == 1
 
 
 def test_closing_hands_the_sign_ins_to_the_meeting_form_and_one_save_writes_the_entries(app, client, auth, org,
@@ -235,7 +258,9 @@ def test_closing_hands_the_sign_ins_to_the_meeting_form_and_one_save_writes_the_
     assert not re.search(rf'name="status-{people["c"]}" value="attended" checked', form)
     assert "赵敏" in form  # the guest's chip
     key = re.search(r'name="idempotency_key"[^>]*value="([^"]+)"', form).group(1)
-    data = {"held_on": "2026-05-20", "kind": "org_life", "indicator": "J1", "topic": "五月主题党日",
+    # A form changed by hand to another day and kind still records what the members signed in to.
+    assert 'type="hidden" name="held_on" value="2026-05-20"' in form
+    data = {"held_on": "2026-05-10", "kind": "study", "indicator": "J2", "topic": "五月主题党日",
             "idempotency_key": key, "checkin": str(opened.id), "guest_ids": [str(people["guest"])],
             f"status-{people['a']}": "attended", f"status-{people['b']}": "attended",
             f"status-{people['c']}": "absent"}
@@ -244,6 +269,8 @@ def test_closing_hands_the_sign_ins_to_the_meeting_form_and_one_save_writes_the_
     with app.app_context():
         cm = db.session.get(CheckinMeeting, opened.id)
         assert cm.meeting_id is not None and cm.closed_at is not None
+        meeting = db.session.get(Meeting, cm.meeting_id)
+        assert (meeting.held_on.isoformat(), meeting.kind, meeting.indicator_code) == ("2026-05-20", "org_life", "J1")
         entries = db.session.scalars(select(PointEntry).where(PointEntry.meeting_id == cm.meeting_id)).all()
         assert sorted((e.member_id, e.indicator_code) for e in entries) == sorted(
             [(people["a"], "J1"), (people["b"], "J1"), (people["guest"], "J1"), (people["c"], "K1")])
@@ -286,3 +313,46 @@ def test_the_screens_code_changes_and_the_one_before_still_works(app, org, opene
         assert service.code_fits(cm, code, now) and service.code_fits(cm, code, now + step)
         assert not service.code_fits(cm, code, now + 2 * step) or code == service.code_now(cm, now + 2 * step)[0]
         assert service.code_fits(cm, later, now + step)
+
+
+def test_names_on_the_roll_with_spaces_or_dots_sign_in_as_typed_on_a_phone(app, client, org, opened):
+    with app.app_context():
+        make_member(org.branch_id, "阿依古丽 买买提", "A")
+        make_member(org.branch_id, "热依拉·艾力", "B")
+        db.session.commit()
+    url = f"/checkin/{opened.token}"
+    for typed, name in (("阿依古丽买买提", "阿依古丽 买买提"), ("热依拉•艾力", "热依拉·艾力")):
+        resp = client.post(url, data={"code": code_of(app, opened), "name": typed})
+        assert resp.status_code == 200 and f"已签到：{name}" in resp.get_data(as_text=True), typed
+    assert count(app, Checkin) == 2
+
+
+def test_opening_refuses_hours_over_and_a_double_click_opens_one(app, client, auth, org, people):
+    app.config["FIXED_NOW"] = MORNING  # 09:30
+    auth.login("bs")
+    resp = open_meeting(client, org, opens="06:00", closes="07:00")
+    assert resp.status_code == 422 and "现在已经是 09:30" in resp.get_data(as_text=True)
+    assert open_meeting(client, org).status_code == 303 and open_meeting(client, org).status_code == 303
+    assert count(app, CheckinMeeting) == 1
+    # Tomorrow's meeting says the day it opens.
+    assert open_meeting(client, org, held_on="2026-05-21", topic="明天的会").status_code == 303
+    with app.app_context():
+        token = db.session.scalar(select(CheckinMeeting.token).where(CheckinMeeting.topic == "明天的会"))
+    auth.logout()
+    assert "2026-05-21 09:00 开始签到" in client.get(f"/checkin/{token}").get_data(as_text=True)
+
+
+def test_the_form_waits_for_the_sign_in_to_end(app, client, auth, org, opened):
+    auth.login("bs")
+    resp = client.get(f"/branches/{org.branch_id}/meetings/new?checkin={opened.id}")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith(f"/checkin/{opened.id}")
+    assert "请先结束签到" in client.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+def test_an_ipv4_phone_on_a_dual_stack_server_is_on_the_streets_network(app, client, org, opened, people):
+    with app.app_context():
+        set_setting(org.street_id, "checkin_networks", ["10.20.0.0/16"])
+        db.session.commit()
+    resp = client.post(f"/checkin/{opened.token}", data={"code": code_of(app, opened), "name": "张伟"},
+                       environ_base={"REMOTE_ADDR": "::ffff:10.20.3.4"})
+    assert resp.status_code == 200

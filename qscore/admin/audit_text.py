@@ -43,6 +43,7 @@ OBJECT_LABELS = {
     "schemeversion": _l("Scheme version"), "setting": _l("Setting"), "memberpost": _l("Volunteer post"),
     "household": _l("Contact household"), "householdvisit": _l("Household visit"), "postkind": _l("Volunteer post"),
     "volunteerteam": _l("Volunteer team"), "teammember": _l("Team member"),
+    "checkinmeeting": _l("Meeting opened for sign-in"), "checkin": _l("Sign-in at a meeting"),
 }
 # The fields before/after hold, as the admin reads them.
 FIELD_LABELS = {

@@ -29,6 +29,7 @@ from .forms import CodeForm, OpenForm, PlainForm
 bp = Blueprint("checkin", __name__)
 
 POLL_SECONDS = 5  # the screen and the secretary's list refresh this often
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")  # an address in the QR code no phone can reach
 
 
 def _meeting_of(branch: Branch, checkin_id: int) -> CheckinMeeting:
@@ -67,7 +68,7 @@ def index(branch_id: int):
             try:
                 cm = checkin.open_meeting(branch, held_on=form.held_on.data, kind=form.kind.data,
                                           indicator_code=form.indicator.data, topic=form.topic.data,
-                                          opens=form.opens.data, closes=form.closes.data, by=user(), today=day)
+                                          opens=form.opens.data, closes=form.closes.data, by=user(), now=now)
             except checkin.CheckinError as err:
                 db.session.rollback()
                 form[err.field].errors = [err.text(_)]
@@ -97,7 +98,9 @@ def manage(branch_id: int, checkin_id: int):
     branch, community = get_branch_or_404(branch_id)
     cm = _meeting_of(branch, checkin_id)
     return _live(branch, community, cm, "checkin/manage.html", "checkin/_signed.html",
-                 phone_url=url_for(".phone", token=cm.token, _external=True), close_form=PlainForm(formdata=None))
+                 phone_url=url_for(".phone", token=cm.token, _external=True),
+                 tablet_url=url_for(".tablet", token=cm.tablet_token, _external=True),
+                 loopback=request.host.split(":")[0] in LOOPBACK)
 
 
 @bp.get("/branches/<int:branch_id>/checkin/<int:checkin_id>/screen")
@@ -111,45 +114,6 @@ def screen(branch_id: int, checkin_id: int):
     return _live(branch, community, cm, "checkin/screen.html", "checkin/_screen_live.html", url=url, code=code,
                  code_left=left, code_minutes=checkin.CODE_SECONDS // 60,
                  qr=qr_svg(url, css_class="checkin-qr-code", label=_("QR code of the sign-in page: %(url)s", url=url)))
-
-
-@bp.get("/branches/<int:branch_id>/checkin/<int:checkin_id>/tablet")
-@requires(SECRETARIES)
-def tablet(branch_id: int, checkin_id: int):
-    """Large name buttons in pinyin order, with a letter bar: a tap signs the member in."""
-    branch, community = get_branch_or_404(branch_id)
-    cm = _meeting_of(branch, checkin_id)
-    return render_template("checkin/tablet.html", branch=branch, community=community, cm=cm,
-                           groups=checkin.tablet_members(cm), state=checkin.state(cm, clock_now()),
-                           form=PlainForm(formdata=None))
-
-
-@bp.post("/branches/<int:branch_id>/checkin/<int:checkin_id>/tablet/<int:member_id>")
-@requires(SECRETARIES)
-def tap(branch_id: int, checkin_id: int, member_id: int):
-    branch, community = get_branch_or_404(branch_id)
-    cm = _meeting_of(branch, checkin_id)
-    member = loaded("member_id", member_id)
-    if member.branch_id != branch.id:
-        abort(404)
-    form = PlainForm()
-    error, status = "", 200
-    if not form.validate_on_submit():
-        error, status = _("The page had expired: tap the name again."), 400
-    else:
-        try:
-            checkin.sign_in(cm, member, way="tablet", by=user(), address=client_ip(), now=clock_now())
-            db.session.commit()
-        except checkin.CheckinError as err:
-            db.session.rollback()
-            error, status = err.text(_), err.status
-    if not is_htmx():
-        if error:
-            flash(error, "error")
-        return redirect(url_for(".tablet", branch_id=branch.id, checkin_id=cm.id) + f"#m{member.id}", 303)
-    return render_template("checkin/_tap.html", branch=branch, cm=cm, member_id=member.id, name=member.name,
-                           done=checkin.has_signed(cm, member.id), error=error, form=PlainForm(formdata=None)), \
-        (200 if status == 200 else status)
 
 
 @bp.post("/branches/<int:branch_id>/checkin/<int:checkin_id>/close")
@@ -169,44 +133,78 @@ def close(branch_id: int, checkin_id: int):
     return redirect(url_for("entry.meeting_form", branch_id=branch.id, checkin=cm.id), 303)
 
 
-# -- the member's phone (public, by the meeting's random address) -----------------------------------------
+# -- the door: the tablet, and the member's phone (public, by the meeting's random addresses) ---------------
+
+def _meeting_by(token: str, *, tablet: bool = False) -> tuple[CheckinMeeting, Branch]:
+    cm = checkin.by_token(token, tablet=tablet)
+    if cm is None:
+        abort(404)
+    return cm, db.session.get(Branch, cm.branch_id)
+
+
+@bp.get("/checkin/tablet/<token>")
+@public
+def tablet(token: str):
+    """Large name buttons in pinyin order, with a letter bar: a tap signs the member in. The page of a tablet
+    left at the door: its address lets it tap for this meeting, and nothing else (no login, no menu)."""
+    cm, branch = _meeting_by(token, tablet=True)
+    return render_template("checkin/tablet.html", branch=branch, cm=cm, groups=checkin.tablet_members(cm),
+                           state=checkin.state(cm, clock_now()), form=PlainForm(formdata=None))
+
+
+@bp.post("/checkin/tablet/<token>/<int:member_id>")
+@public
+def tap(token: str, member_id: int):
+    cm, branch = _meeting_by(token, tablet=True)
+    member = db.session.get(Member, member_id)
+    if member is None or member.branch_id != cm.branch_id:
+        abort(404)
+    error, status = "", 200
+    if not PlainForm().validate_on_submit():
+        error, status = _("The page had expired: tap the name again."), 422
+    else:
+        try:
+            checkin.tablet_sign_in(cm, member, address=client_ip(), now=clock_now())
+        except checkin.CheckinError as err:
+            error, status = err.text(_), 422  # said on the button, which htmx swaps in (4xx other than 422 it would not)
+        db.session.commit()  # the sign-in, or the log of a refusal from outside the street's networks
+    if not is_htmx():
+        if error:
+            flash(error, "error")
+        return redirect(url_for(".tablet", token=token) + f"#m{member.id}", 303)
+    done = checkin.has_signed(cm, member.id)
+    return render_template("checkin/_tap.html", cm=cm, member_id=member.id, name=member.name, done=done, error=error,
+                           open=checkin.state(cm, clock_now()) == "open", tablet_token=token,
+                           said=error or (_("Signed in: %(name)s", name=member.name) if done else "")), status
+
 
 @bp.route("/checkin/<token>", methods=["GET", "POST"])
 @public
 def phone(token: str):
-    cm = checkin.by_token(token)
-    if cm is None:
-        abort(404)
-    branch = db.session.get(Branch, cm.branch_id)
-    now, address = clock_now(), client_ip()
+    cm, branch = _meeting_by(token)
+    now = clock_now()
     own_member = (db.session.get(Member, current_user.member_id)
                   if current_user.is_authenticated and current_user.member_id else None)
     code_form, own_form = CodeForm(), PlainForm()
     done: checkin.SignedIn | None = None
-    error, status, wait = "", 200, 0
+    error, status, headers = "", 200, {}
     if request.method == "POST":
-        status = 422
         by_account = request.form.get("way") == "account" and own_member is not None
         form = own_form if by_account else code_form
+        status = 422
         if form.validate_on_submit():
-            wait = 0 if by_account else checkin.wait_for_code(cm, address)
-            if wait:
-                db.session.rollback()
-                error, status = throttle.message(wait, "second_step"), 429
-            else:
-                try:
-                    done = (checkin.sign_in_own(cm, user(), address=address, now=now) if by_account else
-                            checkin.sign_in_with_code(cm, code_form.code.data, code_form.name.data, address=address,
-                                                      now=now))
-                    status = 200
-                except checkin.CheckinError as err:
-                    error, status = err.text(_), err.status
-                    if err.field:
-                        code_form[err.field].errors = [error]
-                        error = ""
-                db.session.commit()  # the sign-in, or what a refusal logged (a wrong code, an outside address)
+            try:
+                done = checkin.phone_sign_in(cm, user=user() if by_account else None, code=code_form.code.data,
+                                             name=code_form.name.data, address=client_ip(), now=now)
+                status = 200
+            except checkin.Throttled as err:
+                error, status, headers = throttle.message(err.wait, "second_step"), 429, {"Retry-After": str(err.wait)}
+            except checkin.CheckinError as err:
+                error, status = err.text(_), err.status
+                if err.field:
+                    code_form[err.field].errors, error = [error], ""
+            db.session.commit()  # the sign-in, or what a refusal logged (a wrong code, an outside address)
     signed_before = checkin.has_signed(cm, own_member.id) if own_member is not None and done is None else None
-    headers = {"Retry-After": str(wait)} if status == 429 else {}
     return render_template("checkin/phone.html", cm=cm, branch=branch, state=checkin.state(cm, now), done=done,
                            error=error, code_form=code_form, own_form=own_form, own_member=own_member,
-                           signed_before=signed_before), status, headers
+                           signed_before=signed_before, today=now.date()), status, headers

@@ -63,14 +63,15 @@ def write_open_meeting(b: _Builder) -> None:
     opens, closes = datetime.combine(b.today, time(7, 30)), datetime.combine(b.today, time(23, 30))
     cm = CheckinMeeting(branch_id=branch.id, held_on=b.today, kind="org_life", indicator_code="J1",
                         topic=f"{b.today.month}月主题党日：重温入党誓词", opens_at=opens, closes_at=closes,
-                        token=secrets.token_urlsafe(16), code_secret=secrets.token_hex(16), opened_by_id=by,
-                        opened_at=datetime.combine(b.today, time(0, 5)))
+                        token=secrets.token_urlsafe(16), tablet_token=secrets.token_urlsafe(16),
+                        code_secret=secrets.token_hex(16), opened_by_id=by)
+    # Timestamps are stored in UTC: opened a few minutes before the sign-in opens on the street's clock.
+    utc = opens.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).astimezone(ZoneInfo("UTC"))
+    cm.opened_at = utc.replace(tzinfo=None) - timedelta(minutes=10)
     db.session.add(cm)
     db.session.flush()
     ways = ("code", "code", "tablet")
-    # Stored in UTC like every timestamp: a few minutes after the sign-in opened, on the street's clock.
-    utc = opens.replace(tzinfo=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).astimezone(ZoneInfo("UTC"))
     db.session.execute(insert(Checkin.__table__), [
         {"checkin_meeting_id": cm.id, "member_id": m.id, "at": utc.replace(tzinfo=None) + timedelta(minutes=3 + 2 * i),
-         "way": way, "by_id": by if way == "tablet" else None, "ip": ""}
+         "way": way, "by_id": None, "ip": ""}
         for i, (m, way) in enumerate(zip(members, ways))])

@@ -13,7 +13,7 @@ from wtforms import SelectChoice
 from ..access import requires, SECRETARIES
 from .. import audit, checkin
 from ..access import get_branch_or_404, loaded
-from ..clock import today
+from ..clock import now as clock_now, today
 from ..db import db, reads_only_from_now
 from ..fields import args_form
 from ..idempotency import entries_with_key_prefix, key_from, new_key
@@ -58,6 +58,10 @@ def meeting_form(branch_id: int):
     cm = _checkin_of(branch, cm_id) if cm_id else None
     if cm is not None and cm.meeting_id is not None and args:  # (posted twice: the service says so)
         flash(_("This meeting is already recorded."), "info")
+        return redirect(url_for("checkin.manage", branch_id=branch_id, checkin_id=cm.id), 303)
+    if cm is not None and args and checkin.state(cm, clock_now()) != "closed":
+        # Sign-ins after the form was read would never become attendance: the sign-in ends first.
+        flash(_("End the sign-in first: who signs in after the form is opened would be left out."), "info")
         return redirect(url_for("checkin.manage", branch_id=branch_id, checkin_id=cm.id), 303)
     if cm is not None and args:  # opened from a sign-in: its meeting, and who signed in attended
         statuses, guest_ids = checkin.attendance(cm)

@@ -2,7 +2,7 @@
 
 A secretary opens a meeting (date, kind, indicator, topic, the hours of the day it takes sign-ins); members
 sign in on their own phone through the meeting's address (the QR code on the office screen), logged in or with
-the screen's rotating code and their name, or by a tap on the secretary's tablet. Closing the meeting hands
+the screen's rotating code and their name, or by a tap on the tablet at the door. Closing the meeting hands
 the sign-ins to the meeting form, where one save writes the entries (qscore/meetings.py); ``meeting_id``
 then names the meeting recorded. A sign-in row is never updated or deleted; signing in twice adds nothing.
 """
@@ -31,6 +31,9 @@ class CheckinMeeting(db.Model):
     closes_at: Mapped[datetime]
     # The meeting's address for phones (/checkin/<token>): random, so no one finds a meeting by counting.
     token: Mapped[str] = mapped_column(String(32), unique=True)
+    # The tablet's address at the door (/checkin/tablet/<tablet_token>): taps for this meeting and nothing else,
+    # without a secretary's login on a device left in the room.
+    tablet_token: Mapped[str] = mapped_column(String(32), unique=True)
     # The key of the screen's rotating code (qscore/checkin.py), shown only as the code of the moment.
     code_secret: Mapped[str] = mapped_column(String(32))
     opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))

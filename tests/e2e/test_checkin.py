@@ -96,16 +96,21 @@ def test_three_phones_and_a_tablet_sign_in_and_one_save_records_the_meeting(page
     expect(p.get_by_text("已签到：李娜")).to_be_visible()
     phone.close()
 
-    # The tablet at the door: 刘洋 taps his name under L.
+    # The tablet at the door, a device of its own with no login: 刘洋 taps his name under L.
     page.goto(f"/branches/{branch_id}/checkin")
     page.get_by_role("link", name="五月主题党日").click()
-    page.get_by_role("link", name="平板点名签到").click()
-    page.set_viewport_size({"width": 1024, "height": 768})
-    page.get_by_role("link", name="L", exact=True).click()
-    page.get_by_role("button", name="刘洋", exact=True).click()
-    expect(page.get_by_role("button", name="刘洋 ✓ 已签到")).to_be_visible()
-    screenshot(page, "checkin-tablet")
-    a11y.check(page)
+    tablet_url = page.locator(".checkin-url code").nth(1).inner_text()
+    tablet = browser.new_context(base_url=base_url, viewport={"width": 1024, "height": 768}, locale="zh-CN",
+                                 has_touch=True)
+    t = tablet.new_page()
+    t.goto(tablet_url)
+    expect(t.get_by_role("navigation", name="主导航")).to_have_count(0)
+    t.get_by_role("link", name="L", exact=True).click()
+    t.get_by_role("button", name="刘洋", exact=True).click()
+    expect(t.get_by_role("button", name="刘洋 ✓ 已签到")).to_be_visible()
+    screenshot(t, "checkin-tablet")
+    a11y.check(t)
+    tablet.close()
 
     # The screen counts them without a reload.
     expect(screen.locator(".checkin-count-n")).to_have_text("4")
@@ -132,4 +137,10 @@ def test_three_phones_and_a_tablet_sign_in_and_one_save_records_the_meeting(page
                                      + [(ids["欧阳明华"], "K1")])
     # The sign-in is over: the screen says so, and a late phone is refused.
     expect(screen.get_by_role("heading", name="签到已结束")).to_be_visible()
+    phone = _phone(browser, base_url)
+    p = phone.new_page()
+    p.goto(url)
+    expect(p.get_by_text("签到已结束")).to_be_visible()
+    expect(p.get_by_label("屏幕上的签到码")).to_have_count(0)
+    phone.close()
     print(f"\nsign-in path, screen to entries: {elapsed:.1f} s in the browser (4 sign-ins, 1 save)")

@@ -27,6 +27,7 @@ def upgrade():
     sa.Column('opens_at', sa.DateTime(), nullable=False),
     sa.Column('closes_at', sa.DateTime(), nullable=False),
     sa.Column('token', sa.String(length=32), nullable=False),
+    sa.Column('tablet_token', sa.String(length=32), nullable=False),
     sa.Column('code_secret', sa.String(length=32), nullable=False),
     sa.Column('opened_by_id', sa.Integer(), nullable=True),
     sa.Column('opened_at', sa.DateTime(), nullable=False),
@@ -39,6 +40,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['opened_by_id'], ['user.id'], name=op.f('fk_checkin_meeting_opened_by_id_user')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_meeting')),
     sa.UniqueConstraint('meeting_id', name=op.f('uq_checkin_meeting_meeting_id')),
+    sa.UniqueConstraint('tablet_token', name=op.f('uq_checkin_meeting_tablet_token')),
     sa.UniqueConstraint('token', name=op.f('uq_checkin_meeting_token'))
     )
     with op.batch_alter_table('checkin_meeting', schema=None) as batch_op:
