@@ -198,7 +198,8 @@ def register(branch: Branch, year: int, today: date) -> list[MemberDues]:
     current year) how many months in a row each owes up to the last month ended, across the year's start."""
     members = branch_members(branch, year)
     ids = [m.id for m in members]
-    rates, lines = rates_of(ids), live_lines(ids, year)
+    # Read as rows of what a month's state needs (the grid and its export show no line itself).
+    rates, lines = rates_of(ids, facts_only=True), live_lines(ids, year, facts_only=True)
     shown = today.month if today.year == year else 12
     rows = [MemberDues(m, rate_in_force(rates[m.id], year, shown),
                        {mo: month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today) for mo in range(1, 13)})
@@ -241,7 +242,7 @@ def _streaks(rows: list[MemberDues], rates: dict[int, list[DuesRate]], today: da
         if n == last_ended:
             reach_back.append(r)
     if reach_back:
-        before = live_lines([r.member.id for r in reach_back], year - 1)
+        before = live_lines([r.member.id for r in reach_back], year - 1, facts_only=True)
         for r in reach_back:
             for mo in range(12, 0, -1):
                 if month_dues(r.member, rates[r.member.id], before[r.member.id][mo], year - 1, mo,
