@@ -109,7 +109,7 @@ def member_sections(rows, labels: dict[int, str]) -> list[tuple[str, list[dict]]
     for r in rows:
         by_type[r["type"]].append(r)
     return [(code, [{"label": labels[r["member_id"]], "J": r["J"], "Z": r["Z"], "K": r["K"],
-                     "quarter": r["quarter_total"], "year": r["year_to_date"]}
+                     "quarter": r["quarter_total"], "year": r["year_to_date"], "dues": r.get("dues_paid") is True}
                     for r in sorted(by_type[code], key=_sort_key)])
             for code in TYPE_ORDER if by_type.get(code)]
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 from . import audit
 from .branch_lock import lock_branches
 from .db import db, read_columns
+from .dues import quarter_settled
 from .names import sort_key
 from .models import (Branch, BranchSpell, Member, PointEntry, Publication, PublicationAdjustment,
                      Reconciliation, SelfRecord, User)
@@ -86,21 +87,25 @@ def _one(value) -> str:
     return f"{rounded(value):f}"  # always one decimal in the snapshot: "5.0"
 
 
-def snapshot_rows(branch_id: int, year: int, quarter: int,
-                  members: list[Any] | None = None) -> list[dict[str, str | int]]:
-    """Per member: quarter points by category, quarter total, year score to date at the quarter's end.
+def snapshot_rows(branch_id: int, year: int, quarter: int, members: list[Any] | None = None,
+                  dues_by: date | None = None) -> list[dict[str, Any]]:
+    """Per member: quarter points by category, quarter total, year score to date at the quarter's end; with
+    ``dues_by`` (the street shows it on the noticeboard), ``dues_paid`` for each member on the dues register:
+    the quarter paid in full by that day (dues.quarter_settled), frozen with the rest. Never an amount.
 
     ``members``: the members on the roll at the quarter's end (Members, or readiness' rows of them), when
     the caller has just read them."""
     _start, end = quarter_bounds(year, quarter)
     members = members_on_roll(branch_id, end) if members is None else members
     scores = score_members(db.session, scheme_for_year(year), year, end, members)
+    settled = quarter_settled(members, year, quarter, dues_by) if dues_by is not None else {}
     rows = []
     for m in members:
         s = scores[m.id]
         q = s.quarter
         rows.append({"member_id": m.id, "name": m.name, "type": s.type_code, "J": _one(q.j), "Z": _one(q.z),
-                     "K": _one(q.k), "quarter_total": _one(q.total), "year_to_date": _one(s.score)})
+                     "K": _one(q.k), "quarter_total": _one(q.total), "year_to_date": _one(s.score),
+                     **({"dues_paid": settled[m.id]} if m.id in settled else {})})
     return rows
 
 
@@ -222,7 +227,8 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
     pub = store_publication(branch, year, quarter, published_by_id=user.id, meeting_on=meeting_on,
                             members_present=present, members_total=total, chair=chair.strip()[:100],
                             supervision_ends_on=today + timedelta(days=days), published_at=published_at,
-                            members=state.on_roll)
+                            members=state.on_roll,
+                            dues_by=today if get_setting(street_id, "board_dues_paid") else None)
     # A statement of its own: as an object it would have the session flush again at the commit.
     rows = pub.snapshot.count("member_id")
     audit.record_many("quarter_published", "publication", [dict(
@@ -231,11 +237,12 @@ def publish(*, branch: Branch, year: int, quarter: int, user: User, today: date,
 
 
 def store_publication(branch: Branch, year: int, quarter: int, *, published_at: datetime | None = None,
-                      members: list[Any] | None = None, **fields: Any) -> Publication:
+                      members: list[Any] | None = None, dues_by: date | None = None, **fields: Any) -> Publication:
     """The publication row: the quarter's snapshot and its hash, and the adjustments it lists (once).
 
-    ``members``: the members on the roll at the quarter's end, when the caller has just read them."""
-    text = canonical_json(snapshot_rows(branch.id, year, quarter, members))
+    ``members``: the members on the roll at the quarter's end, when the caller has just read them;
+    ``dues_by``: snapshot_rows' (the street shows "党费已交")."""
+    text = canonical_json(snapshot_rows(branch.id, year, quarter, members, dues_by))
     listed = unlisted_adjustments(branch)
     pub = Publication(branch_id=branch.id, year=year, quarter=quarter, snapshot=text, sha256=sha256_of(text),
                       adjustments=canonical_json_list(listed), published_at=published_at or utcnow(), **fields)

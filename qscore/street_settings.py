@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     "deduction_confirm_points": 5,
     # Sign-in at the door from a phone only from these address ranges (CIDR); empty: from anywhere.
     "checkin_networks": [],
+    # The noticeboard shows "党费已交" beside each member whose quarter was paid in full when it was published.
+    "board_dues_paid": False,
 }
 
 

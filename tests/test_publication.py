@@ -453,3 +453,45 @@ def test_hostile_query_parameters_of_the_publication_pages_never_answer_500(app,
         resp = client.get(f"{page}?year={quote(value)}&quarter={quote(value)}&page={quote(value)}")
         assert resp.status_code == 200, (page, resp.status_code)
     assert client.get("/publish?year=2027").status_code == 404  # a year not yet begun, as before
+
+
+def test_the_board_shows_dues_paid_as_the_publication_froze_it_when_the_street_turns_it_on(app, client, auth, org,
+                                                                                           members):
+    """"党费已交" comes from the register when the quarter is published, is frozen in the snapshot (never live,
+    never an amount), and shows on the board only while the street has it on."""
+    from decimal import Decimal
+
+    from qscore.models import DuesLine, DuesRate
+    from qscore.street_settings import set_setting
+
+    zhang, li, wang = members
+    with app.app_context():
+        for mid in members:
+            db.session.add(DuesRate(member_id=mid, monthly=Decimal("12.34"), effective_from=date(2026, 1, 1)))
+        for mid, months in ((zhang, (1, 2, 3)), (li, (1, 2))):  # 李娜 owes March; 王秀英 paid nothing
+            db.session.add_all([DuesLine(member_id=mid, branch_id=org.branch_id, year=2026, month=mo,
+                                         kind="payment", amount=Decimal("12.34"), paid_on=date(2026, mo, 5),
+                                         method="cash", note="") for mo in months])
+        set_setting(org.street_id, "board_dues_paid", True)
+        db.session.commit()
+    auth.login("bs")
+    reconcile_all(client, org, members)
+    assert publish(client, org).status_code == 302
+    (pub,) = publications(app)
+    rows = {r["member_id"]: r for r in json.loads(pub.snapshot)}
+    assert [rows[m]["dues_paid"] for m in members] == [True, False, False]
+    assert sha256_of(pub.snapshot) == pub.sha256
+    board = client.get(f"/board?branch={org.branch_id}").get_data(as_text=True)
+    assert '<th scope="col" class="board-dues-head">党费</th>' in board
+    assert board.count('<td class="board-dues">已交</td>') == 1 and "12.34" not in board
+    # Paying March now changes nothing published; turning the setting off hides the column.
+    with app.app_context():
+        db.session.add(DuesLine(member_id=li, branch_id=org.branch_id, year=2026, month=3, kind="payment",
+                                amount=Decimal("12.34"), paid_on=date(2026, 5, 19), method="cash", note=""))
+        db.session.commit()
+    assert client.get(f"/board?branch={org.branch_id}").get_data(as_text=True).count(
+        '<td class="board-dues">已交</td>') == 1
+    with app.app_context():
+        set_setting(org.street_id, "board_dues_paid", False)
+        db.session.commit()
+    assert "board-dues" not in client.get(f"/board?branch={org.branch_id}").get_data(as_text=True)

@@ -231,6 +231,7 @@ class SettingsForm(FlaskForm):
     supervision_days = Count(_l("Supervision period (days)"), required=True, validators=[
         NumberRange(3, 60, message=_l("At least 3 days (the openness rules), at most 60."))])
     mask_names = BooleanField(_l("Mask names on the public noticeboard"))
+    board_dues_paid = BooleanField(_l("Show “dues paid” on the noticeboard"))
     flexible_branch_kinds = MultiCheckboxField(_l("Branch kinds whose members may attend any branch"),
                                                choices=options(BRANCH_KINDS))
     timezone = Text(_l("Time zone"), required=True, max_length=64)

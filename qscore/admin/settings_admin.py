@@ -23,6 +23,9 @@ EXPLANATIONS = {
     "board_rotation_seconds": _l("How long the office screen shows each page of the noticeboard."),
     "supervision_days": _l("How long a published quarter stays up for supervision; at least 3 days."),
     "mask_names": _l("张* and 李*明 instead of full names on the public noticeboard."),
+    "board_dues_paid": _l("Each published quarter shows “党费已交” beside the members whose dues for it were paid in "
+                          "full by the day it was published, as the dues register said then. Never an amount; "
+                          "from the next publication on."),
     "flexible_branch_kinds": _l("Members of these kinds of branch may attend any branch's organisational life, "
                                 "and it counts."),
     "timezone": _l("Dates and times are the street's; change only for a street outside China's time zone."),
@@ -47,6 +50,7 @@ def settings():
             new = {k: getattr(form, k).data for k in DEFAULTS}
             new["flexible_branch_kinds"] = [k for k in BRANCH_KINDS if k in (new["flexible_branch_kinds"] or [])]
             new["mask_names"] = bool(new["mask_names"])
+            new["board_dues_paid"] = bool(new["board_dues_paid"])
             new["checkin_networks"] = parse_networks(new["checkin_networks"] or "")
             for k in ("office_phone", "opinion_box", "query_public_url", "timezone"):
                 new[k] = new[k] or ""

@@ -95,12 +95,15 @@ def rows_on(page) -> int:
     return sum(len(seg.rows) for column in page for seg in column)
 
 
-def pages_html(pub: Publication, parsed: Parsed, booklets: dict[int, str], mask: bool) -> tuple[Markup, int]:
-    """The member and adjustment pages of a publication: its figures never change, so they are cached."""
+def pages_html(pub: Publication, parsed: Parsed, booklets: dict[int, str], mask: bool,
+               dues: bool = False) -> tuple[Markup, int]:
+    """The member and adjustment pages of a publication: its figures never change, so they are cached.
+    ``dues``: the street shows "党费已交" — from what the publication froze, when it froze it (never live data)."""
     locale = str(get_locale())
     relevant = tuple(sorted((r["member_id"], booklets[r["member_id"]]) for r in parsed.rows
                             if r["member_id"] in booklets))
-    key = (*publication_key(pub), locale, mask, relevant)
+    dues = dues and any("dues_paid" in r for r in parsed.rows)
+    key = (*publication_key(pub), locale, mask, relevant, dues)
     cache = process_cache("pages")
     hit = cache.get(key)
     if hit is not None:
@@ -112,7 +115,7 @@ def pages_html(pub: Publication, parsed: Parsed, booklets: dict[int, str], mask:
     total = len(member_pages) + len(adjustment_pages)
     html = Markup(render_template(
         "board/_pages.html", pub=pub, member_pages=member_pages, adjustment_pages=adjustment_pages,
-        page_total=max(total, 1), period_of=period_of, plain_points=plain_points,
+        page_total=max(total, 1), period_of=period_of, plain_points=plain_points, show_dues=dues,
         signed_points=signed_points, rows_on=rows_on))
     return remember(cache, key, (html, max(total, 1)))
 
@@ -160,7 +163,7 @@ def slides_for(scope: Scope, settings: dict) -> list[Slide]:
     base = (settings.get("query_public_url") or "").strip()
     slides = []
     for pub, branch, community in found:
-        html, page_count = pages_html(pub, parsed[pub.id], booklets, mask)
+        html, page_count = pages_html(pub, parsed[pub.id], booklets, mask, bool(settings["board_dues_paid"]))
         received, answered = counts.get(pub.id, (0, 0))
         public_url = public_query_url(base, pub.id) if base else ""
         slides.append(Slide(

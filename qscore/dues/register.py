@@ -299,6 +299,23 @@ def owed_months(members: Iterable[Member], as_of: date, months: int = 12) -> dic
             for m in on_register}
 
 
+def quarter_settled(members: Iterable[Member], year: int, quarter: int, day: date) -> dict[int, bool]:
+    """For each member on the register (a monthly amount set): whether, by ``day``, every month of the quarter
+    with something due while they were on the roll is paid in full or exempt (what a publication freezes as
+    "党费已交" for the noticeboard, when the street shows it)."""
+    members = list(members)
+    rates = rates_of([m.id for m in members], facts_only=True)
+    on_register = [m for m in members if rates.get(m.id)]
+    months = range(3 * quarter - 2, 3 * quarter + 1)
+    lines = live_lines([m.id for m in on_register], year, facts_only=True, months=months)
+    out = {}
+    for m in on_register:
+        due = [d for d in (month_dues(m, rates[m.id], lines[m.id][mo], year, mo, day) for mo in months)
+               if d.status not in ("none", "nothing_due")]
+        out[m.id] = bool(due) and all(d.settled for d in due)
+    return out
+
+
 @dataclass
 class Totals:
     due: Decimal = Decimal(0)
