@@ -552,3 +552,19 @@ def test_early_warnings_and_the_months_flag_read_the_register(client, auth, reg,
         "month": "2026-03", "kind": "payment", "amount": "2.00", "paid_on": "2026-05-19", "method": "cash",
         "note": "", "idempotency_key": "late-march"}).status_code == 303
     assert warning not in client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+
+
+def test_the_figures_page_shows_the_registers_collection_rate_with_a_chart(client, auth, reg, org, app):
+    auth.login("bs")
+    assert paid(client, org, "2026-01", [reg[k] for k in "abcd"]).status_code == 303
+    assert paid(client, org, "2026-02", [reg[k] for k in "ab"]).status_code == 303
+    auth.logout()
+    auth.login("cs")
+    page = client.get("/stats?period=2026").get_data(as_text=True)
+    section = page[page.index("党费收缴（党费登记）"):]
+    section = section[:section.index("</section>")]
+    assert 'id="chart-dues"' in section or "chart-dues" in section
+    # January 4 of 4, February 2 of 4, March and April none of 4 (May has not ended: due, unpaid so far).
+    q1 = re.search(r"第1季度</th><td class=\"num\">([^<]*)</td><td class=\"num\">(\d+)</td>", section)
+    assert q1 and q1.groups() == ("50.0%", "6")
+    assert "第3季度" not in section  # not begun

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from flask import abort, current_app, render_template, url_for
 from flask_babel import gettext as _, lazy_gettext as _l
@@ -11,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..access import requires, SECRETARIES
+from .. import dues
 from .. import figures as F
 from ..clock import today
 from ..db import db
@@ -163,6 +165,33 @@ def branch_rows(scope: Scope, fig: F.Figures) -> list[BranchRow]:
     return out
 
 
+@dataclass
+class DuesRegister:
+    """The dues register's collection rates for the scope's branches over the period's year (dues.collection)."""
+
+    year: int
+    chart: Any
+    quarters: dict[int, dues.Totals]
+    last_quarter: int
+
+
+def dues_register(scope: Scope, year: int, day: date) -> DuesRegister | None:
+    """None when no member of the scope is on the register that year (no monthly amount set)."""
+    if year > day.year:
+        return None
+    branches = [b for b, _c in scope.branches]
+    by_branch = dues.collection(branches, year, day)
+    total = {mo: sum((by_branch[b.id][mo] for b in branches), dues.Totals()) for mo in range(1, 13)}
+    if not any(t.settled or t.owing for t in total.values()):
+        return None
+    last = day.month if year == day.year else 12
+    chart = percent_chart("chart-dues", _("Dues collection rate by month, %(year)d (dues register)", year=year),
+                          [_("M%(n)d", n=mo) for mo in range(1, last + 1)],
+                          [Series(_("Collection rate"), [pct_number(total[mo].ratio) for mo in range(1, last + 1)],
+                                  "s1")])
+    return DuesRegister(year, chart, dues.quarter_totals(total), (last + 2) // 3)
+
+
 def page_context(scope: Scope, choice: PeriodChoice, day: date) -> dict:
     figs = [compute(scope, p, day) for p in choice.periods]
     main = figs[-1]
@@ -175,6 +204,7 @@ def page_context(scope: Scope, choice: PeriodChoice, day: date) -> dict:
         "trends": trends, "trend_chart": trend_chart(choice, trends),
         "grade_chart": grade_chart(choice, figs), "band_chart": band_chart(main),
         "rows": rows, "branch_chart": branch_chart(rows, scope.level == "street") if rows else None,
+        "dues_register": dues_register(scope, choice.main.year, day),
         "communities": communities, "labels": LABELS, "band_labels": BAND_LABELS,
         "definitions": {k: _(v) for k, v in F.DEFINITIONS.items()},
         "grade_source": main.grades.source(scope.branch_ids),
