@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit, throttle
 from .db import db
 from .idempotency import entries_with_key_prefix
-from .meetings import AlreadyRecorded, MeetingInput, MeetingRecorded, branch_members, guest_query, meeting_indicators, \
+from .meetings import MEETING_ERROR_TEXTS, AlreadyRecorded, MeetingInput, MeetingRecorded, branch_members, guest_query, meeting_indicators, \
     record_branch_meeting
 from .models import MEETING_KINDS, Branch, Checkin, CheckinMeeting, Community, Member, User
 from .models._common import utcnow
@@ -51,10 +51,8 @@ NAME_MAX = Member.name.type.length
 TOPIC_MAX = CheckinMeeting.topic.type.length
 
 CHECKIN_TEXTS = {
-    "kind_unknown": N_("Not a valid choice."),
-    "indicator_required": N_("Choose an indicator."),
-    "topic_required": N_("Fill this in."),
-    "too_long": N_("The text is too long (at most {max} characters)."),
+    # What a meeting's fields are refused for, said as the meeting form says it.
+    **{k: MEETING_ERROR_TEXTS[k] for k in ("kind_unknown", "indicator_required", "topic_required", "too_long")},
     "day_past": N_("Choose today or a later day: sign-in is for a meeting still to be held."),
     "day_far": N_("Choose a day within {days} days from today."),
     "closes_first": N_("The end must be later than the start."),
