@@ -51,6 +51,8 @@ from qscore.names import sort_key
 from qscore.scoring import MemberLedger, entry_points, score_member, year_sums
 
 from . import dbio
+from . import dues_plan
+from .dues_plan import DUES_CLOSED_THROUGH
 from .scales import GENERATOR_VERSION, LAST_DAY, Scale
 
 BENCH_PASSWORD = "bench-password-2026"
@@ -165,6 +167,13 @@ class Generator:
         self._points: dict[tuple, tuple] = {}
         self.next_id = {"point_entry": 1, "audit_log": 1, "meeting": 1, "self_record": 1, "publication": 1,
                         "year_review": 1, "review_grade": 1, "member_type": 1, "leave": 1}
+        self.drng = FastRandom(f"qscore-bench-dues-{scale.name}")  # the register's own draws (dues.py's plan)
+        self.dues_year = LAST_DAY.year
+        self.dues_pending: list[tuple] = []
+        self.dues_rows: dict[str, list] = {"dues_rate": [], "dues_line": [], "dues_close": [], "dues_point": [],
+                                           "audit": []}
+        for t in ("dues_rate", "dues_line", "dues_close"):
+            self.next_id[t] = 1
         self.community_user: dict[int, int] = {}
         self.community_names: dict[int, str] = {}
         self.seconds = {"insert": 0.0, "score": 0.0}  # where generation time goes (wall clock)
@@ -419,6 +428,20 @@ class Generator:
                 corr[16] = dup  # the dup's id once assigned
         return row
 
+    def _skip_add(self) -> None:
+        """The draws ``add`` makes for one counted entry: its recorded day and time, the rare duplicate (then
+        the duplicate's and its correction's recorded day and time)."""
+        r = self.rng
+        r.choice((0, 0, 1, 2, 3)), r.randint(9, 13), r.randint(0, 59)
+        if r.random() < 0.002:
+            for _ in range(2):
+                r.choice((0, 0, 1, 2, 3)), r.randint(9, 13), r.randint(0, 59)
+
+    plan_dues = dues_plan.plan_dues
+    close_dues = dues_plan.close_dues
+    dues_points_of_month = dues_plan.dues_points_of_month
+    write_dues = dues_plan.write_dues
+
     def simulate(self) -> None:
         first = self.scale.first_day
         y, mo = first.year, first.month
@@ -439,7 +462,10 @@ class Generator:
                     self.add(m, code, d, value, note)
             if (y, mo) >= (LAST_DAY.year, LAST_DAY.month - 1):
                 self.self_recording(y, mo)
+            if y == self.dues_year and mo <= DUES_CLOSED_THROUGH:
+                self.close_dues(y, mo)
             self.flush_month()
+            self.dues_points_of_month()
             if mo in (3, 6, 9) and y == LAST_DAY.year and _month_end(y, mo) < LAST_DAY:
                 self.publish(y, mo // 3)
             if mo == 12:
@@ -593,7 +619,11 @@ class Generator:
         dil = 0.3 if m.weak else m.diligence
         q_month = (mo - 1) % 3  # 0, 1, 2 within the quarter
         if q_month == 0:
-            if r.random() < (0.5 if m.weak else 0.96):
+            if y == self.dues_year:  # the register's year: J3 and K2 follow from its closes (close_dues)
+                if r.random() < (0.5 if m.weak else 0.96):
+                    day(), r.choice(("", "", "线上缴纳"))
+                self._skip_add()  # the same draws as the typed entry's, so the rest of the data stays as it was
+            elif r.random() < (0.5 if m.weak else 0.96):
                 self.add(m, "J3", day(), note=r.choice(("", "", "线上缴纳")))
             else:
                 self.add(m, "K2", hi, note=f"{mo}月党费经催缴仍未交纳")
@@ -771,9 +801,11 @@ class Generator:
     def run(self) -> dict[str, Any]:
         self.plan_organisations()
         self.plan_members()
+        self.plan_dues()
         self.write_organisations()
         self.simulate()
         self.write_histories()
+        self.write_dues()
         return {"counts": self.counts, "picks": self.picks, "seconds": self.seconds}
 
 

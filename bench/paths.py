@@ -301,6 +301,7 @@ def build_cases(app, floors: Floors, meta: dict[str, Any], repeat: int | None, q
                                  "review_page" if branch_id == p.median_branch else "review_60"))
     cases += public_cases(app, floors, p, n)
     cases += publish_cases(app, floors, p, n, client, token)
+    cases += dues_cases(app, floors, p, n)
     return cases
 
 
@@ -433,3 +434,215 @@ def publish_cases(app, floors: Floors, p: Picks, n, client: Client, token: str) 
                  {"branch_id": branch, "members": len(ids), "url": url,
                   "note": "before each call (untimed) the live publication is retracted in raw SQL; restored after"},
                  verify_publish, before=retract_last, restore=restore)]
+
+
+# -- the dues register, closing a month, a sign-in at the door ------------------------------------------------
+def _dues_cells(html: str) -> dict[str, list[str]]:
+    """The figures the dues grid shows: rows, rates, each cell's mark and amount, streak warnings, the rates row."""
+    return {"rows": re.findall(r'/dues/members/(\d+)\?year=\d+">', html),
+            "cells": re.findall(r'<span class="dues-mark (dues-[a-z_]+)" title="([^"]*)"', html),
+            "rates": re.findall(r'<td class="num">([0-9.]+)</td>', html),
+            "warnings": re.findall(r'class="dues-warn[^"]*">([^<]*)<', html),
+            "collection": re.findall(r'class="dues-rate[^"]*">([^<]*)<', html),
+            "closed": re.findall(r'<option value="(\d{4}-\d\d)" [a-z]*>[^<]*· 已结算', html)}
+
+
+def dues_cases(app, floors: Floors, p: Picks, n) -> list[Case]:
+    from .dues_floor import DuesFloors
+
+    df = DuesFloors(floors, app.config)
+    out: list[Case] = []
+    # 1. the 60-member branch's grid, as its community's secretary
+    cs = f"cs-{p.community_60}"
+    client = Client(app, cs)
+    token = client.session_token()
+    url = f"/branches/{p.branch_60}/dues"
+
+    def verify_grid() -> dict[str, Any]:
+        page = expect(client.get(url), 200).decode()
+        mine = df.grid(token, p.branch_60)
+        a, b = _dues_cells(page), _dues_cells(mine)
+        return {"same_figures": a == b, "cells": len(a["cells"]), "bytes": (len(page.encode()), len(mine.encode())),
+                **({} if a == b else {"app": {k: v[:4] for k, v in a.items()}, "floor": {k: v[:4] for k, v in b.items()}})}
+
+    out.append(Case("dues_grid", f"dues grid, branch {p.branch_60} ({len(p.active(p.branch_60))} members)",
+                    lambda: expect(client.get(url), 200), lambda: df.grid(token, p.branch_60), n(40, 12), 3,
+                    {"branch_id": p.branch_60, "url": url, "account": cs,
+                     "note": "the year's register (rates, lines, closes; last year's lines for a streak reaching January)"},
+                    verify_grid))
+
+    # 2. closing September for every branch: each branch's POST, one after another; undone (untimed) before each
+    year, month = LAST_DAY.year, 9
+    branches = [r[0] for r in floors.rows("SELECT b.id FROM branch b WHERE NOT b.retired ORDER BY b.id")]
+    community_of = dict(floors.rows("SELECT id, community_id FROM branch"))
+    clients: dict[int, tuple[Client, str]] = {}
+    for cid in sorted(set(community_of[b] for b in branches)):
+        c = Client(app, f"cs-{cid}")
+        clients[cid] = (c, c.session_token())
+    keep: dict[int, tuple] = {}  # the stored year sums while no September close exists (taken at the first undo)
+
+    def undo_close() -> None:
+        """Take the September closes back out (raw SQL, untimed): their entries, points, audit rows, the stored
+        sums of the members they touched."""
+        rows = floors.rows("SELECT id FROM dues_close WHERE year = ? AND month = ?", (year, month))
+        if not rows:  # the sums as they are now (earlier cases' writes included), to put back after each close
+            keep.update({mid: (text, last) for mid, text, last in floors.rows(
+                "SELECT member_id, sums, last_earned_on FROM ledger_year_sums WHERE year = ?", (year,))})
+            return
+        cids = [r[0] for r in rows]
+        m1 = ", ".join("?" * len(cids))
+        pts = floors.rows(f"SELECT entry_id, member_id FROM dues_point WHERE close_id IN ({m1})", tuple(cids))
+        cur = floors.raw.cursor()
+        q = lambda sql: dbio.q(floors.dialect, sql)  # noqa: E731
+        if pts:
+            eids = [e for e, _m in pts]
+            for i in range(0, len(eids), 500):
+                chunk = eids[i:i + 500]
+                m2 = ", ".join("?" * len(chunk))
+                cur.execute(q(f"DELETE FROM audit_log WHERE object_type = 'pointentry' AND object_id IN ({m2})"), chunk)
+                cur.execute(q(f"DELETE FROM dues_point WHERE entry_id IN ({m2})"), chunk)
+                cur.execute(q(f"DELETE FROM point_entry WHERE id IN ({m2})"), chunk)
+            touched = sorted({m for _e, m in pts})
+            cur.executemany(q("UPDATE ledger_year_sums SET sums = ?, last_earned_on = ? WHERE member_id = ? AND year = ?"),
+                            [(*keep[m], m, year) for m in touched])
+        cur.execute(q(f"DELETE FROM audit_log WHERE object_type = 'duesclose' AND object_id IN ({m1})"), cids)
+        cur.execute(q(f"DELETE FROM dues_close WHERE id IN ({m1})"), cids)
+        floors.raw.commit()
+
+    form = {"month": f"{year}-{month:02d}"}
+    split: dict[str, Any] = {}
+
+    def close_path():
+        import time
+        times = []
+        for b in branches:
+            c, _t = clients[community_of[b]]
+            t0 = time.perf_counter()
+            expect(c.post(f"/branches/{b}/dues/close", form), 303)
+            times.append(time.perf_counter() - t0)
+        split["app_branch_median_ms"] = round(sorted(times)[len(times) // 2] * 1000, 2)
+
+    def close_floor():
+        for b in branches:
+            df.close(clients[community_of[b]][1], b, year, month)
+
+    def written() -> tuple:
+        return (floors.rows("SELECT p.member_id, p.indicator_code, p.points, p.earned_on, p.note, p.source, "
+                            "p.adjusts_publication_id, d.year, d.period, d.lines FROM dues_point d JOIN point_entry p "
+                            "ON p.id = d.entry_id JOIN dues_close c ON c.id = d.close_id WHERE c.year = ? AND c.month = ? "
+                            "ORDER BY p.member_id, p.indicator_code", (year, month)),
+                floors.rows("SELECT COUNT(*) FROM audit_log a JOIN dues_point d ON d.entry_id = a.object_id AND "
+                            "a.object_type = 'pointentry' JOIN dues_close c ON c.id = d.close_id WHERE c.year = ? AND "
+                            "c.month = ?", (year, month))[0][0],
+                floors.rows("SELECT summary FROM audit_log a JOIN dues_close c ON c.id = a.object_id AND a.object_type = "
+                            "'duesclose' WHERE c.year = ? AND c.month = ? ORDER BY c.branch_id", (year, month)),
+                floors.rows("SELECT s.member_id, s.sums FROM ledger_year_sums s WHERE s.year = ? AND s.member_id IN "
+                            "(SELECT d.member_id FROM dues_point d JOIN dues_close c ON c.id = d.close_id WHERE c.year = ? "
+                            "AND c.month = ?) ORDER BY 1", (year, year, month)))
+
+    def verify_close() -> dict[str, Any]:
+        undo_close()
+        close_path()
+        a = written()
+        undo_close()
+        close_floor()
+        b = written()
+        undo_close()
+        same = [x == y for x, y in zip(a, b)]
+        return {"same_entries": same[0], "same_audit_rows": same[1] and same[2], "same_year_sums": same[3],
+                "entries": len(a[0]), "J3": sum(r[1] == "J3" for r in a[0]), "K2": sum(r[1] == "K2" for r in a[0]),
+                **({} if all(same) else {"app": [str(x)[:300] for x in a], "floor": [str(x)[:300] for x in b]})}
+
+    out.append(Case("dues_close", f"close {year}-{month:02d}, all {len(branches)} branches", close_path, close_floor,
+                    n(5, 3), 1, {"branches": len(branches), "app_split_last_run": split,
+                                 "note": "every branch's POST /dues/close month=Sep as its community secretary, one "
+                                         "after another (the figure is the whole scale's total); before each timed "
+                                         "call the September closes are taken back out in raw SQL (untimed)"},
+                    verify_close, before=undo_close, restore=undo_close))
+
+    # 3. a member's sign-in at the door, with the screen's code and their name, on an anonymous phone
+    from qscore import checkin as ck
+    from qscore.models import Branch, User
+
+    names = floors.rows("SELECT id, name FROM member WHERE branch_id = ? AND status = 'active' AND name IN (SELECT name "
+                        "FROM member WHERE branch_id = ? AND status = 'active' GROUP BY name HAVING COUNT(*) = 1) ORDER BY id",
+                        (p.branch_60, p.branch_60))
+    names = [(i, x) for i, x in names if "".join(x.split()) == x and x.isprintable()]  # typed as on the roll
+    state: dict[str, Any] = {"queue": []}
+    phone = app.test_client()
+
+    def open_one() -> None:
+        with app.app_context():
+            from qscore.clock import now as clock_now
+            user = db.session.scalar(select(User).where(User.username == cs))
+            cm = ck.open_meeting(db.session.get(Branch, p.branch_60), held_on=LAST_DAY, kind="org_life",
+                                 indicator_code="J1", topic=f"bench 签到 {uuid.uuid4().hex[:6]}",
+                                 opens=datetime.min.time(), closes=datetime.max.time().replace(second=0, microsecond=0),
+                                 by=user, now=clock_now())
+            db.session.commit()
+            state["token"] = cm.token
+            state["code"] = lambda cm_id=cm.id: _code_of(app, cm_id)
+        page = phone.get(f"/checkin/{state['token']}").get_data(as_text=True)
+        state["csrf"] = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        state["queue"] = list(names)
+
+    def next_member() -> None:
+        if not state["queue"]:
+            open_one()
+        state["now"] = state["queue"].pop(0)
+        state["c"] = state["code"]()  # the screen's code of the moment, read before the timed call
+
+    def sign_path():
+        mid, name = state["now"]
+        body = expect(phone.post(f"/checkin/{state['token']}", data={"code": state["c"], "name": name,
+                                                                     "csrf_token": state["csrf"]}), 200)
+        if b"checkin-ok-text" not in body:
+            raise RuntimeError(f"sign-in of {name} was not recorded")
+        return body
+
+    def sign_floor():
+        mid, name = state["now"]
+        return df.sign_in(state["token"], state["c"], name)
+
+    def signed_rows(mid: int, name: str) -> tuple:
+        """What a sign-in wrote: its row, its audit row (the name taken out), the last login attempt."""
+        c = floors.rows("SELECT checkin_meeting_id, way, by_id, ip FROM checkin WHERE member_id = ? ORDER BY id DESC "
+                        "LIMIT 1", (mid,))
+        a = floors.rows("SELECT a.user_id, a.username, a.action, a.object_type, a.member_id = c.member_id, a.summary, a.ip, "
+                        "a.before, a.after FROM audit_log a JOIN checkin c ON c.id = a.object_id AND a.object_type = "
+                        "'checkin' WHERE c.member_id = ? ORDER BY a.id DESC LIMIT 1", (mid,))
+        t = floors.rows("SELECT kind, account_hash, account_known, ip, success FROM login_attempt ORDER BY id DESC LIMIT 1")
+        return (c, [(*r[:5], r[5].replace(name, "{name}", 1), *r[6:]) for r in a], t)
+
+    def shown(page: str, name: str) -> str:
+        """The page as seen: CSRF tokens, the member's name and the minute of the sign-in taken out, white space
+        between tags ignored."""
+        page = re.sub(r'(name="csrf_token" value=|"X-CSRFToken": )"[^"]*"', r'\1"…"', page).replace(name, "{name}")
+        page = re.sub(r"签到时间 \d\d:\d\d", "签到时间 …", page)
+        return re.sub(r">\s+<", "><", re.sub(r"\n\s*", "\n", page)).strip()
+
+    def verify_sign() -> dict[str, Any]:
+        next_member()
+        (ma, na), a = state["now"], sign_path().decode()
+        ra = signed_rows(ma, na)
+        next_member()
+        (mb, nb), b = state["now"], sign_floor()
+        rb = signed_rows(mb, nb)
+        same_rows, same_page = bool(ra[0] and ra[1]) and ra == rb, shown(a, na) == shown(b, nb)
+        return {"same_rows": same_rows, "same_page": same_page, "bytes": (len(a.encode()), len(b.encode())),
+                **({} if same_rows else {"app": ra, "floor": rb}),
+                **({} if same_page else {"app_page": shown(a, na)[-900:], "floor_page": shown(b, nb)[-900:]})}
+
+    out.append(Case("checkin", f"sign-in with code and name, branch {p.branch_60}", sign_path, sign_floor, n(40, 15), 2,
+                    {"branch_id": p.branch_60, "members_with_own_name": len(names),
+                     "note": "POST /checkin/<token> from an anonymous phone (CSRF token from its GET), each call a member "
+                             "not signed in yet; a new meeting is opened (untimed) when the branch runs out"},
+                    verify_sign, before=next_member))
+    return out
+
+
+def _code_of(app, cm_id: int) -> str:
+    from qscore import checkin as ck
+    from qscore.models import CheckinMeeting
+    with app.app_context():
+        return ck.code_now(db.session.get(CheckinMeeting, cm_id))[0]

@@ -13,7 +13,11 @@ read the scheme (Floors.scheme), then grouped raw queries, whatever the branch's
   2. the members on the roll at year end (branch spell and time on the roll) with their type
      records (one row per type record);
   3. the year's live sums per member / indicator / category / month, up to the day;
-  4. only when a review exists: its decisions, their rectification cases and the mentors' names.
+  4. the dues register of the roll's members: their monthly amounts, and the year's live payment sums and
+     exemptions per member and month up to the last month ended (voids and the lines they void left out):
+     for a member with an amount set, the arrears run is the longest run of months owed on the register
+     (as qscore.review.data.load_rows reads it through qscore.dues.owed_months); for the others, K2 entries;
+  5. only when a review exists: its decisions, their rectification cases and the mentors' names.
 Scores, grades and flags come from the pure rule functions (score_member, review_flags); the
 texts from the Chinese catalog, read once at import (static per deployment, like the page chrome
 of floors.nav_by_role). HTML by html.escape and joins, wrapped by Floors.page. No ORM, no
@@ -27,13 +31,15 @@ import html
 import re
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from babel.support import Translations
 
 from qscore.review.data import FLAG_TEXTS
-from qscore.scoring import REASON_TEXTS, MemberLedger, month_index, review_flags, score_member, ym
+from qscore.scoring import REASON_TEXTS, MemberLedger, longest_run, month_index, review_flags, score_member, ym
 
+from .dues_floor import dec, month_last
 from .floors import LIVE, TYPE_LABEL, Floors, pts
 
 E = html.escape
@@ -155,7 +161,38 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
             f"AND p.earned_on <= ? AND {LIVE} GROUP BY 1, 2, 3, 4",
             (branch_id, d_end, d_end, f.c.d(date(year, 1, 1)), f.c.d(as_of)))
 
-    # 4. the meeting's decisions and their cases (only once a review exists)
+    # 4. the dues register (members with a monthly amount set): the amounts, and each month's live payments and
+    # exemption, for the months of the year ended by as_of (a void line and the line it voids don't count)
+    last_ended = last_month if month_last(year, last_month) <= as_of else last_month - 1
+    rates: dict[int, list] = defaultdict(list)
+    paid: dict[tuple[int, int], tuple] = {}
+    if members:
+        for mid, start, monthly in f.rows(f"SELECT r.member_id, r.effective_from, r.monthly FROM dues_rate r "
+                                          f"WHERE r.member_id IN ({roll}) ORDER BY 1, 2, r.id", (branch_id, d_end, d_end)):
+            rates[mid].append((f._date(start), dec(monthly)))
+    if rates and last_ended >= 1:
+        for mid, mo, amount, exempt in f.rows(
+                "SELECT l.member_id, l.month, SUM(CASE WHEN l.kind = 'payment' THEN l.amount ELSE 0 END), "
+                "MAX(CASE WHEN l.kind = 'exemption' THEN 1 ELSE 0 END) FROM dues_line l "
+                f"WHERE l.member_id IN ({roll}) AND l.year = ? AND l.month <= ? AND l.kind <> 'void' AND NOT EXISTS "
+                "(SELECT 1 FROM dues_line v WHERE v.corrects_id = l.id AND v.kind = 'void') GROUP BY 1, 2",
+                (branch_id, d_end, d_end, year, last_ended)):
+            paid[(mid, mo)] = (dec(amount or 0), bool(exempt))
+
+    def arrears(mid: int, since: date, left: date | None) -> tuple:
+        """The longest run of months owed (on the roll, an amount above 0 in force, not exempt, paid short)."""
+        owed = []
+        for mo in range(1, last_ended + 1):
+            first = date(year, mo, 1)
+            if not (since <= month_last(year, mo) and (left is None or left > first)):
+                continue
+            due = next((v for start, v in reversed(rates[mid]) if start <= first), None)
+            got, exempt = paid.get((mid, mo), (Decimal(0), False))
+            if due is not None and due > 0 and not exempt and got < due:
+                owed.append(mo)
+        return longest_run(owed)
+
+    # 5. the meeting's decisions and their cases (only once a review exists)
     decisions: dict[int, tuple] = {}
     if review is not None and members:
         for row in f.rows(
@@ -176,7 +213,8 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
         fl = review_flags(scheme, ledgers[mid], last_month)
         flags = [("danger", FLAG_ZH["veto"].format(indicator=c, date=d.isoformat())) for c, d in fl.vetoes]
         flags += [("danger", FLAG_ZH["heavier"].format(indicator=c, date=d.isoformat())) for c, d in fl.heavier]
-        for key, run in (("absence_run", fl.absence_run), ("arrears_run", fl.arrears_run)):
+        arrears_run = arrears(mid, m[3], m[4]) if mid in rates else fl.arrears_run  # the register, else K2 entries
+        for key, run in (("absence_run", fl.absence_run), ("arrears_run", arrears_run)):
             if run[0] >= th.warning_streak_months:
                 flags.append(("danger" if run[0] >= th.rectify_streak_months else "warn", FLAG_ZH[key].format(
                     months=str(run[0]), start=ym(month_index(year, run[1])), end=ym(month_index(year, run[2])))))

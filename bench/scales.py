@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 LAST_DAY = date(2026, 11, 20)  # a Friday; Q1-Q3 of 2026 are published, Q4 is open
-GENERATOR_VERSION = "7"        # bump whenever generate.py changes what it writes
+GENERATOR_VERSION = "8"        # bump whenever generate.py changes what it writes
 
 
 @dataclass(frozen=True)
