@@ -239,15 +239,14 @@ def member_named(cm: CheckinMeeting, name: str) -> Member:
     branch = db.session.get(Branch, cm.branch_id)
     # Compared as normalised on both sides (a roll name may hold a space or another dot): the branch's
     # members first, then those of the branches that may attend any branch.
-    own = [m for m in db.session.scalars(select(Member).where(Member.branch_id == cm.branch_id,
-                                                              Member.status == "active"))
-           if normalise_name(m.name) == name]
-    found = own or [m for m, _b in db.session.execute(guest_query(branch)) if normalise_name(m.name) == name]
+    own = [i for i, n in db.session.execute(select(Member.id, Member.name).where(
+        Member.branch_id == cm.branch_id, Member.status == "active")) if normalise_name(n) == name]
+    found = own or [m.id for m, _b in db.session.execute(guest_query(branch)) if normalise_name(m.name) == name]
     if not found:
         raise CheckinError("name_unknown", "name")
     if len(found) > 1:
         raise CheckinError("name_shared", "name")
-    return found[0]
+    return db.session.get(Member, found[0])
 
 
 # -- signing in -------------------------------------------------------------------------------------------

@@ -203,8 +203,11 @@ def phone(token: str):
                 error, status = err.text(_), err.status
                 if err.field:
                     code_form[err.field].errors, error = [error], ""
-            db.session.commit()  # the sign-in, or what a refusal logged (a wrong code, an outside address)
     signed_before = checkin.has_signed(cm, own_member.id) if own_member is not None and done is None else None
-    return render_template("checkin/phone.html", cm=cm, branch=branch, state=checkin.state(cm, now), done=done,
+    # Rendered before the commit, which would expire what the page shows and have it read again.
+    page = render_template("checkin/phone.html", cm=cm, branch=branch, state=checkin.state(cm, now), done=done,
                            error=error, code_form=code_form, own_form=own_form, own_member=own_member,
-                           signed_before=signed_before, today=now.date()), status, headers
+                           signed_before=signed_before, today=now.date())
+    if request.method == "POST":
+        db.session.commit()  # the sign-in, or what a refusal logged (a wrong code, an outside address)
+    return page, status, headers
