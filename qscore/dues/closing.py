@@ -72,12 +72,13 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
     wanted: list[tuple[Member, str, int, int, list[int], str]] = []  # member, code, year, period, lines, note
 
     members = [m for m in branch_members(branch, year) if _on_roll_on(m, earned_on)]
-    rates = rates_of(m.id for m in members)
+    # The register read as rows of what a month's state needs, of the months the close looks at only.
+    rates = rates_of((m.id for m in members), facts_only=True)
     q_months = range(month - 2, month + 1) if month % 3 == 0 else range(0)
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         if q_months and paid_code:
             q = month // 3
-            lines = live_lines([m.id for m in members], year)
+            lines = live_lines([m.id for m in members], year, facts_only=True, months=q_months)
             for m in members:
                 cells = [month_dues(m, rates[m.id], lines[m.id][mo], year, mo, today) for mo in q_months]
                 counted = [c for c in cells if c.status not in ("none", "nothing_due")]
@@ -92,7 +93,7 @@ def close_month(branch: Branch, year: int, month: int, *, by: User, today: date)
         out.reminded = reminder is not None and reminder <= last
         out.reminded_late = reminder is not None and not out.reminded
         if out.reminded and arrears_code:
-            prev_lines = live_lines([m.id for m in members], py)  # rates_of holds every year's rates
+            prev_lines = live_lines([m.id for m in members], py, facts_only=True, months=[pm])  # rates: every year's
             for m in members:
                 c = month_dues(m, rates[m.id], prev_lines[m.id][pm], py, pm, today)
                 if c.status in OWED:
