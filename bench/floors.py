@@ -39,6 +39,7 @@ from fractions import Fraction
 from zoneinfo import ZoneInfo
 
 from qscore.scheme import Scheme
+from qscore.figures import month_last_day as _month_last
 from qscore.scoring import (MemberLedger, year_sums, check_earned_on, check_note, early_warnings, entry_points,
                             quarter_of, round_half_up, score_member, type_on, year_score, _month_index)
 
@@ -253,8 +254,9 @@ class Floors:
         ))
 
     # -- a branch's members and their scores (roster, inline add) ----------------------------
-    def branch_state(self, branch_id: int, scheme: Scheme, day: date) -> dict:
-        """Everything the roster shows per member: 5 queries for any branch size."""
+    def branch_state(self, branch_id: int, scheme: Scheme, day: date, warn_only: int | None = None) -> dict:
+        """Everything the roster shows per member: 7 queries for any branch size (``warn_only``: the one member
+        whose warnings the answer shows, as after an inline add: the register is read for that member only)."""
         members = self.rows("SELECT id, name, probationary, on_roll_since, left_roll_on, status FROM member "
                             "WHERE branch_id = ? AND status = 'active' ORDER BY name_key, name, id", (branch_id,))
         histories = self.histories(BRANCH_TYPES, (branch_id,))
@@ -302,8 +304,51 @@ class Floors:
             elif code in absence:
                 k1[mid].append((eid, self._date(on)))
         return {"members": members, "histories": histories, "ledgers": ledgers, "months": months,
-                "pending": pending, "elsewhere": elsewhere,
+                "pending": pending, "elsewhere": elsewhere, "owed": self.owed_run(branch_id, members, day, warn_only),
                 "conflicts": {m: v for m, v in k1.items() if m in elsewhere}}
+
+    def owed_run(self, branch_id: int, members: list, day: date, only: int | None) -> dict[int, set]:
+        """The dues register's months owed in a row up to the last month ended, for the members with a monthly
+        amount (the app's warnings read these instead of the ledger's arrears entries): the rates, then the
+        live payment and exemption lines of the last twelve months ended, one query each."""
+        who = "m.branch_id = ? AND m.status = 'active'" + (" AND m.id = ?" if only else "")
+        args = (branch_id, only) if only else (branch_id,)
+        rates: dict[int, list] = defaultdict(list)
+        for mid, frm, monthly in self.rows(f"SELECT r.member_id, r.effective_from, r.monthly FROM dues_rate r JOIN member m "
+                                          f"ON m.id = r.member_id WHERE {who} ORDER BY r.member_id, r.effective_from, r.id",
+                                          args):
+            rates[mid].append((self._date(frm), Decimal(str(monthly))))
+        if not rates:
+            return {}
+        last = (day.year, day.month) if _month_last(day.year, day.month) <= day else (
+            (day.year - 1, 12) if day.month == 1 else (day.year, day.month - 1))
+        lines: dict[tuple, list] = defaultdict(list)
+        for mid, y, mo, kind, amount in self.rows(
+                f"SELECT l.member_id, l.year, l.month, l.kind, l.amount FROM dues_line l JOIN member m ON m.id = l.member_id "
+                f"WHERE {who} AND l.kind <> 'void' AND l.year >= ? AND NOT EXISTS "
+                f"(SELECT 1 FROM dues_line v WHERE v.corrects_id = l.id)", (*args, last[0] - 1)):
+            lines[(mid, y, mo)].append((kind, Decimal(str(amount))))
+        out = {}
+        by_id = {m[0]: m for m in members}
+        for mid, rs in rates.items():
+            m = by_id.get(mid)
+            if m is None:
+                continue
+            since, left = self._date(m[3]), self._date(m[4]) if m[4] else None
+            owed, (y, mo) = set(), last
+            while len(owed) < 12:
+                first, end = date(y, mo, 1), _month_last(y, mo)
+                due = next((amt for frm, amt in reversed(rs) if frm <= first), None)
+                got = lines.get((mid, y, mo), [])
+                on_roll = since <= end and (left is None or left > first)
+                paid = sum((a for k, a in got if k == "payment"), Decimal(0))
+                if not (on_roll and due is not None and due > 0 and not any(k == "exemption" for k, _a in got)
+                        and paid < due):
+                    break
+                owed.add((y, mo))
+                y, mo = (y - 1, 12) if mo == 1 else (y, mo - 1)
+            out[mid] = owed
+        return out
 
     def score_all(self, st: dict, scheme: Scheme, day: date) -> tuple[dict, dict]:
         scores, warnings = {}, {}
@@ -314,8 +359,9 @@ class Floors:
                                        on_roll_since=since, left_roll_on=self._date(left) if left else None,
                                        status=status, member_id=mid)
             act, ab, ar = st["months"][mid]
-            warnings[mid] = early_warnings(as_of=day, streak_months=n, absence_months=ab, arrears_months=ar,
-                                           active_months=act, on_roll_since=since)
+            warnings[mid] = early_warnings(as_of=day, streak_months=n, absence_months=ab,
+                                           arrears_months=st["owed"].get(mid, ar), active_months=act,
+                                           on_roll_since=since)
         return scores, warnings
 
     # -- roster -------------------------------------------------------------------------------
@@ -453,7 +499,7 @@ class Floors:
         day = self.today
         on = earned_on or day
         vid, scheme = self.scheme(day.year)
-        st = self.branch_state(branch_id, scheme, day)  # read before the insert; the new entry is added below
+        st = self.branch_state(branch_id, scheme, day, warn_only=member_id)  # read before the insert; the entry is added below
         m = next((x for x in st["members"] if x[0] == member_id), None)
         if m is None or user[7] == member_id:
             raise LookupError("not a member of this branch, or one's own record")

@@ -93,6 +93,8 @@ def _cells(html: str) -> dict[str, list[str]]:
         "scores": re.findall(r'score-cell"[^>]*>([^<]*)<', html),
         "average": re.findall(r'id="branch-average">([^<]*)<', html),
         "month_total": re.findall(r'id="branch-month-total">([^<]*)<', html),
+        # The warnings' figures (the floor words them in English): the register's arrears runs among them.
+        "warnings": [re.findall(r"\d+(?:-\d+)?", w) for w in re.findall(r'class="warn-text small">([^<]*)<', html)],
     }
 
 
