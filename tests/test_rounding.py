@@ -125,6 +125,9 @@ ALLOWED = {
     ("fields.py", 'value.quantize(Decimal("0.1"))'),
     ("fields.py", 'value.quantize(Decimal("0.01"))'),  # amount_of: an exact check of the fen
     ("admin/scheme_form.py", 'd.quantize(Decimal("0.01"))'),
+    # A month's dues paid, in yuan: every line is exact to the fen (fields.amount_of refuses more), so a sum
+    # of them is too and .2f only writes the fen out ("5" as "5.00"), never rounds.
+    ("dues_pages/__init__.py", "{c.paid:.2f}"),
     # How many demo members hold volunteer posts: a head count, not a figure.
     ("demo/service.py", "round(ratio * len(roll))"),
     # Seconds the demo took to load, printed by the command line.
