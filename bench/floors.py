@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 
 from qscore.scheme import Scheme
 from qscore.figures import month_last_day as _month_last
-from qscore.scoring import (MemberLedger, year_sums, check_earned_on, check_note, early_warnings, entry_points,
+from qscore.scoring import (RegisterMonths, MemberLedger, year_sums, check_earned_on, check_note, early_warnings, entry_points,
                             quarter_of, round_half_up, score_member, type_on, year_score, _month_index)
 
 from . import dbio
@@ -307,7 +307,7 @@ class Floors:
                 "pending": pending, "elsewhere": elsewhere, "owed": self.owed_run(branch_id, members, day, warn_only),
                 "conflicts": {m: v for m, v in k1.items() if m in elsewhere}}
 
-    def owed_run(self, branch_id: int, members: list, day: date, only: int | None) -> dict[int, set]:
+    def owed_run(self, branch_id: int, members: list, day: date, only: int | None) -> dict[int, RegisterMonths]:
         """The dues register's months owed in a row up to the last month ended, for the members with a monthly
         amount (the app's warnings read these instead of the ledger's arrears entries): the rates, then the
         live payment and exemption lines of the last twelve months ended, one query each."""
@@ -326,7 +326,8 @@ class Floors:
         for mid, y, mo, kind, amount in self.rows(
                 f"SELECT l.member_id, l.year, l.month, l.kind, l.amount FROM dues_line l JOIN member m ON m.id = l.member_id "
                 f"WHERE {who} AND l.kind <> 'void' AND l.year >= ? AND NOT EXISTS "
-                f"(SELECT 1 FROM dues_line v WHERE v.corrects_id = l.id)", (*args, last[0] - 1)):
+                f"(SELECT 1 FROM dues_line v WHERE v.corrects_id = l.id) AND (l.kind <> 'payment' OR l.paid_on <= ?)",
+                (*args, last[0] - 1, self.c.d(day))):
             lines[(mid, y, mo)].append((kind, Decimal(str(amount))))
         out = {}
         by_id = {m[0]: m for m in members}
@@ -347,7 +348,7 @@ class Floors:
                     break
                 owed.add((y, mo))
                 y, mo = (y - 1, 12) if mo == 1 else (y, mo - 1)
-            out[mid] = owed
+            out[mid] = RegisterMonths((rs[0][0].year, rs[0][0].month), frozenset(owed))
         return out
 
     def score_all(self, st: dict, scheme: Scheme, day: date) -> tuple[dict, dict]:
@@ -360,7 +361,8 @@ class Floors:
                                        status=status, member_id=mid)
             act, ab, ar = st["months"][mid]
             warnings[mid] = early_warnings(as_of=day, streak_months=n, absence_months=ab,
-                                           arrears_months=st["owed"].get(mid, ar), active_months=act,
+                                           arrears_months=st["owed"][mid].arrears(ar) if mid in st["owed"] else ar,
+                                           active_months=act,
                                            on_roll_since=since)
         return scores, warnings
 

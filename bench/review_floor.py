@@ -37,7 +37,7 @@ from pathlib import Path
 from babel.support import Translations
 
 from qscore.review.data import FLAG_TEXTS
-from qscore.scoring import REASON_TEXTS, MemberLedger, longest_run, month_index, review_flags, score_member, ym
+from qscore.scoring import REASON_TEXTS, MemberLedger, RegisterMonths, month_index, review_flags, score_member, ym
 
 from .dues_floor import dec, month_last
 from .floors import LIVE, TYPE_LABEL, Floors, pts
@@ -175,12 +175,14 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
                 "SELECT l.member_id, l.month, SUM(CASE WHEN l.kind = 'payment' THEN l.amount ELSE 0 END), "
                 "MAX(CASE WHEN l.kind = 'exemption' THEN 1 ELSE 0 END) FROM dues_line l "
                 f"WHERE l.member_id IN ({roll}) AND l.year = ? AND l.month <= ? AND l.kind <> 'void' AND NOT EXISTS "
-                "(SELECT 1 FROM dues_line v WHERE v.corrects_id = l.id AND v.kind = 'void') GROUP BY 1, 2",
-                (branch_id, d_end, d_end, year, last_ended)):
+                "(SELECT 1 FROM dues_line v WHERE v.corrects_id = l.id AND v.kind = 'void') "
+                "AND (l.kind <> 'payment' OR l.paid_on <= ?) GROUP BY 1, 2",
+                (branch_id, d_end, d_end, year, last_ended, f.c.d(as_of))):
             paid[(mid, mo)] = (dec(amount or 0), bool(exempt))
 
-    def arrears(mid: int, since: date, left: date | None) -> tuple:
-        """The longest run of months owed (on the roll, an amount above 0 in force, not exempt, paid short)."""
+    def arrears(mid: int, since: date, left: date | None) -> RegisterMonths:
+        """The months owed (on the roll, an amount above 0 in force, not exempt, paid short by as_of), from the
+        month of the member's first amount on (the ledger's arrears entries tell the months before)."""
         owed = []
         for mo in range(1, last_ended + 1):
             first = date(year, mo, 1)
@@ -190,7 +192,8 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
             got, exempt = paid.get((mid, mo), (Decimal(0), False))
             if due is not None and due > 0 and not exempt and got < due:
                 owed.append(mo)
-        return longest_run(owed)
+        first_rate = rates[mid][0][0]
+        return RegisterMonths((first_rate.year, first_rate.month), frozenset((year, mo) for mo in owed))
 
     # 5. the meeting's decisions and their cases (only once a review exists)
     decisions: dict[int, tuple] = {}
@@ -210,11 +213,11 @@ def review_page(f: Floors, token: str, branch_id: int, year: int) -> str:
         mid = m[0]
         s = score_member(scheme, year, as_of, histories[mid], ledgers[mid], on_roll_since=m[3], left_roll_on=m[4],
                          status=m[5], member_id=mid)
-        fl = review_flags(scheme, ledgers[mid], last_month)
+        fl = review_flags(scheme, ledgers[mid], last_month, year=year,
+                          register=arrears(mid, m[3], m[4]) if mid in rates else None)
         flags = [("danger", FLAG_ZH["veto"].format(indicator=c, date=d.isoformat())) for c, d in fl.vetoes]
         flags += [("danger", FLAG_ZH["heavier"].format(indicator=c, date=d.isoformat())) for c, d in fl.heavier]
-        arrears_run = arrears(mid, m[3], m[4]) if mid in rates else fl.arrears_run  # the register, else K2 entries
-        for key, run in (("absence_run", fl.absence_run), ("arrears_run", arrears_run)):
+        for key, run in (("absence_run", fl.absence_run), ("arrears_run", fl.arrears_run)):
             if run[0] >= th.warning_streak_months:
                 flags.append(("danger" if run[0] >= th.rectify_streak_months else "warn", FLAG_ZH[key].format(
                     months=str(run[0]), start=ym(month_index(year, run[1])), end=ym(month_index(year, run[2])))))

@@ -4,9 +4,10 @@ across a community, the early-warning list.
 Flags of a month (the branch reviews them; nothing is written):
 - no entry: no live entry of any indicator earned in the month;
 - absent without excuse: live entries of the scheme's absence-role indicator in the month;
-- dues unpaid: for a member on the dues register (a monthly amount set), the month ended unpaid or part
-  paid there; for the others, a live dues_arrears-role entry dated in the month, or - in a quarter's last
-  month - no live dues_paid-role entry dated in that quarter yet.
+- dues unpaid: for a member on the dues register (a monthly amount set, from its first month), the month
+  ended unpaid or part paid there as the month's end stood; before that month and for the others, a live
+  dues_arrears-role entry dated in the month, or - in a quarter's last month - no live dues_paid-role entry
+  dated in that quarter yet.
 Early warnings are scoring.member_warnings as of the month's end (today for the running month); "dues in
 arrears N months in a row" reads the register for the members on it (dues.owed_months).
 The members are the branch's roll at the month's end (figures.roll_on), so a member transferred
@@ -134,8 +135,9 @@ def month_view(branch_ids: list[int], first: date, day: date) -> MonthView:
             flags.append("silent")
         if absences:
             flags.append("absent")
-        if m.id in owed:  # on the dues register: the month ended owing (unpaid or part paid)
-            if (first.year, first.month) in owed[m.id]:
+        register = owed.get(m.id)
+        if register is not None and (first.year, first.month) >= register.since:
+            if (first.year, first.month) in register.owed:  # the register: the month ended owing
                 flags.append("dues")
         elif any(code in arrears for code, _n, _p in all_codes) or (quarter_end_month and m.id not in paid):
             flags.append("dues")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from qscore.db import db
-from qscore.models import AuditLog, DuesClose, DuesLine, DuesPoint, DuesRate, PointEntry
+from qscore.models import AuditLog, DuesClose, DuesLine, DuesPoint, DuesRate, Member, PointEntry
 
 from .conftest import SNAPSHOTS, make_member
 
@@ -529,13 +529,14 @@ def test_a_quarter_paid_at_once_in_one_save(client, auth, reg, org, app):
 
 
 def test_early_warnings_and_the_months_flag_read_the_register(client, auth, reg, org, app):
-    """Three months ended unpaid on the register warn on the roster and the monthly assessment with no K2 in the
-    ledger; paying one of them ends the warning. A member without a monthly amount still warns from K2."""
+    """Three months ended unpaid on the register warn on the roster, the monthly assessment and the review with
+    no K2 in the ledger; a month looked back at counts only what was paid by its end; paying late ends the
+    warning from then on."""
     auth.login("bs")
-    # January paid by all; 刘洋 (d) pays nothing after; the others pay February to April.
-    assert paid(client, org, "2026-01", [reg[k] for k in "abcd"]).status_code == 303
-    for month in ("2026-02", "2026-03", "2026-04"):
-        assert paid(client, org, month, [reg[k] for k in "abc"]).status_code == 303
+    # January paid by all within the month; 刘洋 (d) pays nothing after; the others pay February to April in time.
+    for month in ("2026-01", "2026-02", "2026-03", "2026-04"):
+        who = "abcd" if month == "2026-01" else "abc"
+        assert paid(client, org, month, [reg[k] for k in who], paid_on=f"{month}-10").status_code == 303
     warning = "预警：连续 3 个月欠缴党费（2026-02 至 2026-04）"
     roster = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
     assert roster.count(warning) == 1 and not dues_entries(app)
@@ -547,11 +548,36 @@ def test_early_warnings_and_the_months_flag_read_the_register(client, auth, reg,
     assert "未交党费" not in other  # paid April on the register, though no J3 yet in the quarter
     review = client.get(f"/branches/{org.branch_id}/review/2026").get_data(as_text=True)
     assert "连续 3 个月未交党费（2026-02 至 2026-04）" in review
-    # March paid late: the run is broken, no warning.
+    # March paid late, on 19 May: the run is broken today, but April's assessment still shows April as it stood.
     assert client.post(f"/branches/{org.branch_id}/dues/members/{reg['d']}/lines", data={
         "month": "2026-03", "kind": "payment", "amount": "2.00", "paid_on": "2026-05-19", "method": "cash",
         "note": "", "idempotency_key": "late-march"}).status_code == 303
     assert warning not in client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    assert warning in client.get(f"/assessment/branches/{org.branch_id}?month=2026-04").get_data(as_text=True)
+
+
+def test_before_its_first_amount_the_ledger_still_tells_the_arrears(client, auth, org, app):
+    """A member with no monthly amount warns from K2 entries; one whose amount starts in May keeps the K2 of
+    February to April (the register says nothing of those months)."""
+    from qscore.ledger import record_entry
+    from qscore.models import User
+
+    with app.app_context(), app.test_request_context():
+        bs = db.session.get(User, org.branch_secretary_id)
+        ids = [make_member(org.branch_id, name, "A").id for name in ("周敏", "吴刚")]
+        for mid in ids:
+            for mo in (2, 3, 4):
+                record_entry(member=db.session.get(Member, mid), indicator_code="K2", value=None,
+                             earned_on=date(2026, mo, 15), note="欠缴党费", user=bs, today=date(2026, 5, 20))
+        db.session.add(DuesRate(member_id=ids[1], monthly=Decimal("3.00"), effective_from=date(2026, 5, 1)))
+        db.session.commit()
+    auth.login("bs")
+    roster = client.get(f"/branches/{org.branch_id}/roster").get_data(as_text=True)
+    assert roster.count("预警：连续 3 个月欠缴党费（2026-02 至 2026-04）") == 2
+    month = client.get(f"/assessment/branches/{org.branch_id}?month=2026-03").get_data(as_text=True)
+    for name in ("周敏", "吴刚"):
+        row = re.search(rf'<tr[^>]*>(?:(?!</tr>).)*{name}(?:(?!</tr>).)*</tr>', month, re.S).group(0)
+        assert "未交党费" in row, name
 
 
 def test_the_figures_page_shows_the_registers_collection_rate_with_a_chart(client, auth, reg, org, app):
@@ -563,8 +589,26 @@ def test_the_figures_page_shows_the_registers_collection_rate_with_a_chart(clien
     page = client.get("/stats?period=2026").get_data(as_text=True)
     section = page[page.index("党费收缴（党费登记）"):]
     section = section[:section.index("</section>")]
-    assert 'id="chart-dues"' in section or "chart-dues" in section
+    assert "chart-dues" in section
     # January 4 of 4, February 2 of 4, March and April none of 4 (May has not ended: due, unpaid so far).
     q1 = re.search(r"第1季度</th><td class=\"num\">([^<]*)</td><td class=\"num\">(\d+)</td>", section)
     assert q1 and q1.groups() == ("50.0%", "6")
     assert "第3季度" not in section  # not begun
+
+
+def test_the_grid_and_its_excel_with_a_member_who_owes_nothing(client, auth, reg, org, app):
+    """An amount of 0 (a member excused from dues) is a month with nothing due, in the grid and its download."""
+    with app.app_context():
+        db.session.add(DuesRate(member_id=reg["d"], monthly=Decimal("0.00"), effective_from=date(2026, 3, 1)))
+        db.session.commit()
+    auth.login("bs")
+    assert client.get(f"/branches/{org.branch_id}/dues").status_code == 200
+    resp = client.get(f"/branches/{org.branch_id}/dues/export.xlsx")
+    assert resp.status_code == 200 and resp.data[:2] == b"PK"
+    import io
+
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(resp.data)).active
+    row = next(r for r in sheet.iter_rows(values_only=True) if r and r[0] == "刘洋")
+    assert row[4] == "无需交纳"  # March

@@ -23,13 +23,13 @@ so a close run again adds only what is missing, and an entry corrected on the ro
 again. The closing secretary's own lines are left to another secretary (four eyes), as everywhere.
 """
 from .closing import Closed, close_month, register_doubts
-from .register import (DuesError, MemberDues, MonthDues, Totals, closes_of, collection, label, member_year,
+from .register import (DuesError, MemberDues, MonthDues, Totals, closes_of, collection, label, last_ended, member_year,
                        month_last, month_totals, owed_months, owed_run, previous_month, quarter_settled, quarter_totals,
                        register)
 from .sheet import Imported, SheetRefused, grid_sheet, import_sheet, sheet_template
 from .writes import MarkedPaid, MemberErrors, add_line, mark_paid, points_citing, set_rate, void_line
 
 __all__ = ["Closed", "close_month", "register_doubts", "DuesError", "MemberDues", "MonthDues", "Totals",
-           "closes_of", "collection", "label", "member_year", "month_last", "month_totals", "owed_months", "owed_run", "previous_month",
+           "closes_of", "collection", "label", "last_ended", "member_year", "month_last", "month_totals", "owed_months", "owed_run", "previous_month",
            "quarter_settled", "quarter_totals", "register", "Imported", "SheetRefused", "grid_sheet", "import_sheet", "sheet_template",
            "MarkedPaid", "MemberErrors", "add_line", "mark_paid", "points_citing", "set_rate", "void_line"]

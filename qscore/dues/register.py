@@ -15,10 +15,10 @@ from ..figures import Ratio, month_last_day as month_last
 from ..models import Branch, DuesClose, DuesLine, DuesRate, Member
 from ..refusals import Refusal
 from ..scheme import N_
+from ..scheme_versions import scheme_for_year
+from ..scoring import RegisterMonths
 
 J3, K2 = "J3", "K2"  # the default scheme's codes; a year's scheme names them by role (dues_paid, dues_arrears)
-WARN_MONTHS = 3   # the early warning: three months in a row owed
-FLAG_MONTHS = 6   # K2's note: six months in a row unpaid without reason is flagged
 
 DUES_ERROR_TEXTS = {
     "no_rate": N_("No monthly amount is set for {name}: set it first."),
@@ -87,6 +87,9 @@ class MemberDues:
     months: dict[int, MonthDues]
 
     streak: int = 0                 # months in a row unpaid or part paid, up to the last month ended
+    # The scheme's thresholds of the year (the roster's warning and the review's flag use the same).
+    warn_at: int = 3
+    flag_at: int = 6
 
     @property
     def paid_total(self) -> Decimal:
@@ -94,8 +97,8 @@ class MemberDues:
 
     @property
     def warning(self) -> str:
-        """"flag" from FLAG_MONTHS months in a row owed (the scheme's note on K2), "warn" from WARN_MONTHS."""
-        return "flag" if self.streak >= FLAG_MONTHS else "warn" if self.streak >= WARN_MONTHS else ""
+        """"flag" from the scheme's rectify streak (K2's note: six months), "warn" from its warning streak."""
+        return "flag" if self.streak >= self.flag_at else "warn" if self.streak >= self.warn_at else ""
 
 
 def rate_in_force(rates: list[DuesRate], year: int, month: int) -> Decimal | None:
@@ -126,7 +129,9 @@ def month_dues(member: Member, rates: list[DuesRate], lines: list[DuesLine], yea
     due = rate_in_force(rates, year, month)
     paid = Decimal(0)
     settled_on: date | None = None
-    for line in sorted((x for x in lines if x.kind == "payment"), key=lambda x: (x.paid_on or date.max, x.id or 0)):
+    # As the month stood on ``today``: a payment dated after it does not count (an earlier month looked back at).
+    for line in sorted((x for x in lines if x.kind == "payment" and (x.paid_on is None or x.paid_on <= today)),
+                       key=lambda x: (x.paid_on or date.max, x.id or 0)):
         paid += line.amount
         if settled_on is None and due is not None and paid >= due:
             settled_on = line.paid_on
@@ -206,6 +211,7 @@ def register(branch: Branch, year: int, today: date) -> list[MemberDues]:
             for m in members]
     if year == today.year:
         _streaks(rows, rates, today)
+    _thresholds(rows, year)
     return rows
 
 
@@ -218,6 +224,7 @@ def member_year(member: Member, year: int, today: date) -> tuple[MemberDues, lis
                       for mo in range(1, 13)})
     if year == today.year:
         _streaks([row], rates, today)
+    _thresholds([row], year)
     lines = list(db.session.scalars(select(DuesLine).where(DuesLine.member_id == member.id, DuesLine.year == year)
                                     .order_by(DuesLine.month, DuesLine.id)))
     return row, lines
@@ -226,20 +233,26 @@ def member_year(member: Member, year: int, today: date) -> tuple[MemberDues, lis
 OWED = ("unpaid", "partial")
 
 
+def _thresholds(rows: list[MemberDues], year: int) -> None:
+    th = scheme_for_year(year).thresholds
+    for r in rows:
+        r.warn_at, r.flag_at = th.warning_streak_months, th.rectify_streak_months
+
+
 def _streaks(rows: list[MemberDues], rates: dict[int, list[DuesRate]], today: date) -> None:
     """Set each row's streak: months owed in a row ending with the last month ended (last year's months are
     read only for the rows whose streak reaches January)."""
     year = today.year
-    last_ended = today.month - 1 if month_last(year, today.month) > today else today.month
+    ended = today.month - 1 if month_last(year, today.month) > today else today.month
     reach_back = []
     for r in rows:
         n = 0
-        for mo in range(last_ended, 0, -1):
+        for mo in range(ended, 0, -1):
             if r.months[mo].status not in OWED:
                 break
             n += 1
         r.streak = n
-        if n == last_ended:
+        if n == ended:
             reach_back.append(r)
     if reach_back:
         before = live_lines([r.member.id for r in reach_back], year - 1, facts_only=True)
@@ -251,19 +264,27 @@ def _streaks(rows: list[MemberDues], rates: dict[int, list[DuesRate]], today: da
                 r.streak += 1
 
 
-def _last_ended(day: date) -> tuple[int, int]:
+def last_ended(day: date) -> tuple[int, int]:
+    """The last month ended by ``day`` (its last day reached)."""
     return (day.year, day.month) if month_last(day.year, day.month) <= day else previous_month(day.year, day.month)
 
 
-def owed_run(members: Iterable[Member], as_of: date, limit: int = 12) -> dict[int, set[tuple[int, int]]]:
+def _since(rates: list) -> tuple[int, int]:
+    """The month the register starts to speak for a member: their first amount due."""
+    first = rates[0].effective_from
+    return first.year, first.month
+
+
+def owed_run(members: Iterable[Member], as_of: date, limit: int = 12) -> dict[int, RegisterMonths]:
     """For each member on the register (a monthly amount set), the months owed in a row up to the last month
-    ended by ``as_of`` (none when that month is settled), at most ``limit``: what the early warnings count.
+    ended by ``as_of`` (none when that month is settled), at most ``limit``, as it stood that day: what the
+    early warnings count, with the month the register starts from (the ledger tells the months before).
     The last month ended is read for everyone, the months before it only for those still owing."""
     members = list(members)
     rates = rates_of([m.id for m in members], facts_only=True)
     walking = [m for m in members if rates.get(m.id)]
-    out: dict[int, set[tuple[int, int]]] = {m.id: set() for m in walking}
-    year, month = _last_ended(as_of)
+    owed: dict[int, set[tuple[int, int]]] = {m.id: set() for m in walking}
+    year, month = last_ended(as_of)
     for y, months in ((year, [month]), (year, list(range(month - 1, 0, -1))), (year - 1, list(range(12, 0, -1)))):
         if not walking or not months:
             continue
@@ -271,38 +292,39 @@ def owed_run(members: Iterable[Member], as_of: date, limit: int = 12) -> dict[in
         still = []
         for m in walking:
             for mo in months:
-                if len(out[m.id]) >= limit or month_dues(m, rates[m.id], lines[m.id][mo], y, mo, as_of).status \
+                if len(owed[m.id]) >= limit or month_dues(m, rates[m.id], lines[m.id][mo], y, mo, as_of).status \
                         not in OWED:
                     break
-                out[m.id].add((y, mo))
+                owed[m.id].add((y, mo))
             else:
                 still.append(m)
         walking = still
-    return out
+    return {mid: RegisterMonths(_since(rates[mid]), frozenset(months)) for mid, months in owed.items()}
 
 
-def owed_months(members: Iterable[Member], as_of: date, months: int = 12) -> dict[int, set[tuple[int, int]]]:
-    """The months (year, month) each member on the register owes, among the ``months`` months ended by
-    ``as_of`` (unpaid or part paid, as the grid's streak counts them). Only members with a monthly amount set
-    are keys: for them the early warnings read the register; for the others, the ledger's arrears entries."""
+def owed_months(members: Iterable[Member], as_of: date, months: int = 12) -> dict[int, RegisterMonths]:
+    """The months (year, month) each member on the register owed as ``as_of`` stood, among the ``months``
+    months ended by then (unpaid or part paid, as the grid's streak counts them), with the month the register
+    starts from. Only members with a monthly amount set are keys."""
     members = list(members)
     rates = rates_of([m.id for m in members], facts_only=True)
     on_register = [m for m in members if rates.get(m.id)]
     if not on_register:
         return {}
-    window = [_last_ended(as_of)]
+    window = [last_ended(as_of)]
     while len(window) < months:
         window.append(previous_month(*window[-1]))
     lines = {y: live_lines([m.id for m in on_register], y, facts_only=True) for y in {y for y, _m in window}}
-    return {m.id: {(y, mo) for y, mo in window
-                   if month_dues(m, rates[m.id], lines[y][m.id][mo], y, mo, as_of).status in OWED}
+    return {m.id: RegisterMonths(_since(rates[m.id]), frozenset(
+                (y, mo) for y, mo in window
+                if month_dues(m, rates[m.id], lines[y][m.id][mo], y, mo, as_of).status in OWED))
             for m in on_register}
 
 
 def quarter_settled(members: Iterable[Member], year: int, quarter: int, day: date) -> dict[int, bool]:
-    """For each member on the register (a monthly amount set): whether, by ``day``, every month of the quarter
-    with something due while they were on the roll is paid in full or exempt (what a publication freezes as
-    "党费已交" for the noticeboard, when the street shows it)."""
+    """For each member on the register with something due in the quarter (a month on the roll with an amount
+    set above zero): whether, by ``day``, every such month is paid in full or exempt (what a publication
+    freezes as "党费已交" for the noticeboard, when the street shows it). Members with nothing due are left out."""
     members = list(members)
     rates = rates_of([m.id for m in members], facts_only=True)
     on_register = [m for m in members if rates.get(m.id)]
@@ -311,8 +333,9 @@ def quarter_settled(members: Iterable[Member], year: int, quarter: int, day: dat
     out = {}
     for m in on_register:
         due = [d for d in (month_dues(m, rates[m.id], lines[m.id][mo], year, mo, day) for mo in months)
-               if d.status not in ("none", "nothing_due")]
-        out[m.id] = bool(due) and all(d.settled for d in due)
+               if d.status not in ("none", "nothing_due", "no_rate")]
+        if due:
+            out[m.id] = all(d.settled for d in due)
     return out
 
 
@@ -362,7 +385,7 @@ def collection(branches: list[Branch], year: int, today: date) -> dict[int, dict
         return {}
     members = list(db.session.scalars(members_of(ids, year)))
     mids = [m.id for m in members]
-    rates, lines = rates_of(mids), live_lines(mids, year)
+    rates, lines = rates_of(mids, facts_only=True), live_lines(mids, year, facts_only=True)
     out: dict[int, dict[int, Totals]] = {i: {mo: Totals() for mo in range(1, 13)} for i in ids}
     for m in members:
         months = out[m.branch_id]

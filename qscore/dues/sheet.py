@@ -23,7 +23,7 @@ def grid_sheet(branch: Branch, year: int, rows: list[MemberDues]) -> Sheet:
     """The grid as a worksheet: one row per member, one column per month (the amount paid, or what the
     month is), then the year's total paid; the one writer (qscore/exports.py) makes it a file."""
     words = {"unpaid": _("Unpaid"), "partial": _("Part paid"), "exempt": _("Exempt"), "no_rate": _("No amount set"),
-             "future": "", "none": "", "paid": ""}
+             "future": "", "none": "", "paid": "", "nothing_due": _("Nothing due")}
     header = [_("Member"), _("Monthly due"), *(_("M%(n)d", n=mo) for mo in range(1, 13)), _("Paid this year")]
     body = []
     for r in rows:

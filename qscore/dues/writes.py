@@ -19,6 +19,7 @@ from .register import (DuesError, _on_roll, branch_members, label, live_lines, m
 # -- writing the register ---------------------------------------------------------------------------------
 
 def set_rate(member: Member, monthly: Decimal, effective_from: date, note: str, *, by: User) -> DuesRate:
+    lock_branches([member.branch_id])  # a publication freezing "党费已交" waits for the register's writes
     first = effective_from.replace(day=1)
     if first < member.on_roll_since.replace(day=1):
         raise DuesError("rate_month_early", "effective_from")
@@ -50,6 +51,7 @@ def check_paid_on(paid_on: date | None, year: int, today: date, field: str = "pa
 def add_line(member: Member, *, year: int, month: int, kind: str, amount: Decimal | None, paid_on: date | None,
              method: str, note: str, by: User, today: date, key: str | None = None) -> DuesLine:
     """One payment or exemption line for a member's month (flushed, not committed). Raises DuesError."""
+    lock_branches([member.branch_id])  # a publication freezing "党费已交" waits for the register's writes
     if not _on_roll(member, year, month):
         raise DuesError("not_on_roll", "month", name=member.name, month=label(year, month))
     if kind == "exemption":
@@ -144,6 +146,7 @@ class MemberErrors(Refusal):
 
 
 def void_line(line: DuesLine, reason: str, *, by: User) -> DuesLine:
+    lock_branches([line.branch_id])  # a publication freezing "党费已交" waits for the register's writes
     if line.kind == "void":
         raise DuesError("is_void")
     if not reason.strip():

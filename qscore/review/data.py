@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Iterable
 from zoneinfo import ZoneInfo
@@ -21,7 +21,7 @@ from ..publication import live_publication, members_on_roll
 from ..scheme import Scheme
 from ..scheme_versions import scheme_for_year
 from ..scoring import (N_, MemberScore, MissingTypeHistory, Reason, ReviewFlags, fetch_ledgers, fetch_type_histories,
-                       longest_run, review_flags, score_member)
+                       review_flags, score_member)
 from .rules import GRADES, add_months, meeting_recorded
 
 FLAG_TEXTS = {
@@ -189,9 +189,9 @@ def load_rows(branch_id: int, year: int, day: date, scheme: Scheme, review: Year
         if decisions:
             cases = {c.review_grade_id: c for c in db.session.scalars(select(RectificationCase).where(
                 RectificationCase.review_grade_id.in_([g.id for g in decisions.values()])))}
-    # Members on the dues register: its months owed make the arrears run (the ledger's K2 follow a month later).
-    owed = {mid: [mo for y, mo in months if y == year]
-            for mid, months in owed_months(members, as_of, months=last_month).items()}
+    # Members on the dues register: its months owed make the arrears run from the month it starts (the
+    # ledger's K2 follow a month later); the months before it are the ledger's.
+    owed = owed_months(members, as_of, months=last_month)
     rows = []
     for m in members:
         history = histories.get(m.id)
@@ -199,10 +199,8 @@ def load_rows(branch_id: int, year: int, day: date, scheme: Scheme, review: Year
             raise MissingTypeHistory(f"member {m.id} has no type record")
         score = score_member(scheme, year, as_of, history, ledgers[m.id], on_roll_since=m.on_roll_since,
                              left_roll_on=m.left_roll_on, status=m.status, member_id=m.id)
-        found = review_flags(scheme, ledgers[m.id], last_month)
-        if m.id in owed:
-            found = replace(found, arrears_run=longest_run(owed[m.id]))
-        flags = flags_of(found, scheme, year, m)
+        flags = flags_of(review_flags(scheme, ledgers[m.id], last_month, register=owed.get(m.id), year=year),
+                         scheme, year, m)
         decision = decisions.get(m.id)
         rows.append(ReviewRow(m, score, flags, decision, cases.get(decision.id) if decision else None))
     return rows

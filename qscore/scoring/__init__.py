@@ -50,7 +50,7 @@ from .reasons import N_, REASON_TEXTS, Reason
 from .rounding import DZERO, ONE_DECIMAL, ZERO, round_half_up, round_units
 from .sums import Entry, Key, MemberLedger, live_entries, to_tenths
 from .types import MissingTypeHistory, TypeHistory, month_types, type_on, types_and_type_on
-from .warnings import WarningMonths, early_warnings
+from .warnings import RegisterMonths, WarningMonths, early_warnings
 from .year import YearScore, year_score
 from .year_sums import fetch_ledgers
 
@@ -70,5 +70,5 @@ __all__ = ["BRANCH_INDEX_COMPONENTS", "PUBLICATION_DAYS", "BranchIndex", "Branch
            "score_and_warn", "score_members", "year_of",
            "N_", "REASON_TEXTS", "Reason", "DZERO", "ONE_DECIMAL", "ZERO", "round_half_up", "round_units", "Entry",
            "Key", "MemberLedger", "live_entries", "to_tenths", "MissingTypeHistory", "TypeHistory", "month_types",
-           "type_on", "types_and_type_on", "WarningMonths", "early_warnings", "YearScore", "year_score",
+           "type_on", "types_and_type_on", "RegisterMonths", "WarningMonths", "early_warnings", "YearScore", "year_score",
            "_effective_as_of", "_month_index", "_ym"]

@@ -20,6 +20,7 @@ from .ledger_sql import live_entry_clause, month_of
 from .queries import score_members
 from .rounding import ZERO
 from .sums import MemberLedger
+from .warnings import RegisterMonths
 
 
 # =============================================================================================
@@ -59,15 +60,21 @@ class ReviewFlags:
         return ym(month_index(year, first)), ym(month_index(year, last))
 
 
-def review_flags(scheme: Scheme, ledger: MemberLedger, last_month: int = 12) -> ReviewFlags:
-    """Veto and heavier entries, and the longest absence and dues-arrears runs (by role), of a year."""
+def review_flags(scheme: Scheme, ledger: MemberLedger, last_month: int = 12, *,
+                 register: RegisterMonths | None = None, year: int = 0) -> ReviewFlags:
+    """Veto and heavier entries, and the longest absence and dues-arrears runs (by role), of a year.
+    ``register``: what the dues register says of the member (its months owed stand for the arrears entries
+    from the month it starts; ``year`` is the review's)."""
     cs = compiled(scheme)
     facts = ledger_facts(cs, ledger, last_month)
+    arrears = facts.arrears_months
+    if register is not None:
+        arrears = {mo for y, mo in register.arrears({(year, mo) for mo in arrears}) if y == year and mo <= last_month}
     return ReviewFlags(
         vetoes=tuple((c, facts.veto_first[c]) for c in cs.veto_codes if c in facts.veto_first),
         heavier=tuple((c, facts.heavier_first[c]) for c in cs.heavier_codes if c in facts.heavier_first),
         absence_run=longest_run(facts.absence_months),
-        arrears_run=longest_run(facts.arrears_months),
+        arrears_run=longest_run(arrears),
     )
 
 

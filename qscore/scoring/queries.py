@@ -18,7 +18,7 @@ from .ledger_sql import MemberIds, _id_filters
 from .periods import month_index
 from .reasons import Reason
 from .types import MissingTypeHistory
-from .warnings import WarningMonths, early_warnings
+from .warnings import RegisterMonths, WarningMonths, early_warnings
 from .sums import MemberLedger
 from .year_sums import as_ledger, fetch_ledger_sources
 
@@ -109,17 +109,19 @@ def fetch_warning_months(session: Session, scheme: Scheme, member_ids: MemberIds
 
 def member_warnings(session: Session, scheme: Scheme, as_of: date, members: Sequence[MemberLike],
                     known: Mapping[int, Sources] | None = None,
-                    owed: Mapping[int, Collection[tuple[int, int]]] | None = None) -> dict[int, list[Reason]]:
-    """Early warnings for many members in one grouped query (see early_warnings). ``owed``: the months the
-    dues register says a member owes (dues.owed_months), which stand for the ledger's arrears entries of the
-    members it names (the register is the record; the entries follow from it a month later)."""
+                    owed: Mapping[int, RegisterMonths] | None = None) -> dict[int, list[Reason]]:
+    """Early warnings for many members in one grouped query (see early_warnings). ``owed``: what the dues
+    register says of the members it names (dues.owed_run): from the month its first amount took effect, its
+    months owed stand for the ledger's arrears entries (the register is the record; the entries follow from it
+    a month later); before that month, the entries still tell."""
     members = list(members)
     months = fetch_warning_months(session, scheme, [m.id for m in members], as_of, known=known)
     n = scheme.thresholds.warning_streak_months
     owed = owed or {}
     return {
         m.id: early_warnings(as_of=as_of, streak_months=n, absence_months=months[m.id].absence,
-                             arrears_months=owed[m.id] if m.id in owed else months[m.id].arrears,
+                             arrears_months=(owed[m.id].arrears(months[m.id].arrears) if m.id in owed
+                                             else months[m.id].arrears),
                              active_months=months[m.id].active, on_roll_since=m.on_roll_since)
         for m in members
     }
@@ -127,7 +129,7 @@ def member_warnings(session: Session, scheme: Scheme, as_of: date, members: Sequ
 
 def score_and_warn(session: Session, scheme: Scheme, year: int, as_of: date, members: Sequence[MemberLike],
                    warn: Collection[int] | None = None,
-                   owed: Mapping[int, Collection[tuple[int, int]]] | None = None,
+                   owed: Mapping[int, RegisterMonths] | None = None,
                    ) -> tuple[dict[int, MemberScore], dict[int, list[Reason]]]:
     """score_members and member_warnings as of one day, the members' stored rows of ``year`` read and decoded
     once for both (the roster, the home pages and the month's pages show a member's score beside its warnings).

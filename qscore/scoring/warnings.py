@@ -43,6 +43,19 @@ def early_warnings(*, as_of: date, streak_months: int, absence_months: Iterable[
     return out
 
 
+@dataclass(frozen=True)
+class RegisterMonths:
+    """What a dues register says of a member, for the warnings: the months owed, read from ``since`` (the
+    month its first amount due took effect) on; the months before are the ledger's to tell."""
+
+    since: tuple[int, int]
+    owed: frozenset[tuple[int, int]]
+
+    def arrears(self, ledger_months: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+        """The months in arrears: the ledger's arrears entries before ``since``, the register's owed from it."""
+        return {m for m in ledger_months if m < self.since} | set(self.owed)
+
+
 @dataclass
 class WarningMonths:
     """(year, month) sets behind a member's early warnings."""

@@ -176,15 +176,18 @@ class DuesRegister:
 
 
 def dues_register(scope: Scope, year: int, day: date) -> DuesRegister | None:
-    """None when no member of the scope is on the register that year (no monthly amount set)."""
-    if year > day.year:
+    """The months ended (a month still running is not a figure yet); None when no member of the scope is on
+    the register in them (no monthly amount set)."""
+    ended_year, ended_month = dues.last_ended(day)
+    if year > ended_year:
         return None
+    last = ended_month if year == ended_year else 12
     branches = [b for b, _c in scope.branches]
     by_branch = dues.collection(branches, year, day)
-    total = {mo: sum((by_branch[b.id][mo] for b in branches), dues.Totals()) for mo in range(1, 13)}
+    total = {mo: (sum((by_branch[b.id][mo] for b in branches), dues.Totals()) if mo <= last else dues.Totals())
+             for mo in range(1, 13)}
     if not any(t.settled or t.owing for t in total.values()):
         return None
-    last = day.month if year == day.year else 12
     chart = percent_chart("chart-dues", _("Dues collection rate by month, %(year)d (dues register)", year=year),
                           [_("M%(n)d", n=mo) for mo in range(1, last + 1)],
                           [Series(_("Collection rate"), [pct_number(total[mo].ratio) for mo in range(1, last + 1)],
