@@ -24,7 +24,7 @@ from ..models import Branch, CheckinMeeting, Community, Member
 from ..qr import qr_svg
 from ..scheme_versions import scheme_for_year
 from ..security import client_ip
-from .forms import CodeForm, OpenForm, PlainForm
+from .forms import CodeForm, OpenForm, OwnForm, PlainForm
 
 bp = Blueprint("checkin", __name__)
 
@@ -185,11 +185,11 @@ def phone(token: str):
     now = clock_now()
     own_member = (db.session.get(Member, current_user.member_id)
                   if current_user.is_authenticated and current_user.member_id else None)
-    code_form, own_form = CodeForm(), PlainForm()
+    code_form, own_form = CodeForm(), OwnForm()
     done: checkin.SignedIn | None = None
     error, status, headers = "", 200, {}
     if request.method == "POST":
-        by_account = request.form.get("way") == "account" and own_member is not None
+        by_account = own_form.way.data == "account" and own_member is not None
         form = own_form if by_account else code_form
         status = 422
         if form.validate_on_submit():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice
+from wtforms import HiddenField, SelectChoice
 
 from ..fields import ClockTime, Day, Pick, Text
 from ..models import MEETING_KINDS, CheckinMeeting, Member
@@ -30,4 +30,10 @@ class CodeForm(FlaskForm):
 
 
 class PlainForm(FlaskForm):
-    """A button's post: its CSRF token only (sign in as yourself, a tap on the tablet, close)."""
+    """A button's post: its CSRF token only (a tap on the tablet, close)."""
+
+
+class OwnForm(FlaskForm):
+    """A logged-in member's "sign in as me" on the phone: ``way`` says the button was that one."""
+
+    way = HiddenField()
