@@ -254,3 +254,11 @@ def get_self_record_or_404(record_id: int) -> tuple[SelfRecord, Member]:
 
 def get_publication_or_404(publication_id: int) -> tuple[Publication, Branch, Community]:
     return loaded("publication_id", publication_id)
+
+
+def get_checkin_of_branch_or_404(branch: Branch, checkin_id: int) -> CheckinMeeting:
+    """A meeting open for sign-in in scope that is this branch's (a URL or a form naming another's: 404)."""
+    cm = loaded("checkin_id", checkin_id)
+    if cm.branch_id != branch.id:
+        abort(404)
+    return cm

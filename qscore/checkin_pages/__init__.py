@@ -16,7 +16,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from .. import checkin, throttle
-from ..access import SECRETARIES, get_branch_or_404, loaded, public, requires, user
+from ..access import SECRETARIES, get_branch_or_404, get_checkin_of_branch_or_404, public, requires, user
 from ..clock import now as clock_now, today
 from ..db import db
 from ..htmx import is_htmx, page_or_fragment
@@ -30,13 +30,6 @@ bp = Blueprint("checkin", __name__)
 
 POLL_SECONDS = 5  # the screen and the secretary's list refresh this often
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")  # an address in the QR code no phone can reach
-
-
-def _meeting_of(branch: Branch, checkin_id: int) -> CheckinMeeting:
-    cm = loaded("checkin_id", checkin_id)
-    if cm.branch_id != branch.id:
-        abort(404)
-    return cm
 
 
 def _indicator_choices(day) -> list[SelectChoice]:
@@ -96,7 +89,7 @@ def _live(branch: Branch, community: Community, cm: CheckinMeeting, page: str, f
 def manage(branch_id: int, checkin_id: int):
     """The secretary's page of one sign-in: its links, who has signed in (refreshed), and the close."""
     branch, community = get_branch_or_404(branch_id)
-    cm = _meeting_of(branch, checkin_id)
+    cm = get_checkin_of_branch_or_404(branch, checkin_id)
     return _live(branch, community, cm, "checkin/manage.html", "checkin/_signed.html",
                  phone_url=url_for(".phone", token=cm.token, _external=True),
                  tablet_url=url_for(".tablet", token=cm.tablet_token, _external=True),
@@ -108,7 +101,7 @@ def manage(branch_id: int, checkin_id: int):
 def screen(branch_id: int, checkin_id: int):
     """The office screen: the QR code of the meeting's address, the code of the moment, and who signed in."""
     branch, community = get_branch_or_404(branch_id)
-    cm = _meeting_of(branch, checkin_id)
+    cm = get_checkin_of_branch_or_404(branch, checkin_id)
     url = url_for(".phone", token=cm.token, _external=True)
     code, left = checkin.code_now(cm)
     return _live(branch, community, cm, "checkin/screen.html", "checkin/_screen_live.html", url=url, code=code,
@@ -121,7 +114,7 @@ def screen(branch_id: int, checkin_id: int):
 def close(branch_id: int, checkin_id: int):
     """End the sign-in and go on to the meeting form, where the sign-ins are the attendance."""
     branch, _c = get_branch_or_404(branch_id)
-    cm = _meeting_of(branch, checkin_id)
+    cm = get_checkin_of_branch_or_404(branch, checkin_id)
     if not PlainForm().validate_on_submit():
         flash(_("The page had expired: press the button again."), "error")
         return redirect(url_for(".manage", branch_id=branch.id, checkin_id=cm.id), 303)

@@ -12,7 +12,7 @@ from wtforms import SelectChoice
 
 from ..access import requires, SECRETARIES
 from .. import audit, checkin
-from ..access import get_branch_or_404, loaded
+from ..access import get_branch_or_404, get_checkin_of_branch_or_404
 from ..clock import now as clock_now, today
 from ..db import db, reads_only_from_now
 from ..fields import args_form
@@ -55,7 +55,7 @@ def meeting_form(branch_id: int):
     # Posted, the form reads what was sent (the kind too); the values given here are a new form's.
     form = MeetingForm(held_on=day, kind=kind, idempotency_key=new_key(), lines=members)
     cm_id = args.checkin.data if args else form.checkin.data
-    cm = _checkin_of(branch, cm_id) if cm_id else None
+    cm = get_checkin_of_branch_or_404(branch, cm_id) if cm_id else None
     if cm is not None and cm.meeting_id is not None and args:  # (posted twice: the service says so)
         flash(_("This meeting is already recorded."), "info")
         return redirect(url_for("checkin.manage", branch_id=branch_id, checkin_id=cm.id), 303)
@@ -127,14 +127,6 @@ def meeting_form(branch_id: int):
                            lines=lines, member_errors=member_errors, types=types, leaves=leaves, cm=cm,
                            signed_count=checkin.count(cm) if cm is not None else 0,
                            guests=guests(branch, form.guest_ids.data or []), scheme=scheme), status_code
-
-
-def _checkin_of(branch, checkin_id: int):
-    """The sign-in named by the form, of this branch (else 404)."""
-    cm = loaded("checkin_id", checkin_id)
-    if cm.branch_id != branch.id:
-        abort(404)
-    return cm
 
 
 @bp.get("/branches/<int:branch_id>/meetings/guests")
