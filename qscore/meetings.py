@@ -132,6 +132,21 @@ def meeting_indicators(scheme: Scheme) -> list[Indicator]:
     return [i for i in scheme.indicators.values() if i.category in ("J", "Z") and not i.retired]
 
 
+# What each kind of meeting records by default: an indicator role or flag, resolved in the scheme.
+DEFAULT_INDICATOR = {"org_life": "attendance", "study": "J2", "volunteer": "hours", "charity": "Z7", "other": "J2"}
+
+
+def default_indicator(scheme: Scheme, kind: str) -> str | None:
+    """The indicator a new meeting of this kind offers first (the meeting form's, the sign-in's)."""
+    want = DEFAULT_INDICATOR.get(kind, "")
+    for ind in scheme.indicators.values():
+        if ind.retired or ind.category == "K":
+            continue
+        if (want == "attendance" and ind.role == "attendance") or (want == "hours" and ind.is_hours) or ind.code == want:
+            return ind.code
+    return None
+
+
 def _meeting_indicator(scheme: Scheme, data: MeetingInput) -> Indicator:
     """The indicator the meeting records, or MeetingRefused naming every field that is wrong."""
     errors: dict[str, Refusal] = {}

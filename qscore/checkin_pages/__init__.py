@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from wtforms import SelectChoice
 
 from .. import checkin, throttle
 from ..access import SECRETARIES, get_branch_or_404, get_checkin_of_branch_or_404, public, requires, user
@@ -24,16 +23,14 @@ from ..models import Branch, CheckinMeeting, Community, Member
 from ..qr import qr_svg
 from ..scheme_versions import scheme_for_year
 from ..security import client_ip
+from ..entry.forms import meeting_indicator_choices
+from ..meetings import default_indicator
 from .forms import CodeForm, OpenForm, OwnForm, PlainForm
 
 bp = Blueprint("checkin", __name__)
 
 POLL_SECONDS = 5  # the screen and the secretary's list refresh this often
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")  # an address in the QR code no phone can reach
-
-
-def _indicator_choices(day) -> list[SelectChoice]:
-    return [SelectChoice(i.code) for i in checkin.meeting_indicators(scheme_for_year(day.year))]
 
 
 def _default_times(now: datetime) -> tuple:
@@ -50,10 +47,10 @@ def index(branch_id: int):
     day, now = today(), clock_now()
     opens, closes = _default_times(now)
     form = OpenForm(held_on=day, kind="org_life", opens=opens, closes=closes)
-    form.indicator.choices = _indicator_choices(form.held_on.data or day)
+    scheme = scheme_for_year((form.held_on.data or day).year)
+    form.indicator.choices = meeting_indicator_choices(scheme)
     if request.method == "GET":
-        form.indicator.data = next((c.value for c in form.indicator.choices
-                                    if scheme_for_year(day.year).indicators[c.value].role == "attendance"), None)
+        form.indicator.data = default_indicator(scheme, "org_life")
     status = 200
     if request.method == "POST":
         status = 422
@@ -72,8 +69,7 @@ def index(branch_id: int):
                 return redirect(url_for(".manage", branch_id=branch.id, checkin_id=cm.id), 303)
     meetings = checkin.meetings_of(branch)
     return render_template("checkin/index.html", branch=branch, community=community, form=form, meetings=meetings,
-                           states={cm.id: checkin.state(cm, now) for cm in meetings},
-                           scheme=scheme_for_year((form.held_on.data or day).year)), status
+                           states={cm.id: checkin.state(cm, now) for cm in meetings}, scheme=scheme), status
 
 
 def _live(branch: Branch, community: Community, cm: CheckinMeeting, page: str, fragment: str, **extra):

@@ -14,7 +14,8 @@ from wtforms.widgets import TextInput
 from ..fields import ArgsForm, Choices, Day, Id, IdChoice, Ids, Note, Points, Text, one_line, one_line_refusal
 from ..idempotency import KEY_MAX
 from ..ledger import NOTE_MAX
-from ..meetings import STATUSES  # the meeting service's lines, offered by the form
+from ..meetings import STATUSES, meeting_indicators  # the meeting service's lines and credits, offered by the form
+from ..scheme import Scheme
 from ..models import LEAVE_KINDS, MEETING_KINDS, Meeting, Member, PointEntry
 
 PROOF_MAX = 200  # the proof goes into the entry's note with a sentence around it (NOTE_MAX in all)
@@ -134,6 +135,11 @@ class MeetingForm(FlaskForm):
     guest_ids = Ids("")
     lines = MemberLines("")  # given the members: MeetingForm(lines=members)
     checkin = Id("")  # the sign-in the form started from (qscore/checkin.py), if any
+
+
+def meeting_indicator_choices(scheme: Scheme) -> list[SelectChoice]:
+    """What a meeting may credit, as a select offers it (the meeting form's and the sign-in's)."""
+    return [SelectChoice(i.code) for i in meeting_indicators(scheme)]
 
 
 class MeetingKind(ArgsForm):

@@ -18,31 +18,13 @@ from ..db import db, reads_only_from_now
 from ..fields import args_form
 from ..idempotency import entries_with_key_prefix, key_from, new_key
 from ..ledger import members_on_leave, type_histories
-from ..meetings import (AlreadyRecorded, MeetingInput, MeetingRefused, branch_members, guest_query, guests,
-                        meeting_indicators, record_branch_meeting)
+from ..meetings import (AlreadyRecorded, MeetingInput, MeetingRefused, branch_members, default_indicator,
+                        guest_query, guests, record_branch_meeting)
 from ..models import Leave, Member
 from ..scheme_versions import scheme_for_year
 from ..scoring import type_on
 from . import bp
-from .forms import GuestSearch, LeaveForm, MeetingForm, MeetingKind
-
-# What each kind of meeting records by default: an indicator role or flag, resolved in the scheme.
-DEFAULT_INDICATOR = {"org_life": "attendance", "study": "J2", "volunteer": "hours", "charity": "Z7", "other": "J2"}
-
-
-def _indicator_choices(scheme):
-    return [SelectChoice(i.code) for i in meeting_indicators(scheme)]
-
-
-def _default_indicator(scheme, kind: str) -> str | None:
-    want = DEFAULT_INDICATOR.get(kind, "")
-    for ind in scheme.indicators.values():
-        if ind.retired or ind.category == "K":
-            continue
-        if (want == "attendance" and ind.role == "attendance") or (want == "hours" and ind.is_hours) or ind.code == want:
-            return ind.code
-    return None
-
+from .forms import GuestSearch, LeaveForm, MeetingForm, MeetingKind, meeting_indicator_choices
 
 @bp.route("/branches/<int:branch_id>/meetings/new", methods=["GET", "POST"])
 @requires(SECRETARIES)
@@ -70,9 +52,9 @@ def meeting_form(branch_id: int):
         for mid, status in statuses.items():
             form.lines.data[mid].status = status
     scheme = scheme_for_year((form.held_on.data or day).year)  # read once: the service is given it
-    form.indicator.choices = _indicator_choices(scheme)
+    form.indicator.choices = meeting_indicator_choices(scheme)
     if request.method == "GET":
-        form.indicator.data = cm.indicator_code if cm is not None else _default_indicator(scheme, kind)
+        form.indicator.data = cm.indicator_code if cm is not None else default_indicator(scheme, kind)
     valid = request.method == "POST" and form.validate()
     lines = form.lines.data
     member_errors: dict[int, str] = {mid: line.error for mid, line in lines.items() if line.error}
