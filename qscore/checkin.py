@@ -381,10 +381,9 @@ def tablet_members(cm: CheckinMeeting) -> list[tuple[str, list[tuple[int, str, b
     [("Z", [(member id, name, signed in), ...]), ...]."""
     branch = db.session.get(Branch, cm.branch_id)
     done = set(db.session.scalars(select(Checkin.member_id).where(Checkin.checkin_meeting_id == cm.id)))
-    keys = dict(db.session.execute(select(Member.id, Member.name_key).where(Member.branch_id == branch.id)).all())
     groups: dict[str, list[tuple[int, str, bool]]] = {}
     for m in branch_members(branch):
-        key = (keys.get(m.id) or "#")[:1].upper()
+        key = (m.name_key or "#")[:1].upper()
         letter = key if "A" <= key <= "Z" else "#"
         groups.setdefault(letter, []).append((m.id, m.name, m.id in done))
     return list(groups.items())

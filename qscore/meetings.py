@@ -98,9 +98,11 @@ class MeetingRecorded:
     own_waiting: int  # the recorder's own lines, waiting for another person's confirmation
 
 
-# A row per member (id, name, status, branch_id, on_roll_since: what the lines and the ledger's rules read),
-# not an ORM object: loading, then expiring at the commit, 60 Members was a tenth of recording a meeting.
-_BRANCH_MEMBERS = (select(Member.id, Member.name, Member.status, Member.branch_id, Member.on_roll_since)
+# A row per member (id, name, status, branch_id, on_roll_since: what the lines and the ledger's rules read;
+# name_key: the pinyin the list is ordered by, whose first letter the sign-in tablet jumps to), not an ORM
+# object: loading, then expiring at the commit, 60 Members was a tenth of recording a meeting.
+_BRANCH_MEMBERS = (select(Member.id, Member.name, Member.status, Member.branch_id, Member.on_roll_since,
+                          Member.name_key)
                    .where(Member.branch_id == bindparam("branch_id"), Member.status == "active")
                    .order_by(Member.name_key, Member.name, Member.id))
 
